@@ -1,0 +1,1 @@
+"""fuota: orchestrator for LoRaWAN FUOTA campaigns."""
