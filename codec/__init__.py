@@ -1,16 +1,33 @@
 """LoRaWAN TS004 fragmentation in numpy: plan, parity matrices, encoder, decoder, batched decodability, frames.
 
 Byte-exact with the device stacks (LoRaMac-node, LoRa Basics Modem, ChirpStack). Depends on numpy only, plus
-`cryptography` for the v2 MIC.
+`cryptography` for the v2 MIC. `codec.frames` holds the command frames.
 """
 
+from codec import frames
+from codec.decodable import decodable
+from codec.decoder import Decoder
+from codec.encoder import encode
 from codec.errors import CodecError, FragmentError, FrameError, IncompleteError, MICError, PlanError
+from codec.matrix import ParityMatrix, parity_matrix
+from codec.plan import MAX_COUNTER, FragPlan, Rounding, plan, redundancy_for
 
 __all__ = [
+    "MAX_COUNTER",
     "CodecError",
+    "Decoder",
+    "FragPlan",
     "FragmentError",
     "FrameError",
     "IncompleteError",
     "MICError",
+    "ParityMatrix",
     "PlanError",
+    "Rounding",
+    "decodable",
+    "encode",
+    "frames",
+    "parity_matrix",
+    "plan",
+    "redundancy_for",
 ]

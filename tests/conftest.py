@@ -1,0 +1,38 @@
+"""Shared test fixtures: the reference vectors in ../shared/vectors, and the oracle on sys.path."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+
+
+def _require_vectors() -> Path:
+    if not (VECTORS / "index.json").is_file():
+        raise FileNotFoundError(
+            f"reference vectors not found at {VECTORS}: clone the project beside the shared/ folder "
+            "(CI does) so that ../shared/vectors exists"
+        )
+    return VECTORS
+
+
+@pytest.fixture(scope="session")
+def vectors() -> Path:
+    """The folder of TS004 reference vectors."""
+    return _require_vectors()
+
+
+def load_index() -> list[dict]:
+    """Every vector of index.json (at collection time, for parametrization)."""
+    return json.loads((_require_vectors() / "index.json").read_text())["vectors"]
+
+
+def load_json(name: str) -> object:
+    """A JSON file of the vectors folder."""
+    return json.loads((_require_vectors() / name).read_text())
