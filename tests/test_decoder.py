@@ -140,7 +140,7 @@ def test_matches_oracle_and_completes_at_the_first_sufficient_fragment(
         assert decoder.missing > 0
     batch = Decoder(m, frag_size, version)
     counters = np.array(order, dtype=np.int64)
-    rows = np.array([np.frombuffer(fragments[c - 1], np.uint8) for c in order]).reshape(len(order), frag_size)
+    rows = np.frombuffer(b"".join(fragments[c - 1] for c in order), np.uint8).reshape(len(order), frag_size)
     assert batch.push_many(counters, rows) == (expected_at > 0)
     if expected_at > 0:
         assert batch.result() == decoder.result()
