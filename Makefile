@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/python -m fuota.demo
+	$(BIN)/fuota demo
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
