@@ -41,8 +41,8 @@ def xor_product(packed: np.ndarray, data: np.ndarray) -> np.ndarray:
                 tables[:count, :half], groups[first : first + count, bit, None, :], out=tables[:count, half : 2 * half]
             )
         for chunk in range(count):
-            np.take(tables[chunk], index[first + chunk], axis=0, out=picked)
-            out ^= picked
+            tables[chunk].take(index[first + chunk], axis=0, out=picked)
+            np.bitwise_xor(out, picked, out=out)
     return out
 
 

@@ -182,9 +182,9 @@ def parity_rows(m: int, ks: np.ndarray, version: int = 1) -> np.ndarray:
 
 
 def _rows_per_block(m: int) -> int:
-    # About a million draws per block keeps the intermediates in a few MB; 128 rows at least amortise the
+    # About a million draws per block keeps the intermediates in the caches; 32 rows at least amortise the
     # fixed cost of a block, 1024 at most keep a decoder of a small session from generating rows it never needs.
-    return min(1024, max(128, (1 << 20) // m))
+    return min(1024, max(32, (1 << 20) // m))
 
 
 @lru_cache(maxsize=256)
