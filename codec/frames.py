@@ -5,9 +5,8 @@ first) and `parse()`s such bytes back. `parse_downlink`/`parse_uplink` pick the 
 `parse_downlink_all`/`parse_uplink_all` split a FRMPayload that packs several commands. Commands travel on
 FPort `FPORT` (201 by default) under package identifier 3; multi-byte fields are little-endian.
 
-Layouts are tables of bit ranges over the command payload read as one little-endian integer. TS004 has only
-little-endian fields, so that single view covers the 14-bit counters, the flag bytes and the raw
-Descriptor/MIC, and each table reads like the one in the spec (TS004-NOTES.md §3).
+Layouts are tables of bit ranges over the command payload read as one little-endian integer (codec.framing), so
+each table reads like the one in the spec (TS004-NOTES.md §3).
 
 Where v1.0.0 and v2.0.0 differ (FragSessionSetupReq, FragSessionSetupAns, FragSessionStatusAns) the class has
 a `version` field and `parse` takes `version`; v2-only fields must keep their default in v1.
@@ -18,9 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self, get_args
+from typing import Any, Self, get_args
 
 from codec.errors import FrameError, MICError, out_of_range
+from codec.framing import Bits, Command, Versioned, check_version
 from codec.mic import data_block_int_key, data_block_mic
 
 __all__ = [
@@ -51,123 +51,11 @@ FPORT = 201
 PACKAGE_IDENTIFIER = 3
 
 
-@dataclass(frozen=True)
-class _Bits:
-    """`width` bits at `shift` of the payload integer, holding an int, a bool or raw little-endian bytes."""
-
-    name: str
-    shift: int
-    width: int
-    kind: type = int
-    lo: int = 0
-    hi: int | None = None  # None: anything that fits the width
-
-    def check(self, value: object) -> None:
-        if self.kind is bool:
-            if not isinstance(value, bool):
-                raise out_of_range(FrameError, self.name, value, "True or False")
-        elif self.kind is bytes:
-            if not isinstance(value, bytes) or len(value) * 8 != self.width:
-                raise out_of_range(FrameError, self.name, value, f"{self.width // 8} bytes")
-        else:
-            hi = (1 << self.width) - 1 if self.hi is None else self.hi
-            if isinstance(value, bool) or not isinstance(value, int) or not self.lo <= value <= hi:
-                allowed = str(hi) if self.lo == hi else f"{self.lo}..{hi}"
-                raise out_of_range(FrameError, self.name, value, allowed)
-
-    def pack(self, value: Any) -> int:
-        return (int.from_bytes(value, "little") if self.kind is bytes else int(value)) << self.shift
-
-    def unpack(self, x: int) -> Any:
-        v = (x >> self.shift) & ((1 << self.width) - 1)
-        return v.to_bytes(self.width // 8, "little") if self.kind is bytes else self.kind(v)
-
-
-_Layout = tuple[int, tuple[_Bits, ...]]  # (payload bytes, fields)
-
-
-def _check_version(version: object) -> int:
-    if isinstance(version, bool) or version not in (1, 2):
-        raise out_of_range(FrameError, "version", version, "1 or 2", "TS004 v1.0.0 or v2.0.0")
-    return version  # type: ignore[return-value]
-
-
-class _Command:
-    """Shared validation, encoding and parsing of the fixed-layout part of a command."""
-
-    CID: ClassVar[int]
-    MIN_VERSION: ClassVar[int] = 1
-    VERSIONED: ClassVar[bool] = False
-    _V1: ClassVar[_Layout]
-    _V2: ClassVar[_Layout | None] = None  # None: same as v1
-    _V2_ONLY: ClassVar[tuple[str, ...]] = ()
-
-    @classmethod
-    def _layout(cls, version: int) -> _Layout:
-        return cls._V2 if version == 2 and cls._V2 is not None else cls._V1
-
-    def __post_init__(self) -> None:
-        version = _check_version(getattr(self, "version", 1))
-        for field in self._layout(version)[1]:
-            value = getattr(self, field.name)
-            if field.kind is bytes and isinstance(value, bytearray | memoryview):
-                object.__setattr__(self, field.name, value := bytes(value))
-            field.check(value)
-        if version == 1:
-            for f in dataclasses.fields(self):  # type: ignore[arg-type]
-                if f.name in self._V2_ONLY and (value := getattr(self, f.name)) != f.default:
-                    raise out_of_range(FrameError, f.name, value, repr(f.default), "v2.0.0 only")
-
-    def encode(self) -> bytes:
-        """Return the command as sent: CID, then the payload."""
-        size, fields = self._layout(getattr(self, "version", 1))
-        x = sum(f.pack(getattr(self, f.name)) for f in fields)
-        return bytes([self.CID]) + x.to_bytes(size, "little")
-
-    @classmethod
-    def _frame_size(cls, version: int) -> int | None:
-        return 1 + cls._layout(version)[0]
-
-    @classmethod
-    def _payload(cls, data: bytes, size: int, exact: bool = True) -> bytes:
-        """Return the payload after checking the CID and the length (`exact` False: at least `size`)."""
-        what = f"{cls.__name__} (CID 0x{cls.CID:02x})"
-        if not data or data[0] != cls.CID:
-            raise FrameError(f"{what}: frame starts with {f'0x{data[0]:02x}' if data else 'nothing'}")
-        payload = bytes(data[1:])
-        if len(payload) < size or (exact and len(payload) > size):
-            problem = "truncated" if len(payload) < size else "trailing bytes"
-            need = f"{size}" if exact else f"at least {size}"
-            raise FrameError(f"{what} {problem}: {len(payload)}-byte payload, expected {need}")
-        return payload
-
-    @classmethod
-    def _parse(cls, data: bytes, version: int = 1) -> Self:
-        size, fields = cls._layout(version)
-        x = int.from_bytes(cls._payload(data, size), "little")
-        values = {f.name: f.unpack(x) for f in fields}
-        return cls(**values, version=version) if cls.VERSIONED else cls(**values)
-
-    @classmethod
-    def parse(cls, data: bytes) -> Self:
-        """Parse one command (CID included); raise FrameError on a wrong CID, length or field."""
-        return cls._parse(data)
-
-
-class _Versioned(_Command):
-    VERSIONED = True
-
-    @classmethod
-    def parse(cls, data: bytes, version: int = 1) -> Self:  # type: ignore[override]
-        """Parse one command (CID included) in the `version` layout; raise FrameError if it is malformed."""
-        return cls._parse(data, _check_version(version))
-
-
-_FRAG_INDEX_LOW = _Bits("frag_index", 0, 2)  # bits 0-1 in DeleteReq/Ans and FragDataBlockReceivedReq/Ans
+_FRAG_INDEX_LOW = Bits("frag_index", 0, 2)  # bits 0-1 in DeleteReq/Ans and FragDataBlockReceivedReq/Ans
 
 
 @dataclass(frozen=True)
-class PackageVersionReq(_Command):
+class PackageVersionReq(Command):
     """Downlink 0x00: asks which TS004 version the device runs."""
 
     CID = 0x00
@@ -175,27 +63,27 @@ class PackageVersionReq(_Command):
 
 
 @dataclass(frozen=True)
-class PackageVersionAns(_Command):
+class PackageVersionAns(Command):
     """Uplink 0x00: package identifier 3 and the TS004 version (1 = v1.0.0, 2 = v2.0.0)."""
 
     package_version: int
     package_identifier: int = PACKAGE_IDENTIFIER
     CID = 0x00
-    _V1 = (2, (_Bits("package_identifier", 0, 8, lo=3, hi=3), _Bits("package_version", 8, 8, lo=1, hi=2)))
+    _V1 = (2, (Bits("package_identifier", 0, 8, lo=3, hi=3), Bits("package_version", 8, 8, lo=1, hi=2)))
 
 
 @dataclass(frozen=True)
-class FragSessionStatusReq(_Command):
+class FragSessionStatusReq(Command):
     """Downlink 0x01: asks for the status of session `frag_index` (all devices answer if `participants`)."""
 
     frag_index: int
     participants: bool = False
     CID = 0x01
-    _V1 = (1, (_Bits("participants", 0, 1, bool), _Bits("frag_index", 1, 2)))
+    _V1 = (1, (Bits("participants", 0, 1, bool), Bits("frag_index", 1, 2)))
 
 
 @dataclass(frozen=True)
-class FragSessionStatusAns(_Versioned):
+class FragSessionStatusAns(Versioned):
     """Uplink 0x01: a device's progress; v2 moves Status first and adds the MIC/session error bits.
 
     The counters are advisory: device stacks fill them differently (TS004-NOTES.md §3).
@@ -209,19 +97,19 @@ class FragSessionStatusAns(_Versioned):
     session_does_not_exist: bool = False
     version: int = 1
     CID = 0x01
-    _RECEIVED = (_Bits("nb_frag_received", 0, 14), _Bits("frag_index", 14, 2), _Bits("missing_frag", 16, 8))
-    _V1 = (4, (*_RECEIVED, _Bits("not_enough_memory", 24, 1, bool)))
+    _RECEIVED = (Bits("nb_frag_received", 0, 14), Bits("frag_index", 14, 2), Bits("missing_frag", 16, 8))
+    _V1 = (4, (*_RECEIVED, Bits("not_enough_memory", 24, 1, bool)))
     _V2 = (4, (
-        _Bits("not_enough_memory", 0, 1, bool),
-        _Bits("mic_error", 1, 1, bool),
-        _Bits("session_does_not_exist", 2, 1, bool),
+        Bits("not_enough_memory", 0, 1, bool),
+        Bits("mic_error", 1, 1, bool),
+        Bits("session_does_not_exist", 2, 1, bool),
         *(dataclasses.replace(f, shift=f.shift + 8) for f in _RECEIVED),
     ))  # fmt: skip
     _V2_ONLY = ("mic_error", "session_does_not_exist")
 
 
 @dataclass(frozen=True)
-class FragSessionSetupReq(_Versioned):
+class FragSessionSetupReq(Versioned):
     """Downlink 0x02: opens session `frag_index` (10-byte payload in v1, 16 in v2 with SessionCnt and MIC).
 
     `descriptor` is 4 opaque bytes; an int is accepted and stored little-endian, as LoRaMac-node reads it.
@@ -242,17 +130,17 @@ class FragSessionSetupReq(_Versioned):
     version: int = 1
     CID = 0x02
     _V1 = (10, (
-        _Bits("mc_group_bit_mask", 0, 4),
-        _Bits("frag_index", 4, 2),
-        _Bits("nb_frag", 8, 16, lo=1, hi=16383),  # 16 bits on the wire, but N is a 14-bit counter
-        _Bits("frag_size", 24, 8, lo=1),
-        _Bits("block_ack_delay", 32, 3),
-        _Bits("frag_algo", 35, 3),  # 0 = the TS004 FEC; other values are the device's to refuse
-        _Bits("padding", 40, 8),
-        _Bits("descriptor", 48, 32, bytes),
+        Bits("mc_group_bit_mask", 0, 4),
+        Bits("frag_index", 4, 2),
+        Bits("nb_frag", 8, 16, lo=1, hi=16383),  # 16 bits on the wire, but N is a 14-bit counter
+        Bits("frag_size", 24, 8, lo=1),
+        Bits("block_ack_delay", 32, 3),
+        Bits("frag_algo", 35, 3),  # 0 = the TS004 FEC; other values are the device's to refuse
+        Bits("padding", 40, 8),
+        Bits("descriptor", 48, 32, bytes),
     ))  # fmt: skip
-    _V2 = (16, (*_V1[1], _Bits("ack_reception", 38, 1, bool), _Bits("session_cnt", 80, 16),
-                _Bits("mic", 96, 32, bytes)))  # fmt: skip
+    _V2 = (16, (*_V1[1], Bits("ack_reception", 38, 1, bool), Bits("session_cnt", 80, 16),
+                Bits("mic", 96, 32, bytes)))  # fmt: skip
     _V2_ONLY = ("ack_reception", "session_cnt", "mic")
 
     def __post_init__(self) -> None:
@@ -312,7 +200,7 @@ class FragSessionSetupReq(_Versioned):
 
 
 @dataclass(frozen=True)
-class FragSessionSetupAns(_Versioned):
+class FragSessionSetupAns(Versioned):
     """Uplink 0x02: the device's verdict on a FragSessionSetupReq (all flags False = accepted)."""
 
     frag_index: int
@@ -324,18 +212,18 @@ class FragSessionSetupAns(_Versioned):
     version: int = 1
     CID = 0x02
     _V1 = (1, (
-        _Bits("encoding_unsupported", 0, 1, bool),
-        _Bits("not_enough_memory", 1, 1, bool),
-        _Bits("frag_index_unsupported", 2, 1, bool),
-        _Bits("wrong_descriptor", 3, 1, bool),
-        _Bits("frag_index", 6, 2),
+        Bits("encoding_unsupported", 0, 1, bool),
+        Bits("not_enough_memory", 1, 1, bool),
+        Bits("frag_index_unsupported", 2, 1, bool),
+        Bits("wrong_descriptor", 3, 1, bool),
+        Bits("frag_index", 6, 2),
     ))  # fmt: skip
-    _V2 = (1, (*_V1[1], _Bits("session_cnt_replay", 4, 1, bool)))
+    _V2 = (1, (*_V1[1], Bits("session_cnt_replay", 4, 1, bool)))
     _V2_ONLY = ("session_cnt_replay",)
 
 
 @dataclass(frozen=True)
-class FragSessionDeleteReq(_Command):
+class FragSessionDeleteReq(Command):
     """Downlink 0x03: deletes session `frag_index`."""
 
     frag_index: int
@@ -344,28 +232,28 @@ class FragSessionDeleteReq(_Command):
 
 
 @dataclass(frozen=True)
-class FragSessionDeleteAns(_Command):
+class FragSessionDeleteAns(Command):
     """Uplink 0x03: confirms the deletion of session `frag_index`, or says it did not exist."""
 
     frag_index: int
     session_does_not_exist: bool = False
     CID = 0x03
-    _V1 = (1, (_FRAG_INDEX_LOW, _Bits("session_does_not_exist", 2, 1, bool)))
+    _V1 = (1, (_FRAG_INDEX_LOW, Bits("session_does_not_exist", 2, 1, bool)))
 
 
 @dataclass(frozen=True)
-class FragDataBlockReceivedReq(_Command):
+class FragDataBlockReceivedReq(Command):
     """Uplink 0x04, v2.0.0 only: the device rebuilt session `frag_index` (`mic_error`: but the MIC failed)."""
 
     frag_index: int
     mic_error: bool = False
     CID = 0x04
     MIN_VERSION = 2
-    _V1 = (1, (_FRAG_INDEX_LOW, _Bits("mic_error", 2, 1, bool)))
+    _V1 = (1, (_FRAG_INDEX_LOW, Bits("mic_error", 2, 1, bool)))
 
 
 @dataclass(frozen=True)
-class FragDataBlockReceivedAns(_Command):
+class FragDataBlockReceivedAns(Command):
     """Downlink 0x04, v2.0.0 only: the server acknowledges a FragDataBlockReceivedReq."""
 
     frag_index: int
@@ -375,14 +263,14 @@ class FragDataBlockReceivedAns(_Command):
 
 
 @dataclass(frozen=True)
-class DataFragment(_Command):
+class DataFragment(Command):
     """Downlink 0x08: fragment counter `n` (1..16383) of session `frag_index`, then FragSize payload bytes."""
 
     frag_index: int
     n: int
     payload: bytes
     CID = 0x08
-    _V1 = (2, (_Bits("n", 0, 14, lo=1), _Bits("frag_index", 14, 2)))
+    _V1 = (2, (Bits("n", 0, 14, lo=1), Bits("frag_index", 14, 2)))
 
     def __post_init__(self) -> None:
         if isinstance(self.payload, bytearray | memoryview):
@@ -415,13 +303,13 @@ UplinkCommand = (
     PackageVersionAns | FragSessionStatusAns | FragSessionSetupAns | FragSessionDeleteAns
     | FragDataBlockReceivedReq
 )  # fmt: skip
-_Table = dict[int, type[_Command]]
+_Table = dict[int, type[Command]]
 _DOWNLINK: _Table = {c.CID: c for c in get_args(DownlinkCommand)}
 _UPLINK: _Table = {c.CID: c for c in get_args(UplinkCommand)}
 
 
-def _lookup(table: dict[int, type[_Command]], direction: str, data: bytes, version: int, start: int = 0) -> Any:
-    _check_version(version)
+def _lookup(table: dict[int, type[Command]], direction: str, data: bytes, version: int, start: int = 0) -> Any:
+    check_version(version)
     if not data:
         raise FrameError(f"empty {direction} frame: no CID")
     cls = table.get(data[start])
