@@ -58,11 +58,6 @@ class Decoder:
         """The number of uncoded fragments not yet known."""
         return self._missing
 
-    @property
-    def received(self) -> int:
-        """Distinct fragments taken so far, uncoded and coded."""
-        return self.nb_frag - self._missing + self._n_coded if not self._complete else sum(self._seen)
-
     def push(self, counter: int, fragment: bytes | bytearray | memoryview | np.ndarray) -> bool:
         """Take the DataFragment with `counter` (1..16383); return True once the data is complete.
 
@@ -75,10 +70,10 @@ class Decoder:
                 f"fragment {counter} is {len(fragment)} bytes long; this session's fragments are "
                 f"{self.frag_size} bytes (FragSize of FragSessionSetupReq)"
             )
+        row = as_bytes_array(fragment, "fragment")
         if self._complete or self._seen[counter]:
             return self._complete
         self._seen[counter] = 1
-        row = as_bytes_array(fragment, "fragment")
         if counter <= self.nb_frag:
             self._take_uncoded(np.array([counter - 1]), row[None, :])
         else:
@@ -131,7 +126,7 @@ class Decoder:
         self._data[index] = rows
         self._missing -= len(index)
         if self._missing == 0:
-            self._finish_trivially()
+            self._mark_complete()
             return
         if self._solver is not None:
             position = np.searchsorted(self._columns, index)
@@ -159,7 +154,7 @@ class Decoder:
             item = start + offset
             row[self._solver.coef_words + item // 64] = np.uint64(1 << (item % 64))
             if self._solver.insert(row) and self._solver.solved:
-                self._finish()
+                self._finish(self._solver)
                 return
 
     def _coefficients(self, ks: np.ndarray) -> np.ndarray:
@@ -170,7 +165,7 @@ class Decoder:
     def _try_solve(self) -> None:
         if self._solver is not None:
             if self._solver.solved:
-                self._finish()
+                self._finish(self._solver)
             return
         if self._n_coded < self._missing:
             return
@@ -183,24 +178,23 @@ class Decoder:
             if self._solver.solved or take == self._n_coded:
                 break
         if self._solver.solved:
-            self._finish()
+            self._finish(self._solver)
 
     def _known_mask(self) -> np.ndarray:
         seen = np.frombuffer(self._seen, np.uint8, count=self.nb_frag, offset=1)
         return seen.astype(bool)
 
-    def _finish(self) -> None:
-        assert self._solver is not None
-        pivots, transforms = self._solver.transforms()
+    def _finish(self, solver: Echelon) -> None:
+        pivots, transforms = solver.transforms()
         used = np.flatnonzero(np.unpackbits(np.bitwise_or.reduce(transforms, axis=0), bitorder="little"))
         used = used[used < self._n_coded]
         rows = parity_rows(self.nb_frag, self._coded_k[used], self.version)
         syndromes = self._coded[used] ^ xor_product(rows, self._data)
         bits = np.unpackbits(transforms, axis=1, bitorder="little")[:, used].view(bool)
         self._data[self._columns[pivots]] = xor_product(np.packbits(bits, axis=1, bitorder="little"), syndromes)
-        self._finish_trivially()
+        self._mark_complete()
 
-    def _finish_trivially(self) -> None:
+    def _mark_complete(self) -> None:
         self._missing = 0
         self._complete = True
         self._solver = None

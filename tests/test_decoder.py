@@ -12,7 +12,7 @@ from conftest import load_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codec import Decoder, FragmentError, IncompleteError, PlanError, encode
+from codec import CodecError, Decoder, FragmentError, IncompleteError, PlanError, encode
 
 CHECKS = {case["label"]: case for case in load_json("decode/decode_checks_big.json")}
 CHECKS.update({case["label"]: case for case in load_json("decode/decode_checks.json")})
@@ -226,3 +226,13 @@ def test_incomplete_result_says_what_is_missing() -> None:
     decoder.push(1, bytes(4))
     with pytest.raises(IncompleteError, match="4 of 5 uncoded fragments are missing"):
         decoder.result()
+
+
+def test_a_refused_fragment_leaves_the_decoder_as_it_was() -> None:
+    stream = encode(bytes(range(40)), 8, 2)
+    decoder = Decoder(5, 8)
+    with pytest.raises(CodecError, match="str"):
+        decoder.push(3, "abcdefgh")  # type: ignore[arg-type]
+    for counter in (1, 2, 3, 4, 5):
+        decoder.push(counter, stream[counter - 1].tobytes())
+    assert decoder.complete and decoder.result() == stream[:5].tobytes()
