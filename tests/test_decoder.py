@@ -12,7 +12,7 @@ from conftest import load_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codec import CodecError, Decoder, FragmentError, IncompleteError, PlanError, encode
+from codec import CodecError, Decoder, FragmentError, IncompleteError, PlanError, decodable, encode
 
 CHECKS = {case["label"]: case for case in load_json("decode/decode_checks_big.json")}
 CHECKS.update({case["label"]: case for case in load_json("decode/decode_checks.json")})
@@ -236,3 +236,27 @@ def test_a_refused_fragment_leaves_the_decoder_as_it_was() -> None:
     for counter in (1, 2, 3, 4, 5):
         decoder.push(counter, stream[counter - 1].tobytes())
     assert decoder.complete and decoder.result() == stream[:5].tobytes()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("seed", range(4))
+def test_large_session_in_random_order(version: int, seed: int) -> None:
+    # Several words of coefficients, and uncoded fragments arriving after the elimination started.
+    rng = np.random.default_rng(seed)
+    m, frag_size, redundancy = 700, 12, 260
+    data = rng.bytes(m * frag_size - 7)
+    stream = encode(data, frag_size, redundancy, version)
+    order = rng.permutation(m + redundancy)[: int(0.85 * (m + redundancy))] + 1
+    decoder = Decoder(m, frag_size, version)
+    received = {}
+    for counter in order.tolist():
+        received[counter] = stream[counter - 1].tobytes()
+        if decoder.push(counter, received[counter]):
+            break
+    assert decoder.complete
+    assert decoder.result()[: len(data)] == data
+    # It completed at the first sufficient fragment: one fewer would not do.
+    last = counter
+    del received[last]
+    expected = decodable(m, redundancy, np.isin(np.arange(1, m + redundancy + 1), list(received))[None, :], version)
+    assert not expected[0]
