@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: test demo bench lint clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import venv' 2>/dev/null || { \
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && apt-get install -y -qq python3-venv; \
-	  else echo "python3 venv module missing: install python3-venv" >&2; exit 1; fi; }
+	  else echo "Python venv/ensurepip missing: install Debian's python3-venv (as root: apt-get install python3-venv)" >&2; exit 1; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
