@@ -16,6 +16,7 @@ OR differ; those first steps are taken exactly, one step for all rows at a time,
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -37,6 +38,18 @@ def _modulus(m: int) -> int:
     return m + 1 if m & (m - 1) == 0 else m
 
 
+_scratch = threading.local()
+
+
+def _buffer(name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """A work array reused from block to block (per thread): fresh pages cost more than the arithmetic."""
+    store = _scratch.__dict__
+    buffer = store.get(name)
+    if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+        buffer = store[name] = np.empty(shape, dtype)
+    return buffer
+
+
 def _exact_prefix(seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Step every state until all are below 2²³; return the states drawn on the way and the final ones."""
     x = seeds.astype(np.int64)
@@ -49,12 +62,12 @@ def _exact_prefix(seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _linear_states(x0: np.ndarray, count: int) -> np.ndarray:
-    """States x_1..x_count (shape (rows, count), uint32) after start states `x0` < 2²³."""
+    """States x_0..x_n (n ≥ count; shape (rows, n+1), uint32, contiguous) from start states `x0` < 2²³."""
     rows = len(x0)
     n_words = max(23, -(-(count + 24) // 64) + 1)
     # Bootstrap the first 23 words (1472 bits): the recurrence of p(x)^(2^j) has taps 23·2^j and 18·2^j, so
     # from 23·2^j known bits two steps of 18·2^j bits each double what is known.
-    bits = np.zeros((rows, 23 * 64), np.uint8)
+    bits = _buffer("bits", (rows, 23 * 64), np.uint8)  # every column is written below
     bits[:, :23] = (x0[:, None] >> np.arange(23)) & 1
     known, lag = 23, 18
     while known < 23 * 64:
@@ -62,7 +75,7 @@ def _linear_states(x0: np.ndarray, count: int) -> np.ndarray:
             end = min(start + lag, 2 * known)
             bits[:, start:end] = bits[:, start - known : end - known] ^ bits[:, start - lag : end - lag]
         known, lag = 2 * known, 2 * lag
-    words = np.zeros((rows, n_words), np.uint64)
+    words = _buffer("words", (rows, n_words), np.uint64)  # every column is written below
     words[:, :23] = np.packbits(bits, axis=1, bitorder="little").view("<u8")
     for m in range(23, n_words, 18):
         end = min(m + 18, n_words)
@@ -72,21 +85,28 @@ def _linear_states(x0: np.ndarray, count: int) -> np.ndarray:
     # the 23-bit windows starting at bits 8q+s.
     n_q = -(-(count + 1) // 8)
     windows = np.ndarray((rows, n_q), "<u4", stream, 0, (stream.strides[0], 1))
-    states = (windows[:, :, None] >> np.arange(8, dtype=np.uint32)) & np.uint32(_MASK23)
-    return states.reshape(rows, -1)[:, 1 : count + 1]
+    states = np.right_shift(
+        windows[:, :, None], np.arange(8, dtype=np.uint32), out=_buffer("states", (rows, n_q, 8), np.uint32)
+    )
+    states &= np.uint32(_MASK23)
+    return states.reshape(rows, -1)
 
 
 def _draws(first_k: int, rows: int, m: int, count: int) -> np.ndarray:
     """The first `count` draws (x mod mm, before rejection) of rows first_k..first_k+rows−1."""
     seeds = 1 + 1001 * np.arange(first_k, first_k + rows, dtype=np.int64)
     prefix, x0 = _exact_prefix(seeds)
-    head = prefix[:, :count].astype(np.uint32)
-    states = _linear_states(x0, count - head.shape[1])
-    if head.shape[1]:
-        states = np.concatenate([head, states], axis=1)
+    states = _linear_states(x0, count)
+    first = 1  # column 0 of the linear states is their start, not a draw
+    if prefix.shape[1]:
+        states, first = np.concatenate([prefix.astype(np.uint32), states[:, 1:]], axis=1), 0
     mm = np.uint32(_modulus(m))
-    # floor_divide by a scalar is vectorized (libdivide); remainder is not, and costs 8x more.
-    return states - (states // mm) * mm
+    # floor_divide by a scalar is vectorized (libdivide), remainder is not and costs 4x more; in place on the
+    # contiguous buffer, because these passes dominate the generation.
+    draws = np.floor_divide(states, mm, out=_buffer("draws", states.shape, np.uint32))
+    draws *= mm
+    np.subtract(states, draws, out=draws)
+    return draws[:, first : first + count]
 
 
 def _select(draws: np.ndarray, m: int, version: int) -> np.ndarray | None:
@@ -114,11 +134,13 @@ def _select(draws: np.ndarray, m: int, version: int) -> np.ndarray | None:
 def _block(first_k: int, rows: int, m: int, version: int) -> np.ndarray:
     """Packed rows (little-endian bit order: column j is bit j % 8 of byte j // 8) for one block of k."""
     need = m // 2
-    dense = np.zeros((rows, m), np.uint8)
+    dense = _buffer("dense", (rows, m), np.uint8)
+    dense.fill(0)
     row_start = np.arange(rows, dtype=np.int64)[:, None] * m
     if version == 1 and _modulus(m) == m:
         # v1 with M not a power of two never rejects a draw: every one of the floor(M/2) draws sets a column.
-        dense.reshape(-1)[row_start + _draws(first_k, rows, m, need)] = 1
+        draws = _draws(first_k, rows, m, need)
+        dense.reshape(-1)[np.add(row_start, draws, out=_buffer("index", draws.shape, np.int64))] = 1
         return np.packbits(dense, axis=1, bitorder="little")
     count = need + need // 2 + 32
     while (keep := _select(draws := _draws(first_k, rows, m, count), m, version)) is None:
