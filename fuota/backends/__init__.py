@@ -1,0 +1,1 @@
+"""Back-end adapters: the network servers fuota drives (IoTSquare over HTTP, Milesight over MQTT)."""

@@ -1,0 +1,39 @@
+"""Errors raised by back-end adapters.
+
+    BackendError                  anything a back end refused or could not be asked
+    ├── TransientError            worth retrying: connection lost, timeout, 5xx, System/Network Busy
+    ├── AuthError                 the token is missing or refused (IoTSquare 1003, 1004)
+    ├── NotFoundError             the task, group or device does not exist
+    └── RejectedError             any other refusal, with the back end's code and message
+
+Every error carries the back end's `code` and `msg` when it had them, and says what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AuthError", "BackendError", "NotFoundError", "RejectedError", "TransientError"]
+
+
+class BackendError(Exception):
+    """A back end refused a request or could not be reached."""
+
+    def __init__(self, message: str, *, code: int | None = None, msg: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.msg = msg
+
+
+class TransientError(BackendError):
+    """Worth retrying: connection lost, timeout, HTTP 5xx, IoTSquare 1001 System Busy or 1009 Network Busy."""
+
+
+class AuthError(BackendError):
+    """The token is missing or refused: check the back end's token in the configuration."""
+
+
+class NotFoundError(BackendError):
+    """The task, group or device named does not exist on the back end."""
+
+
+class RejectedError(BackendError):
+    """Any other refusal, with the back end's code and message."""
