@@ -7,8 +7,9 @@ never the other way round: an observation that implies an illegal jump (say Done
 as an anomaly and does not move the deployment.
 
 Before the task exists the deployment stays Scheduled and walks through its preparation: make the target
-addressable (temporary multicast groups), wait for the members to join, then create the task — which the runner
-does only after looking it up by its stored name, so a restart never creates it twice.
+addressable (an existing group's members, or a temporary group fuota creates and later deletes), wait for the
+members to join, then create the task — which the runner does only after looking it up by its stored name, so a
+restart never creates it twice.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ class DeploymentEngine:
                 step.deadline = self.start_at
                 return step
             if self._prep is _Prep.WAITING:
-                self._prep = _Prep.PREPARING if self.temporary else _Prep.CREATING
+                self._prep = _Prep.PREPARING
             step.commands.append(
                 {_Prep.PREPARING: PrepareTarget(), _Prep.JOINING: CheckJoined(), _Prep.CREATING: CreateTask()}[
                     self._prep

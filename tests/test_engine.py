@@ -136,6 +136,9 @@ def test_backend_failure_fails_the_deployment(state: DeploymentState) -> None:
     assert engine.state is DeploymentState.FAILED and step.events[0].cause == "14001 MCGroup Not Exist"
 
 
-def test_existing_target_skips_preparation() -> None:
+def test_existing_target_is_not_cleaned_up() -> None:
     engine = DeploymentEngine(temporary=False)
-    assert engine.timer(T0).commands == [CreateTask()]
+    assert engine.timer(T0).commands == [PrepareTarget()]  # to learn the group's members
+    engine.handle(TaskCreated(TaskRef("fuota-1", {"fdID": 1})), T0)
+    step = engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {})), T0)
+    assert engine.state is DeploymentState.DONE and Cleanup() not in step.commands
