@@ -1,0 +1,1 @@
+"""The store's migrations, one module per revision; Alembic skips this file."""

@@ -1,0 +1,375 @@
+"""fuota's persistence: campaigns, deployments, devices and events, in SQLite by default or any database by URL.
+
+`Store(url)` opens the database and brings its schema to the latest migration (fuota/migrations, run by Alembic
+from code). Every method is one transaction; `apply` writes everything one engine step produced — the
+deployment's new fields, its events, and only the device rows that changed — or nothing at all.
+
+    StoreError                   the database refused or could not be reached; the message says what to do
+    ├── DuplicateCampaign        a campaign of that name exists already (the caller decides whether to resume)
+    ├── NotFound                 no campaign or deployment with that id
+    └── StaleState               the deployment is not in the state the caller expected: another writer moved it
+
+SQLAlchemy's errors are translated at the edge (`raise … from exc`). Misuse — an invalid enum value, a naive
+datetime, raw fields JSON cannot hold — raises ValueError or TypeError instead, and writes nothing either.
+Timestamps go in and come out as timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from types import EllipsisType
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, insert, select, update
+
+from fuota import store_schema as schema
+from fuota.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage, normalize_eui
+from fuota.store_db import Database, DuplicateCampaign, NotFound, StaleState, StoreError, alembic_config
+from fuota.store_records import (
+    CampaignRecord,
+    DeploymentRecord,
+    DeviceRecord,
+    EventKind,
+    EventRecord,
+    NewDeployment,
+    NewEvent,
+)
+
+__all__ = [
+    "CampaignRecord",
+    "DeploymentRecord",
+    "DeviceRecord",
+    "DuplicateCampaign",
+    "EventKind",
+    "EventRecord",
+    "NewDeployment",
+    "NewEvent",
+    "NotFound",
+    "StaleState",
+    "Store",
+    "StoreError",
+    "alembic_config",
+]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """The campaigns database. Safe to share between threads; several processes may open the same file."""
+
+    def __init__(self, url: str, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        """Open the database at `url` (e.g. `sqlite:///fuota.db`, `postgresql+psycopg://user@host/fuota`) and
+        migrate it to the latest schema. `clock` gives the time stamped on rows (simulations speed it up)."""
+        self._clock = clock
+        self._db = Database(url)
+        try:
+            self._db.migrate()
+        except BaseException:
+            self._db.dispose()
+            raise
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._db.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- writes ---------------------------------------------------------------------------------------------
+
+    def create_campaign(
+        self, name: str, spec: dict[str, Any], firmware: bytes, deployments: Sequence[NewDeployment]
+    ) -> CampaignRecord:
+        """Store a campaign in `Scheduled` with its deployments and their devices (stage `pending`), all or
+        nothing. Raises DuplicateCampaign if the name is taken."""
+        now = self._clock()
+        task_names = [d.task_name for d in deployments]
+        with self._db.transaction(f"create campaign {name!r}", write=True) as conn:
+            if conn.scalar(select(schema.campaigns.c.id).where(schema.campaigns.c.name == name)) is not None:
+                raise DuplicateCampaign(f"a campaign named {name!r} exists already: resume it or choose another name")
+            taken = select(schema.deployments.c.task_name).where(schema.deployments.c.task_name.in_(task_names))
+            if clash := {t for t in task_names if task_names.count(t) > 1} | set(conn.scalars(taken)):
+                raise StoreError(f"task names used twice: {sorted(clash)}; every deployment needs its own")
+            campaign_id = conn.execute(
+                insert(schema.campaigns).values(
+                    name=name,
+                    state=CampaignState.SCHEDULED.value,
+                    spec=spec,
+                    firmware=firmware,
+                    firmware_sha256=hashlib.sha256(firmware).hexdigest(),
+                    firmware_size=len(firmware),
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).inserted_primary_key[0]
+            for new in deployments:
+                deployment_id = conn.execute(
+                    insert(schema.deployments).values(
+                        campaign_id=campaign_id,
+                        backend=new.backend,
+                        target=new.target,
+                        task_name=new.task_name,
+                        state=DeploymentState.SCHEDULED.value,
+                        plan=new.plan,
+                        temporary=new.temporary,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                ).inserted_primary_key[0]
+                if new.devices:
+                    pending = {
+                        "deployment_id": deployment_id,
+                        "stage": Stage.PENDING.value,
+                        "raw": {},
+                        "updated_at": now,
+                    }
+                    conn.execute(
+                        insert(schema.devices), [{**pending, "dev_eui": normalize_eui(e)} for e in new.devices]
+                    )
+            return _campaign(conn.execute(select(*_CAMPAIGN_COLUMNS).where(schema.campaigns.c.id == campaign_id)).one())
+
+    def apply(
+        self,
+        deployment_id: int,
+        *,
+        state: DeploymentState | None = None,
+        backend_ref: dict[str, Any] | None = None,
+        target: str | None = None,
+        plan: dict[str, Any] | None = None,
+        next_deadline: datetime | EllipsisType | None = ...,
+        events: Sequence[NewEvent] = (),
+        devices: Sequence[DeviceProgress] = (),
+        expected_state: DeploymentState | None = None,
+    ) -> None:
+        """Write one engine step in one transaction: the deployment fields given (None leaves a field as it is;
+        for `next_deadline` None clears it and `...` leaves it), the events, and the devices whose stage,
+        outcome, reason or raw fields differ from what is stored (unknown devices are added; unchanged ones
+        cause no write). With `expected_state`, raise StaleState and write nothing if the stored state differs.
+        """
+        now = self._clock()
+        with self._db.transaction(f"write a step of deployment {deployment_id}", write=True) as conn:
+            # FOR UPDATE holds other writers off this row until commit (SQLite's BEGIN IMMEDIATE already does).
+            row = conn.execute(
+                select(schema.deployments).where(schema.deployments.c.id == deployment_id).with_for_update()
+            ).first()
+            if row is None:
+                raise NotFound(f"no deployment {deployment_id} in {self._db.url}")
+            if expected_state is not None and row.state != DeploymentState(expected_state):
+                raise StaleState(
+                    f"deployment {deployment_id} is {row.state}, not {expected_state}: another writer moved it; "
+                    "reload it and decide again"
+                )
+            wanted: dict[str, Any] = {
+                "state": None if state is None else DeploymentState(state).value,
+                "backend_ref": None if backend_ref is None else _json(backend_ref),
+                "target": target,
+                "plan": None if plan is None else _json(plan),
+            }
+            changes = {k: v for k, v in wanted.items() if v is not None and v != row._mapping[k]}
+            if next_deadline is not ... and next_deadline != row.next_deadline:
+                changes["next_deadline"] = next_deadline
+            if changes:
+                conn.execute(
+                    update(schema.deployments)
+                    .where(schema.deployments.c.id == deployment_id)
+                    .values(**changes, updated_at=now)
+                )
+            if events:
+                conn.execute(
+                    insert(schema.events), [_event_row(row.campaign_id, deployment_id, e, now) for e in events]
+                )
+            if devices:
+                _write_devices(conn, deployment_id, devices, now)
+
+    def set_campaign_state(self, campaign_id: int, state: CampaignState, cause: str) -> None:
+        """Move a campaign to `state` (stamping ended_at when it ends) and record the transition."""
+        state = CampaignState(state)
+        now = self._clock()
+        with self._db.transaction(f"set campaign {campaign_id} to {state}", write=True) as conn:
+            current = conn.scalar(
+                select(schema.campaigns.c.state).where(schema.campaigns.c.id == campaign_id).with_for_update()
+            )
+            if current is None:
+                raise NotFound(f"no campaign {campaign_id} in {self._db.url}")
+            if current == state:
+                return
+            conn.execute(
+                update(schema.campaigns)
+                .where(schema.campaigns.c.id == campaign_id)
+                .values(state=state.value, updated_at=now, ended_at=now if state.ended else None)
+            )
+            transition = NewEvent(EventKind.TRANSITION, cause, from_state=current, to_state=state.value)
+            conn.execute(insert(schema.events).values(_event_row(campaign_id, None, transition, now)))
+
+    def record_event(self, campaign_id: int, new: NewEvent) -> None:
+        """Record an event of the campaign that belongs to no deployment step."""
+        now = self._clock()
+        with self._db.transaction(f"record an event of campaign {campaign_id}", write=True) as conn:
+            if conn.scalar(select(schema.campaigns.c.id).where(schema.campaigns.c.id == campaign_id)) is None:
+                raise NotFound(f"no campaign {campaign_id} in {self._db.url}")
+            conn.execute(insert(schema.events).values(_event_row(campaign_id, None, new, now)))
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def campaign(self, id_or_name: int | str) -> CampaignRecord | None:
+        """The campaign with this id (an int) or name (a str), or None."""
+        key = schema.campaigns.c.name if isinstance(id_or_name, str) else schema.campaigns.c.id
+        with self._db.transaction(f"read campaign {id_or_name!r}") as conn:
+            row = conn.execute(select(*_CAMPAIGN_COLUMNS).where(key == id_or_name)).first()
+        return None if row is None else _campaign(row)
+
+    def campaigns(self) -> list[CampaignRecord]:
+        """Every campaign, newest first."""
+        stmt = select(*_CAMPAIGN_COLUMNS).order_by(schema.campaigns.c.created_at.desc(), schema.campaigns.c.id.desc())
+        with self._db.transaction("list campaigns") as conn:
+            return [_campaign(row) for row in conn.execute(stmt)]
+
+    def deployment(self, deployment_id: int) -> DeploymentRecord | None:
+        """The deployment with this id, or None."""
+        with self._db.transaction(f"read deployment {deployment_id}") as conn:
+            row = conn.execute(select(schema.deployments).where(schema.deployments.c.id == deployment_id)).first()
+        return None if row is None else _deployment(row)
+
+    def deployments(self, campaign_id: int) -> list[DeploymentRecord]:
+        """The campaign's deployments, in the order they were given."""
+        stmt = (
+            select(schema.deployments)
+            .where(schema.deployments.c.campaign_id == campaign_id)
+            .order_by(schema.deployments.c.id)
+        )
+        with self._db.transaction(f"list the deployments of campaign {campaign_id}") as conn:
+            return [_deployment(row) for row in conn.execute(stmt)]
+
+    def devices(self, campaign_id: int | None = None, deployment_id: int | None = None) -> list[DeviceRecord]:
+        """The devices of a campaign and/or a deployment (every device if neither is given), by deployment and
+        EUI."""
+        stmt = select(schema.devices).select_from(schema.devices.join(schema.deployments))
+        if campaign_id is not None:
+            stmt = stmt.where(schema.deployments.c.campaign_id == campaign_id)
+        if deployment_id is not None:
+            stmt = stmt.where(schema.devices.c.deployment_id == deployment_id)
+        with self._db.transaction("list devices") as conn:
+            return [
+                _device(row)
+                for row in conn.execute(stmt.order_by(schema.devices.c.deployment_id, schema.devices.c.dev_eui))
+            ]
+
+    def events(self, campaign_id: int, kind: EventKind | None = None) -> list[EventRecord]:
+        """The campaign's events, oldest first, optionally of one kind only."""
+        stmt = select(schema.events).where(schema.events.c.campaign_id == campaign_id)
+        if kind is not None:
+            stmt = stmt.where(schema.events.c.kind == EventKind(kind).value)
+        with self._db.transaction(f"list the events of campaign {campaign_id}") as conn:
+            return [_event(row) for row in conn.execute(stmt.order_by(schema.events.c.at, schema.events.c.id))]
+
+    def firmware(self, campaign_id: int) -> bytes:
+        """The campaign's firmware image, as stored when it was created."""
+        with self._db.transaction(f"read the firmware of campaign {campaign_id}") as conn:
+            image = conn.scalar(select(schema.campaigns.c.firmware).where(schema.campaigns.c.id == campaign_id))
+        if image is None:
+            raise NotFound(f"no campaign {campaign_id} in {self._db.url}")
+        return bytes(image)  # some drivers hand back memoryview
+
+    def stage_counts(self, campaign_id: int) -> dict[str, int]:
+        """How many of the campaign's devices are at each Stage (every stage present, zeros included)."""
+        return self._count(campaign_id, schema.devices.c.stage, Stage)
+
+    def outcome_counts(self, campaign_id: int) -> dict[str, int]:
+        """How many of the campaign's devices ended with each Outcome; devices without one are not counted."""
+        return self._count(campaign_id, schema.devices.c.outcome, Outcome)
+
+    # --- internals ------------------------------------------------------------------------------------------
+
+    def _count(
+        self, campaign_id: int, column: ColumnElement[Any], values: type[Stage] | type[Outcome]
+    ) -> dict[str, int]:
+        stmt = (
+            select(column, func.count())
+            .select_from(schema.devices.join(schema.deployments))
+            .where(schema.deployments.c.campaign_id == campaign_id, column.is_not(None))
+            .group_by(column)
+        )
+        counts = dict.fromkeys((v.value for v in values), 0)
+        with self._db.transaction(f"count the devices of campaign {campaign_id}") as conn:
+            counts.update({value: n for value, n in conn.execute(stmt)})
+        return counts
+
+
+_CAMPAIGN_COLUMNS = [c for c in schema.campaigns.c if c.name != "firmware"]
+
+
+def _json(value: Any) -> Any:
+    # What the value becomes once stored (tuples turn into lists, keys into strings), so that comparing it
+    # with a stored value finds real changes only.
+    return json.loads(json.dumps(value))
+
+
+def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[DeviceProgress], now: datetime) -> None:
+    latest = {normalize_eui(p.dev_eui): p for p in progress}  # a device reported twice: the last report wins
+    rows = conn.execute(select(schema.devices).where(schema.devices.c.deployment_id == deployment_id))
+    stored = {row.dev_eui: row for row in rows}
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for eui, p in latest.items():
+        values = {
+            "stage": Stage(p.stage).value,
+            "outcome": None if p.outcome is None else Outcome(p.outcome).value,
+            "reason": p.reason,
+            "raw": _json(p.raw),
+        }
+        old = stored.get(eui)
+        if old is None:
+            inserts.append(
+                {**values, "deployment_id": deployment_id, "dev_eui": eui, "updated_at": p.updated_at or now}
+            )
+        elif values != {"stage": old.stage, "outcome": old.outcome, "reason": old.reason, "raw": old.raw}:
+            updates.append(
+                {f"b_{k}": v for k, v in values.items()} | {"b_id": old.id, "b_updated_at": p.updated_at or now}
+            )
+    if inserts:
+        conn.execute(insert(schema.devices), inserts)
+    if updates:
+        stmt = (
+            update(schema.devices)
+            .where(schema.devices.c.id == bindparam("b_id"))
+            .values({name: bindparam(f"b_{name}") for name in ("stage", "outcome", "reason", "raw", "updated_at")})
+        )
+        conn.execute(stmt, updates)
+
+
+def _event_row(campaign_id: int, deployment_id: int | None, new: NewEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "campaign_id": campaign_id,
+        "deployment_id": deployment_id,
+        "dev_eui": None if new.dev_eui is None else normalize_eui(new.dev_eui),
+        "at": new.at or now,
+        "kind": EventKind(new.kind).value,
+        "from_state": None if new.from_state is None else str(new.from_state),
+        "to_state": None if new.to_state is None else str(new.to_state),
+        "cause": new.cause,
+    }
+
+
+def _campaign(row: Row[Any]) -> CampaignRecord:
+    return CampaignRecord(**{**row._mapping, "state": CampaignState(row.state)})
+
+
+def _deployment(row: Row[Any]) -> DeploymentRecord:
+    return DeploymentRecord(**{**row._mapping, "state": DeploymentState(row.state)})
+
+
+def _device(row: Row[Any]) -> DeviceRecord:
+    outcome = None if row.outcome is None else Outcome(row.outcome)
+    return DeviceRecord(**{**row._mapping, "stage": Stage(row.stage), "outcome": outcome})
+
+
+def _event(row: Row[Any]) -> EventRecord:
+    return EventRecord(**{**row._mapping, "kind": EventKind(row.kind)})

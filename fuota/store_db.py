@@ -1,0 +1,146 @@
+"""How fuota's store talks to its database: the engine, SQLite's settings, migrations, and error translation.
+
+The exceptions of `fuota.store` (its docstring draws the tree) are defined here, since the translation of
+SQLAlchemy's errors at the edge (`raise … from exc`) happens here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+    StatementError,
+)
+
+__all__ = ["Database", "DuplicateCampaign", "NotFound", "StaleState", "StoreError", "alembic_config"]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+_WRITE = "fuota_write"  # execution option marking a connection that will write (see _configure_sqlite)
+
+
+class StoreError(Exception):
+    """The database refused an operation or could not be reached."""
+
+
+class DuplicateCampaign(StoreError):
+    """A campaign of that name exists already."""
+
+
+class NotFound(StoreError):
+    """No campaign or deployment with that id."""
+
+
+class StaleState(StoreError):
+    """The deployment is not in the state the caller expected: another writer changed it first."""
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic configuration for fuota's migrations, built without alembic.ini.
+
+    The store passes its own connection; give `url` to run Alembic commands (say, `command.revision`) by hand.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser interpolates "%"
+    return config
+
+
+class Database:
+    """An engine with fuota's settings, whose transactions raise StoreError instead of SQLAlchemy's errors."""
+
+    def __init__(self, url: str) -> None:
+        """Create the engine for `url`; no connection is made yet."""
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            # The text may hold a password, so it is not repeated.
+            raise StoreError("the database URL is not valid: expected e.g. sqlite:///fuota.db") from exc
+        self.url = parsed.render_as_string(hide_password=True)
+        """The URL with its password hidden, for messages."""
+        try:
+            self._engine = create_engine(parsed)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"cannot use {self.url}: {exc}; install the database driver the URL names") from exc
+        if self._engine.dialect.name == "sqlite":
+            _configure_sqlite(self._engine)
+        self._writer = self._engine.execution_options(**{_WRITE: True})
+
+    @contextmanager
+    def transaction(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+        """A connection in a transaction, committed on success; `what` names the operation in error messages.
+        Pass `write=True` when the transaction will write."""
+        try:
+            with (self._writer if write else self._engine).begin() as conn:
+                yield conn
+        except StatementError as exc:
+            if isinstance(exc.orig, ValueError | TypeError):
+                # A value no column can take (say, a naive datetime) is the caller's mistake, not the database's.
+                raise type(exc.orig)(f"could not {what}: {exc.orig}") from exc
+            raise _translate(what, self.url, exc) from exc
+        except SQLAlchemyError as exc:
+            raise _translate(what, self.url, exc) from exc
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest revision; does nothing if it is there already."""
+        config = alembic_config()
+        try:
+            with self.transaction("bring the schema up to date", write=True) as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except CommandError as exc:
+            raise StoreError(f"cannot migrate {self.url}: {exc}; was it made by a newer fuota? Upgrade fuota") from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        # sqlite3 would skip BEGIN before SELECT and DDL, breaking repeatable reads and transactional
+        # migrations; BEGIN is emitted here instead (_on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # Busy timeout first, so that switching to WAL waits for a process holding the file.
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            # WAL lets a CLI read while the daemon writes.
+            cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A writer takes the write lock up front: a deferred transaction that reads and then writes after
+        # another process committed fails at once with SQLITE_BUSY instead of waiting for its turn.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+def _translate(what: str, url: str, exc: SQLAlchemyError) -> StoreError:
+    # The driver's own message, not SQLAlchemy's, which repeats the statement and its parameters (firmware!).
+    detail = getattr(exc, "orig", None) or exc
+    if isinstance(exc, OperationalError | InterfaceError):
+        return StoreError(
+            f"could not {what}: {detail} (database {url}). Check the URL, that the server runs and accepts these "
+            "credentials, and for SQLite that the folder exists and is writable and no process holds a long lock"
+        )
+    if isinstance(exc, IntegrityError):
+        return StoreError(f"could not {what}: the database {url} refused it ({detail})")
+    return StoreError(f"could not {what} in {url}: {detail}")
