@@ -1,18 +1,238 @@
-"""The `fuota` command."""
+"""The `fuota` command: plan, launch, run, status, list and abort campaigns; run a simulator; the codec demo.
+
+Exit codes: 0 when the command did what it was asked (for `run`: the campaign ended Done), 1 when a campaign ended
+Failed or Aborted, 2 on bad input (nothing is stored then).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
 
 import codec
 from fuota import demo as demo_module
+from fuota.campaign import load_campaign
+from fuota.config import Config, ConfigError, load_config
+from fuota.model import CampaignState
 
 app = typer.Typer(help="Orchestrate LoRaWAN FUOTA campaigns.", no_args_is_help=True, add_completion=False)
+sim_app = typer.Typer(help="Run a back-end simulator on loopback.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+err = Console(stderr=True)
+out = Console()
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Configuration file (else $FUOTA_CONFIG, ./fuota.toml).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+class _State:
+    config_path: Path | None = None
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _config() -> Config:
+    try:
+        return load_config(_State.config_path)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
 
 
 @app.callback()
-def _root() -> None:
+def _root(config: ConfigOption = None) -> None:
     """Orchestrate LoRaWAN FUOTA campaigns."""
+    _State.config_path = config
+
+
+def _store(config: Config):
+    from fuota.store import Store, StoreError
+
+    try:
+        return Store(config.store.url)
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _backends(config: Config, names: set[str]) -> dict:
+    from fuota.backends.factory import make_backend
+
+    try:
+        return {name: make_backend(name, config.backend(name)) for name in names}
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def plan(campaign_file: Path, as_json: JsonOption = False) -> None:
+    """Show what would be sent: deployments, fragmentation plan, device counts. Sends and stores nothing."""
+    from fuota.launch import plan_campaign
+
+    config = _config()
+    try:
+        campaign = load_campaign(campaign_file)
+        plans = plan_campaign(campaign, config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    data = {
+        "name": campaign.name,
+        "firmware": {"size": len(campaign.firmware), "sha256": campaign.sha256},
+        "devices": len(campaign.devices),
+        "deployments": [p.as_dict() for p in plans],
+    }
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    from fuota.report import print_plan
+
+    print_plan(out, data)
+
+
+def _launch(campaign_file: Path):
+    from fuota.launch import launch as launch_campaign
+
+    config = _config()
+    try:
+        campaign = load_campaign(campaign_file)
+        store = _store(config)
+        record, resumed = launch_campaign(store, campaign, config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    return config, store, record, resumed
+
+
+@app.command()
+def launch(campaign_file: Path, as_json: JsonOption = False) -> None:
+    """Validate and store a campaign in Scheduled (or find the one of that name under way); print its id."""
+    _, store, record, resumed = _launch(campaign_file)
+    if as_json:
+        print(json.dumps({"id": record.id, "name": record.name, "state": record.state, "resumed": resumed}))
+    else:
+        out.print(f"{'resumed' if resumed else 'launched'} campaign {record.id} ({record.name}), {record.state}")
+    store.close()
+
+
+@app.command()
+def run(campaign_file: Path) -> None:
+    """Launch (or resume) the campaign and drive it to the end in the foreground, showing progress."""
+    from fuota.backends.errors import AuthError
+    from fuota.report import live_progress
+    from fuota.runner import Runner
+
+    config, store, record, resumed = _launch(campaign_file)
+    names = {d.backend for d in store.deployments(record.id)}
+    backends = _backends(config, names)
+    runner = Runner(store, backends, poll_interval={n: config.backend(n).poll_interval for n in names})
+    out.print(f"{'resuming' if resumed else 'running'} campaign {record.id} ({record.name})")
+    try:
+        with live_progress(out, store, record.id) as refresh:
+            final = runner.run(record.id, on_progress=refresh)
+    except AuthError as exc:
+        raise _fail(f"{exc} (the campaign is kept; run again once fixed)") from exc
+    except KeyboardInterrupt:
+        raise _fail("interrupted; the campaign is kept: `fuota run` resumes it, `fuota abort` stops it", 130) from None
+    finally:
+        for backend in backends.values():
+            backend.close()
+    from fuota.report import print_status
+
+    print_status(out, store, record.id)
+    store.close()
+    raise typer.Exit(0 if final is CampaignState.DONE else 1)
+
+
+@app.command()
+def status(
+    campaign: Annotated[str | None, typer.Argument(help="Id or name; default: the newest.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a campaign: its state, its deployments and every device's stage, outcome and reason."""
+    from fuota.report import print_status, status_data
+
+    store = _store(_config())
+    record = _find(store, campaign)
+    if as_json:
+        print(json.dumps(status_data(store, record.id), indent=2, default=str))
+    else:
+        print_status(out, store, record.id)
+    store.close()
+
+
+@app.command("list")
+def list_(as_json: JsonOption = False) -> None:
+    """List the campaigns, newest first."""
+    from fuota.report import print_list
+
+    store = _store(_config())
+    records = store.campaigns()
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {"id": r.id, "name": r.name, "state": r.state, "created_at": r.created_at.isoformat()}
+                    for r in records
+                ],
+                indent=2,
+            )
+        )
+    else:
+        print_list(out, records)
+    store.close()
+
+
+@app.command()
+def abort(campaign: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
+    """Stop a campaign: abort its tasks on the back ends; every device keeps its last stage."""
+    from fuota.runner import Runner
+
+    config = _config()
+    store = _store(config)
+    record = _find(store, campaign)
+    if record.state.ended:
+        raise _fail(f"campaign {record.id} ({record.name}) already ended {record.state}; nothing to abort", 1)
+    names = {d.backend for d in store.deployments(record.id)}
+    backends = _backends(config, names)
+    final = Runner(store, backends).abort(record.id, "aborted with `fuota abort`")
+    out.print(f"campaign {record.id} ({record.name}): {final}")
+    store.close()
+
+
+def _find(store, key: str | None):
+    records = store.campaigns()
+    if key is None:
+        if not records:
+            raise _fail("no campaign yet; `fuota launch CAMPAIGN.toml` stores one")
+        return records[0]
+    record = store.campaign(int(key)) if key.isdigit() else store.campaign(key)
+    if record is None:
+        raise _fail(f"campaign {key!r} does not exist; `fuota list` shows the campaigns")
+    return record
+
+
+@sim_app.command("iotsquare")
+def sim_iotsquare(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8080,
+    devices: Annotated[int, typer.Option(min=1, help="Registered virtual devices.")] = 100,
+    loss: Annotated[float, typer.Option(min=0, max=1, help="Each device's fragment loss.")] = 0.1,
+    speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 100.0,
+    token: Annotated[str, typer.Option(help="The token clients must send.")] = "sim-token",
+) -> None:
+    """Run the IoTSquare simulator; prints the devices' EUIs and serves until Ctrl-C."""
+    from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
+
+    euis = fleet_euis(devices)
+    sim = IoTSquareSim(devices=euis, loss=loss, speed=speed, token=token, port=port)
+    sim.start()
+    out.print(f"IoTSquare simulator on {sim.url} with {devices} devices (first {euis[0]}), speed ×{speed:g}")
+    sim.serve_forever()
 
 
 @app.command()
@@ -28,8 +248,7 @@ def demo(
     try:
         result = demo_module.run(size, frag_size, percent, loss, version, seed)
     except codec.CodecError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise _fail(str(exc)) from exc
     typer.echo(demo_module.report(result))
     if not result.verified:
         raise typer.Exit(1)

@@ -1,0 +1,5 @@
+"""`python -m fuota` is the `fuota` command."""
+
+from fuota.cli import main
+
+main()

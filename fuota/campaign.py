@@ -1,0 +1,182 @@
+"""Campaign files: what to send to which devices, validated before anything is stored (DESIGN.md §4).
+
+A campaign file is TOML::
+
+    name = "sensors-v2.3"
+    firmware = "firmware.bin"          # relative to the campaign file
+    backend = "iot"                    # a [backends.NAME] of the configuration
+    devices = ["8cf9573000000067", …]  # or devices_file = "devices.csv" (a dev_eui column)
+    redundancy_percent = 30            # coded fragments, % of the uncoded ones
+    start = "2026-11-24T02:00:00Z"     # optional; default: at once
+    success_threshold = 0.9            # share of devices that must be updated
+
+    [iotsquare]
+    mc_eui = "cc3e92cea33ac62a"        # an existing multicast group, or the parameters of temporary groups:
+    region = "eu868"
+    subnet = "ch_00-07"
+    ...
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fuota.config import ConfigError, describe
+from fuota.model import EUI_PATTERN, normalize_eui
+
+__all__ = ["Campaign", "CampaignFile", "IoTSquareTarget", "load_campaign"]
+
+MAX_GROUP = 253  # IoTSquare section 6.1.4: the extended function limits a group to 253 devices
+
+
+class IoTSquareTarget(BaseModel):
+    """`[iotsquare]`: an existing multicast group, or the parameters of the temporary groups fuota creates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mc_eui: Annotated[str, Field(pattern=EUI_PATTERN.pattern)] | None = None
+    region: str = "eu868"
+    subnet: str = "ch_00-07"
+    enable_mc_remote: bool = True
+    group_id: Annotated[int, Field(ge=0, le=3)] = 0
+    gen_app_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
+    enable_mc_ext: bool = True
+    time_slot_length: Annotated[int, Field(ge=0, le=15)] = 3
+    mc_addr: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}$")] | None = None
+    mc_app_s_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
+    mc_nwk_s_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
+    frag_size: Annotated[int, Field(ge=1, le=255)] = 48
+    join_timeout: Annotated[float, Field(gt=0)] = 600.0
+
+    @model_validator(mode="after")
+    def _group_parameters(self) -> IoTSquareTarget:
+        if self.mc_eui is None:
+            if self.enable_mc_remote and self.gen_app_key is None:
+                raise ValueError("temporary groups with enable_mc_remote need gen_app_key (32 hex digits)")
+            if not self.enable_mc_remote and None in (self.mc_addr, self.mc_app_s_key, self.mc_nwk_s_key):
+                raise ValueError("manually configured groups need mc_addr, mc_app_s_key and mc_nwk_s_key")
+        return self
+
+    @property
+    def group_size(self) -> int:
+        """The most devices one temporary group may hold."""
+        return MAX_GROUP if self.enable_mc_ext else 100_000
+
+
+class CampaignFile(BaseModel):
+    """The campaign file as written, before the files it names are read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    firmware: Path
+    backend: str
+    devices: list[str] | None = None
+    devices_file: Path | None = None
+    redundancy_percent: Annotated[float, Field(ge=10, le=100)]
+    start: datetime | None = None
+    success_threshold: Annotated[float, Field(ge=0, le=1)] = 0.9
+    iotsquare: IoTSquareTarget | None = None
+
+    @field_validator("devices")
+    @classmethod
+    def _euis(cls, devices: list[str] | None) -> list[str] | None:
+        return None if devices is None else [_eui(d, f"devices[{i}]") for i, d in enumerate(devices)]
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, start: datetime | None) -> datetime | None:
+        if start is not None and start.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2026-11-24T02:00:00Z (RFC 3339)")
+        return start.astimezone(UTC) if start is not None else None
+
+
+class Campaign(BaseModel):
+    """A validated campaign: the firmware read, the device list resolved and checked."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    file: CampaignFile
+    firmware: bytes
+    devices: tuple[str, ...]
+    target: IoTSquareTarget
+
+    @property
+    def name(self) -> str:
+        """The campaign's unique name."""
+        return self.file.name
+
+    @property
+    def sha256(self) -> str:
+        """The firmware image's sha256."""
+        return hashlib.sha256(self.firmware).hexdigest()
+
+    def groups(self) -> list[tuple[str | None, tuple[str, ...]]]:
+        """The deployments' targets: the existing group, or temporary groups of at most group_size devices."""
+        target = self.target
+        if target.mc_eui is not None:
+            return [(normalize_eui(target.mc_eui), self.devices)]
+        size = target.group_size
+        return [(None, self.devices[i : i + size]) for i in range(0, len(self.devices), size)]
+
+
+def _eui(value: object, where: str) -> str:
+    if not isinstance(value, str) or not EUI_PATTERN.match(value.strip()):
+        raise ValueError(f"{where} = {value!r} is not an EUI-64 (16 hexadecimal digits)")
+    return normalize_eui(value)
+
+
+def _read_devices_file(path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or "dev_eui" not in reader.fieldnames:
+                raise ConfigError(f"devices_file {path}: no dev_eui column (columns: {reader.fieldnames})")
+            return [_eui(row["dev_eui"], f"devices_file {path} line {n + 2}") for n, row in enumerate(reader)]
+    except OSError as exc:
+        raise ConfigError(f"devices_file = {str(path)!r} cannot be read: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def load_campaign(path: Path) -> Campaign:
+    """Read and validate a campaign file and what it names; ConfigError says what is wrong and where."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"campaign file {path} cannot be read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"campaign file {path} is not valid TOML: {exc}") from exc
+    try:
+        spec = CampaignFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, str(path))) from None
+    base = path.parent
+    firmware_path = spec.firmware if spec.firmware.is_absolute() else base / spec.firmware
+    try:
+        firmware = firmware_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: firmware = {str(spec.firmware)!r} cannot be read: {exc.strerror}") from exc
+    if not firmware:
+        raise ConfigError(f"{path}: firmware = {str(spec.firmware)!r} is empty; point it at the image to send")
+    if spec.iotsquare is None:
+        raise ConfigError(f'{path}: no [iotsquare] table: give mc_eui = "…" or the temporary groups\' parameters')
+    if spec.devices is None and spec.devices_file is None and spec.iotsquare.mc_eui is None:
+        raise ConfigError(f'{path}: give devices = [...] or devices_file = "….csv" (or [iotsquare] mc_eui)')
+    devices = list(spec.devices or [])
+    if spec.devices_file is not None:
+        devices_path = spec.devices_file if spec.devices_file.is_absolute() else base / spec.devices_file
+        devices += _read_devices_file(devices_path)
+    seen: set[str] = set()
+    for eui in devices:
+        if eui in seen:
+            raise ConfigError(f"{path}: devices: {eui!r} is listed twice; list each device once")
+        seen.add(eui)
+    return Campaign(file=spec, firmware=firmware, devices=tuple(devices), target=spec.iotsquare)

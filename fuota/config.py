@@ -1,0 +1,131 @@
+"""Configuration and campaign files: TOML, validated with pydantic, with clear errors naming field and value.
+
+Configuration is read from `--config`, else `$FUOTA_CONFIG`, else `./fuota.toml`; without any, fuota runs with a
+SQLite store in the current directory and no back ends. Environment variables override the file:
+`FUOTA_STORE_URL`, and `FUOTA_BACKEND_<NAME>_<FIELD>` for a back end's field (e.g. FUOTA_BACKEND_IOT_BASE_URL).
+Tokens come from the file (`token`) or from an environment variable it names (`token_env`) and are kept as
+secrets: they never appear in output.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+__all__ = ["BackendConfig", "Config", "ConfigError", "StoreConfig", "load_config"]
+
+DEFAULT_STORE_URL = "sqlite:///fuota.db"
+
+
+class ConfigError(ValueError):
+    """A configuration or campaign file that cannot be used; the message names the field, value and fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Strict):
+    """`[store]`: where campaigns are kept."""
+
+    url: str = DEFAULT_STORE_URL
+
+
+class BackendConfig(_Strict):
+    """`[backends.NAME]`: one network server."""
+
+    kind: Literal["iotsquare"]
+    base_url: Annotated[str, Field(pattern=r"^https?://")]
+    token: SecretStr | None = None
+    token_env: str | None = None
+    token_header: str = "Authorization"
+    timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+    poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> BackendConfig:
+        if self.token is not None and self.token_env is not None:
+            raise ValueError("give either token or token_env, not both")
+        return self
+
+    def secret(self, name: str) -> str:
+        """The token, from the file or the environment; ConfigError naming the back end when missing."""
+        if self.token is not None:
+            return self.token.get_secret_value()
+        if self.token_env:
+            value = os.environ.get(self.token_env)
+            if value:
+                return value
+            raise ConfigError(
+                f"backends.{name}.token_env = {self.token_env!r}: that environment variable is not set; "
+                f'export {self.token_env}=<token> or put token = "…" in the configuration'
+            )
+        raise ConfigError(f'backends.{name}: no token; set token = "…" or token_env = "VARIABLE"')
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    store: StoreConfig = StoreConfig()
+    backends: dict[str, BackendConfig] = {}
+
+    def backend(self, name: str) -> BackendConfig:
+        """The back end called `name`; ConfigError listing the known ones otherwise."""
+        try:
+            return self.backends[name]
+        except KeyError:
+            known = ", ".join(sorted(self.backends)) or "none configured"
+            raise ConfigError(f"backend = {name!r} is not in the configuration (known: {known})") from None
+
+
+def describe(exc: ValidationError, source: str) -> str:
+    """One line per problem: where, the offending value and what pydantic expected."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        value = error.get("input")
+        shown = "" if isinstance(value, dict) else f" = {value!r}"
+        lines.append(f"{source}: {where}{shown}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def _read_toml(path: Path, what: str) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from exc
+
+
+def _environment_overrides(data: dict) -> dict:
+    data = {
+        **data,
+        "store": dict(data.get("store", {})),
+        "backends": {k: dict(v) for k, v in data.get("backends", {}).items()},
+    }
+    if url := os.environ.get("FUOTA_STORE_URL"):
+        data["store"]["url"] = url
+    for name, backend in data["backends"].items():
+        prefix = f"FUOTA_BACKEND_{name.upper().replace('-', '_')}_"
+        for key, value in os.environ.items():
+            if key.startswith(prefix) and value:
+                backend[key[len(prefix) :].lower()] = value
+    return data
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the configuration from `path`, $FUOTA_CONFIG or ./fuota.toml, with environment overrides."""
+    if path is None and (env := os.environ.get("FUOTA_CONFIG")):
+        path = Path(env)
+    if path is None and Path("fuota.toml").is_file():
+        path = Path("fuota.toml")
+    data = _read_toml(path, "configuration file") if path is not None else {}
+    try:
+        return Config.model_validate(_environment_overrides(data))
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, str(path or "configuration"))) from None

@@ -1,0 +1,127 @@
+"""What the CLI shows: plans, campaign status (text and JSON), the campaign list and live progress."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from fuota.model import Stage
+from fuota.store import CampaignRecord, Store
+
+__all__ = ["live_progress", "print_list", "print_plan", "print_status", "status_data"]
+
+
+def status_data(store: Store, campaign_id: int) -> dict[str, object]:
+    """The campaign as one JSON-ready object: id, name, state, counts, deployments and devices."""
+    campaign = store.campaign(campaign_id)
+    assert campaign is not None
+    deployments = store.deployments(campaign_id)
+    names = {d.id: d.task_name for d in deployments}
+    devices = store.devices(campaign_id=campaign_id)
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "state": str(campaign.state),
+        "counts": dict(Counter(str(d.stage) for d in devices)),
+        "outcomes": dict(Counter(str(d.outcome) for d in devices if d.outcome is not None)),
+        "deployments": [
+            {
+                "id": d.id,
+                "backend": d.backend,
+                "target": d.target,
+                "state": str(d.state),
+                "backend_ref": d.backend_ref,
+                "task_name": d.task_name,
+            }
+            for d in deployments
+        ],
+        "devices": [
+            {
+                "dev_eui": d.dev_eui,
+                "deployment": names[d.deployment_id],
+                "stage": str(d.stage),
+                "outcome": None if d.outcome is None else str(d.outcome),
+                "reason": d.reason,
+                "raw": d.raw,
+            }
+            for d in devices
+        ],
+    }
+
+
+def print_plan(console: Console, data: dict) -> None:
+    """The plan of `fuota plan` as a table."""
+    firmware = data["firmware"]
+    console.print(
+        f"campaign [bold]{data['name']}[/]: {firmware['size']} B (sha256 {firmware['sha256'][:16]}…), "
+        f"{data['devices']} devices"
+    )
+    table = Table("task", "backend", "target", "devices", "nb_frag", "frag_size", "padding", "redundancy", "fragments")
+    for d in data["deployments"]:
+        p = d["frag_plan"]
+        table.add_row(
+            d["task_name"],
+            d["backend"],
+            d["target"],
+            str(d["devices"]),
+            str(p["nb_frag"]),
+            str(p["frag_size"]),
+            str(p["padding"]),
+            str(p["redundancy"]),
+            str(p["fragments"]),
+        )
+    console.print(table)
+
+
+def _summary(store: Store, campaign_id: int) -> Table:
+    data = status_data(store, campaign_id)
+    table = Table(title=f"campaign {data['id']} {data['name']}: {data['state']}")
+    table.add_column("deployment")
+    table.add_column("target")
+    table.add_column("state")
+    stages = [s.value for s in Stage]
+    per: dict[str, Counter] = {}
+    for device in data["devices"]:
+        per.setdefault(device["deployment"], Counter())[device["stage"]] += 1
+    shown = [s for s in stages if any(c[s] for c in per.values())]
+    for stage in shown:
+        table.add_column(stage, justify="right")
+    for d in data["deployments"]:
+        counts = per.get(d["task_name"], Counter())
+        table.add_row(d["task_name"], d["target"] or "-", d["state"], *(str(counts[s]) for s in shown))
+    return table
+
+
+def print_status(console: Console, store: Store, campaign_id: int) -> None:
+    """The campaign, its deployments and the devices that did not end updated, with their reasons."""
+    console.print(_summary(store, campaign_id))
+    data = status_data(store, campaign_id)
+    console.print("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(data["outcomes"].items())) or "none yet"))
+    failed = [d for d in data["devices"] if d["outcome"] not in (None, "updated")]
+    if failed:
+        table = Table("device", "deployment", "stage", "outcome", "reason", title="devices not updated")
+        for d in failed[:50]:
+            table.add_row(d["dev_eui"], d["deployment"], d["stage"], d["outcome"], d["reason"] or "")
+        console.print(table)
+        if len(failed) > 50:
+            console.print(f"… and {len(failed) - 50} more: `fuota status {campaign_id} --json` lists them all")
+
+
+def print_list(console: Console, records: list[CampaignRecord]) -> None:
+    """The campaigns as a table."""
+    table = Table("id", "name", "state", "created")
+    for r in records:
+        table.add_row(str(r.id), r.name, str(r.state), r.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    console.print(table)
+
+
+@contextmanager
+def live_progress(console: Console, store: Store, campaign_id: int) -> Iterator[Callable[[], None]]:
+    """A live table of the campaign's deployments and stage counts; yields the function that refreshes it."""
+    with Live(_summary(store, campaign_id), console=console, refresh_per_second=4, transient=False) as live:
+        yield lambda: live.update(_summary(store, campaign_id))

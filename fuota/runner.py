@@ -1,0 +1,278 @@
+"""The runner: the one place where engines, back ends and the store meet (DESIGN.md §3–§4).
+
+For each open deployment it rebuilds the engine from the store, calls the engine's timer when its deadline
+passes, persists what the engine produced — state, events and changed devices in one transaction — and only then
+carries out the engine's commands through the back end, feeding the answers back as observations. Because every
+step is stored before it acts, and a task is always looked up by its stored name before it is created, a runner
+killed at any point and started again resumes without creating anything twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fuota.backends.base import Backend, TargetReport, TaskRef, TaskSpec
+from fuota.backends.errors import AuthError, BackendError, TransientError
+from fuota.engine import DeploymentEngine
+from fuota.messages import (
+    AbortRequested,
+    AbortTask,
+    BackendFailed,
+    CheckJoined,
+    Cleanup,
+    Command,
+    CreateTask,
+    DevicesReported,
+    JoinedReported,
+    Observation,
+    PollTask,
+    PrepareTarget,
+    Step,
+    TargetPrepared,
+    TaskCreated,
+    TaskReported,
+)
+from fuota.model import CampaignState, DeploymentState, DeviceProgress, Outcome
+from fuota.store import CampaignRecord, DeploymentRecord, NewEvent, StaleState, Store
+
+__all__ = ["Runner", "campaign_outcome"]
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Live:
+    """A deployment under way: its stored record, its engine and when it wants the timer next."""
+
+    record: DeploymentRecord
+    engine: DeploymentEngine
+    deadline: datetime | None
+
+
+def campaign_outcome(
+    states: list[DeploymentState], outcomes: dict[str, int], threshold: float
+) -> tuple[CampaignState, str] | None:
+    """The campaign's final state once every deployment ended (None before), and why."""
+    if not all(s.ended for s in states):
+        return None
+    if DeploymentState.ABORTED in states:
+        return CampaignState.ABORTED, "a deployment was aborted"
+    if DeploymentState.FAILED in states:
+        return CampaignState.FAILED, "a back end failed a deployment"
+    total = sum(outcomes.values())
+    updated = outcomes.get(Outcome.UPDATED.value, 0)
+    if total and updated / total >= threshold:
+        return CampaignState.DONE, f"{updated} of {total} devices updated"
+    return CampaignState.FAILED, f"only {updated} of {total} devices updated, below the success threshold {threshold:g}"
+
+
+class Runner:
+    """Drives one campaign's deployments through their back ends, persisting every step."""
+
+    def __init__(
+        self,
+        store: Store,
+        backends: dict[str, Backend],
+        *,
+        clock: Clock = _utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_interval: dict[str, float] | None = None,
+    ) -> None:
+        self.store = store
+        self.backends = backends
+        self.clock = clock
+        self.sleep = sleep
+        self.poll_interval = poll_interval or {}
+
+    # -- building engines from the store --------------------------------------------------------------------
+    def _engine(self, campaign: CampaignRecord, record: DeploymentRecord) -> DeploymentEngine:
+        devices = {
+            d.dev_eui: DeviceProgress(d.dev_eui, d.stage, dict(d.raw or {}), d.outcome, d.reason, d.updated_at)
+            for d in self.store.devices(deployment_id=record.id)
+        }
+        spec = campaign.spec
+        start = spec.get("start")
+        return DeploymentEngine(
+            record.state,
+            devices,
+            start_at=datetime.fromisoformat(start) if start else None,
+            poll_interval=timedelta(seconds=self.poll_interval.get(record.backend, 10.0)),
+            join_timeout=timedelta(seconds=float(spec.get("iotsquare", {}).get("join_timeout", 600.0))),
+            temporary=record.temporary,
+        )
+
+    def _live(self, campaign: CampaignRecord) -> dict[int, _Live]:
+        now = self.clock()
+        return {
+            record.id: _Live(record, self._engine(campaign, record), now)
+            for record in self.store.deployments(campaign.id)
+            if not record.state.ended
+        }
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    def run(
+        self, campaign_id: int, *, on_progress: Callable[[], None] | None = None, wake: float = 1.0
+    ) -> CampaignState:
+        """Drive the campaign until it ends; return its final state. Safe to call again after a crash."""
+        campaign = self._campaign(campaign_id)
+        if campaign.state.ended:
+            return campaign.state
+        live = self._live(campaign)
+        while True:
+            self._follow_the_store(campaign, live)
+            now = self.clock()
+            for item in list(live.values()):
+                if item.deadline is not None and item.deadline <= now and not item.engine.state.ended:
+                    if campaign.state is CampaignState.SCHEDULED and item.engine.state is DeploymentState.SCHEDULED:
+                        campaign = self._set_running(campaign, item, now)
+                    self._carry(campaign, item, item.engine.timer(now))
+            if on_progress is not None:
+                on_progress()
+            ended = self._conclude(campaign)
+            if ended is not None:
+                return ended
+            deadlines = [i.deadline for i in live.values() if i.deadline is not None and not i.engine.state.ended]
+            pause = min((d - self.clock()).total_seconds() for d in deadlines) if deadlines else wake
+            self.sleep(max(0.0, min(pause, wake)))
+
+    def abort(self, campaign_id: int, cause: str = "abort requested") -> CampaignState:
+        """Stop every open deployment of the campaign on its back end; devices keep their last stage."""
+        campaign = self._campaign(campaign_id)
+        for item in self._live(campaign).values():
+            self._carry(campaign, item, item.engine.handle(AbortRequested(cause), self.clock()))
+        return self._conclude(campaign) or self._campaign(campaign_id).state
+
+    def _campaign(self, campaign_id: int) -> CampaignRecord:
+        campaign = self.store.campaign(campaign_id)
+        if campaign is None:
+            raise LookupError(f"campaign {campaign_id} does not exist; `fuota list` shows the campaigns")
+        return campaign
+
+    def _set_running(self, campaign: CampaignRecord, item: _Live, now: datetime) -> CampaignRecord:
+        self.store.set_campaign_state(campaign.id, CampaignState.RUNNING, f"deployment {item.record.task_name} starts")
+        return self._campaign(campaign.id)
+
+    def _follow_the_store(self, campaign: CampaignRecord, live: dict[int, _Live]) -> None:
+        """Another process (`fuota abort`) may have moved a deployment: take the stored state as the truth."""
+        for record in self.store.deployments(campaign.id):
+            item = live.get(record.id)
+            if item is not None and record.state is not item.engine.state:
+                live[record.id] = _Live(
+                    record, self._engine(campaign, record), None if record.state.ended else self.clock()
+                )
+
+    def _conclude(self, campaign: CampaignRecord) -> CampaignState | None:
+        records = self.store.deployments(campaign.id)
+        threshold = float(campaign.spec.get("success_threshold", 0.9))
+        verdict = campaign_outcome([r.state for r in records], self.store.outcome_counts(campaign.id), threshold)
+        if verdict is None:
+            return None
+        state, cause = verdict
+        if not self._campaign(campaign.id).state.ended:
+            self.store.set_campaign_state(campaign.id, state, cause)
+        return self._campaign(campaign.id).state
+
+    # -- one engine step: persist, then act -------------------------------------------------------------------
+    def _carry(self, campaign: CampaignRecord, item: _Live, step: Step, **fields: object) -> None:
+        before = item.record.state
+        now = self.clock()
+        events = [
+            NewEvent(
+                kind=e.kind,
+                cause=e.cause,
+                from_state=_text(e.from_state),
+                to_state=_text(e.to_state),
+                dev_eui=e.dev_eui,
+                at=now,
+            )
+            for e in step.events
+        ]
+        try:
+            self.store.apply(
+                item.record.id,
+                state=item.engine.state,
+                events=events,
+                devices=step.devices,
+                next_deadline=step.deadline,
+                expected_state=before,
+                **fields,
+            )
+        except StaleState:
+            item.deadline = self.clock()  # someone else moved it; _follow_the_store picks it up
+            return
+        item.record = next(r for r in self.store.deployments(campaign.id) if r.id == item.record.id)
+        item.deadline = step.deadline
+        for command in step.commands:
+            self._execute(campaign, item, command)
+
+    def _execute(self, campaign: CampaignRecord, item: _Live, command: Command) -> None:
+        backend = self.backends[item.record.backend]
+        try:
+            observations = self._call(campaign, item.record, backend, command)
+        except AuthError:
+            raise  # the configuration is wrong: stop here, the campaign stays resumable
+        except TransientError as exc:
+            self.store.record_event(
+                campaign.id,
+                NewEvent(
+                    kind="error",
+                    cause=f"{item.record.task_name} {type(command).__name__}: {exc}; will retry",
+                    at=self.clock(),
+                ),
+            )
+            return
+        except BackendError as exc:
+            observations = [(BackendFailed(f"{type(command).__name__}: {exc}"), {})]
+        for observation, fields in observations:
+            self._carry(campaign, item, item.engine.handle(observation, self.clock()), **fields)
+
+    def _call(
+        self, campaign: CampaignRecord, record: DeploymentRecord, backend: Backend, command: Command
+    ) -> list[tuple[Observation, dict[str, object]]]:
+        ref = TaskRef(record.task_name, dict(record.backend_ref)) if record.backend_ref else None
+        devices = tuple(d.dev_eui for d in self.store.devices(deployment_id=record.id))
+        match command:
+            case PrepareTarget():
+                options = {**campaign.spec.get("iotsquare", {}), "name_prefix": record.task_name}
+                reports = backend.prepare(None if record.temporary else record.target, devices, options)
+                report = _merge(reports)
+                return [(TargetPrepared(report), {"target": report.target})]
+            case CheckJoined():
+                return [(JoinedReported(backend.ready(record.target or "")), {})]
+            case CreateTask():
+                spec = TaskSpec(
+                    name=record.task_name,
+                    target=record.target or "",
+                    firmware=self.store.firmware(campaign.id),
+                    redundancy_percent=float(campaign.spec["redundancy_percent"]) / 100,
+                    devices=devices,
+                )
+                found = backend.find(spec) or backend.create(spec)
+                return [(TaskCreated(found), {"backend_ref": dict(found.ids)})]
+            case PollTask() if ref is not None:
+                reports = tuple(backend.devices(ref))
+                status = backend.status(ref)
+                return [(DevicesReported(reports), {}), (TaskReported(status), {})]
+            case AbortTask() if ref is not None:
+                backend.abort(ref)
+            case Cleanup() if record.target and record.temporary:
+                backend.cleanup(TargetReport(record.target, (), {}, temporary=True))
+        return []
+
+
+def _merge(reports: list[TargetReport]) -> TargetReport:
+    """A deployment holds one target: the runner asks for at most one group's worth of devices."""
+    first = reports[0]
+    refused = {k: v for r in reports for k, v in r.refused.items()}
+    return TargetReport(first.target, tuple(m for r in reports for m in r.members), refused, first.temporary)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

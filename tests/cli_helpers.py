@@ -1,0 +1,48 @@
+"""Running the real `fuota` command in a subprocess, with a configuration and campaign files in a folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def fuota(
+    folder: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run `python -m fuota --config folder/fuota.toml ARGS` in `folder`; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "fuota", "--config", str(folder / "fuota.toml"), *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        check=False,
+    )
+
+
+def write_config(folder: Path, base_url: str, *, token: str = "sim-token", poll: float = 0.2, extra: str = "") -> None:
+    """A configuration with a SQLite store in `folder` and one IoTSquare back end called `iot`."""
+    (folder / "fuota.toml").write_text(
+        f'[store]\nurl = "sqlite:///{folder / "fuota.db"}"\n\n'
+        f'[backends.iot]\nkind = "iotsquare"\nbase_url = "{base_url}"\ntoken = "{token}"\n'
+        f"poll_interval = {poll}\ntimeout = 5\n{extra}"
+    )
+
+
+def write_campaign(
+    folder: Path, name: str, devices: list[str], *, firmware: bytes, body: str = "", file: str = "c.toml"
+) -> Path:
+    """A campaign file sending `firmware` to `devices` through temporary groups of backend `iot`."""
+    (folder / "fw.bin").write_bytes(firmware)
+    path = folder / file
+    listed = ", ".join(f'"{d}"' for d in devices)
+    path.write_text(
+        f'name = "{name}"\nfirmware = "fw.bin"\nbackend = "iot"\nredundancy_percent = 30\n'
+        f"devices = [{listed}]\n{body}\n"
+        '[iotsquare]\nregion = "eu868"\nsubnet = "ch_00-07"\nenable_mc_remote = true\n'
+        'gen_app_key = "504e83e6dd1a457af1bf93f99d362e89"\njoin_timeout = 30\n'
+    )
+    return path
