@@ -224,14 +224,18 @@ def sim_iotsquare(
     loss: Annotated[float, typer.Option(min=0, max=1, help="Each device's fragment loss.")] = 0.1,
     speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 100.0,
     token: Annotated[str, typer.Option(help="The token clients must send.")] = "sim-token",
+    devices_csv: Annotated[Path | None, typer.Option(help="Write the devices' EUIs to this CSV (dev_eui).")] = None,
 ) -> None:
-    """Run the IoTSquare simulator; prints the devices' EUIs and serves until Ctrl-C."""
+    """Run the IoTSquare simulator on 127.0.0.1 until Ctrl-C."""
     from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 
     euis = fleet_euis(devices)
+    if devices_csv is not None:
+        devices_csv.write_text("dev_eui\n" + "".join(f"{eui}\n" for eui in euis))
     sim = IoTSquareSim(devices=euis, loss=loss, speed=speed, token=token, port=port)
     sim.start()
-    out.print(f"IoTSquare simulator on {sim.url} with {devices} devices (first {euis[0]}), speed ×{speed:g}")
+    where = f", EUIs in {devices_csv}" if devices_csv else f" (first {euis[0]})"
+    out.print(f"IoTSquare simulator on {sim.url}: {devices} devices{where}, speed ×{speed:g}, token {token!r}")
     sim.serve_forever()
 
 
@@ -256,4 +260,8 @@ def demo(
 
 def main() -> None:
     """Entry point of the console script."""
+    import stamina.instrumentation
+
+    # Retries are the adapters' business; what still fails is recorded as an event of the campaign.
+    stamina.instrumentation.set_on_retry_hooks([])
     app()

@@ -34,7 +34,7 @@ class DeploymentPlan:
         return {
             "task_name": self.task_name,
             "backend": self.backend,
-            "target": self.target or "(temporary group)",
+            "target": self.target or "(new group)",
             "temporary": self.temporary,
             "devices": len(self.devices),
             "frag_plan": {

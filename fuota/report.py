@@ -59,22 +59,14 @@ def print_plan(console: Console, data: dict) -> None:
     firmware = data["firmware"]
     console.print(
         f"campaign [bold]{data['name']}[/]: {firmware['size']} B (sha256 {firmware['sha256'][:16]}…), "
-        f"{data['devices']} devices"
+        f"{data['devices']} devices, {len(data['deployments'])} deployments"
     )
-    table = Table("task", "backend", "target", "devices", "nb_frag", "frag_size", "padding", "redundancy", "fragments")
+    table = Table("task", "backend", "target", "devices", "uncoded + coded", "frag_size", "padding")
     for d in data["deployments"]:
         p = d["frag_plan"]
-        table.add_row(
-            d["task_name"],
-            d["backend"],
-            d["target"],
-            str(d["devices"]),
-            str(p["nb_frag"]),
-            str(p["frag_size"]),
-            str(p["padding"]),
-            str(p["redundancy"]),
-            str(p["fragments"]),
-        )
+        fragments = f"{p['nb_frag']} + {p['redundancy']}"
+        row = [d["task_name"], d["backend"], d["target"], str(d["devices"]), fragments, str(p["frag_size"])]
+        table.add_row(*row, str(p["padding"]))
     console.print(table)
 
 

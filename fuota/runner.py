@@ -257,8 +257,10 @@ class Runner:
                 found = backend.find(spec) or backend.create(spec)
                 return [(TaskCreated(found), {"backend_ref": dict(found.ids)})]
             case PollTask() if ref is not None:
-                reports = tuple(backend.devices(ref))
+                # The devices are asked after the task, so that when the task reports Done the devices' report
+                # is at least as recent; they are fed first so that the outcomes are judged on it.
                 status = backend.status(ref)
+                reports = tuple(backend.devices(ref))
                 return [(DevicesReported(reports), {}), (TaskReported(status), {})]
             case AbortTask() if ref is not None:
                 backend.abort(ref)

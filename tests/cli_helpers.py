@@ -33,7 +33,14 @@ def write_config(folder: Path, base_url: str, *, token: str = "sim-token", poll:
 
 
 def write_campaign(
-    folder: Path, name: str, devices: list[str], *, firmware: bytes, body: str = "", file: str = "c.toml"
+    folder: Path,
+    name: str,
+    devices: list[str],
+    *,
+    firmware: bytes,
+    body: str = "",
+    file: str = "c.toml",
+    join_timeout: float = 30,
 ) -> Path:
     """A campaign file sending `firmware` to `devices` through temporary groups of backend `iot`."""
     (folder / "fw.bin").write_bytes(firmware)
@@ -43,6 +50,6 @@ def write_campaign(
         f'name = "{name}"\nfirmware = "fw.bin"\nbackend = "iot"\nredundancy_percent = 30\n'
         f"devices = [{listed}]\n{body}\n"
         '[iotsquare]\nregion = "eu868"\nsubnet = "ch_00-07"\nenable_mc_remote = true\n'
-        'gen_app_key = "504e83e6dd1a457af1bf93f99d362e89"\njoin_timeout = 30\n'
+        f'gen_app_key = "504e83e6dd1a457af1bf93f99d362e89"\njoin_timeout = {join_timeout}\n'
     )
     return path

@@ -265,12 +265,16 @@ def _missing_reason(raw: Mapping[str, object]) -> str | None:
 
 
 def device_stage(raw: Mapping[str, object]) -> tuple[Stage, str | None]:
-    """One FuotaDeploymentDevice (section 9.4) as its Stage, and the reason when what it reports is a failure."""
+    """One FuotaDeploymentDevice (section 9.4) as its Stage, and the reason when what it reports is a failure.
+
+    The stage stays the one the back end reports, so that a device's last stage is kept; the outcome is the
+    engine's to decide once the task ended.
+    """
     stage = DEVICE_STATES.get(str(raw.get("state")), Stage.UNKNOWN)
     if (reason := _missing_reason(raw)) is not None:
-        return Stage.FAILED, reason
-    if stage is not Stage.DONE and (error := _error_text(raw.get("error_message"))) is not None:
-        return Stage.FAILED, f"IoTSquare reported error {error!r} in state {raw.get('state')!r}"
+        return stage, reason
+    if stage is not Stage.DONE and _error_text(raw.get("error_message")) is not None:
+        return stage, final_reason(raw)
     return stage, None
 
 

@@ -1,0 +1,280 @@
+"""A simulator of the IoTSquare OpenAPI: an HTTP server on 127.0.0.1 for tests, the demo and rehearsals.
+
+It speaks the spec's JSON envelope {code, msg, data[, amount]} for the multicast-group, multicast-device and
+file-transfer endpoints under /openapi/ (GET parameters in the query string, POST bodies in JSON), with the
+codes and messages of section 10.1. Behind it a fleet of virtual devices really decodes the fragments the
+tasks send (fuota.sim.fleet); tasks run on a simulated clock that `speed` accelerates.
+
+Faults are injectable: `busy_rate` answers a share of calls 1001 System Busy without doing anything, `delay`
+slows every answer, `loss` and `never_join` shape the devices. Every request is counted in `calls` by its path
+under /openapi/ (e.g. calls["fuota/create"]), whatever it was answered.
+
+Answers are HTTP 200 with the envelope, except an unknown path (404) and a known path asked with the wrong
+method (405), both with code 1007. EUIs are accepted in either case and answered in lower case.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+
+from fuota.sim.clock import SimClock
+from fuota.sim.fleet import Fleet, VirtualDevice, fleet_euis
+from fuota.sim.iotsquare_codes import RESPONSE_CODES, ApiError, Reply
+from fuota.sim.iotsquare_groups import GroupBook
+from fuota.sim.iotsquare_tasks import TaskBook, Timing
+
+__all__ = ["IoTSquareSim", "fleet_euis"]
+
+_Handler = Callable[[dict[str, object], float], Reply]
+
+
+class IoTSquareSim:
+    """The IoTSquare OpenAPI on 127.0.0.1, backed by virtual devices that really decode.
+
+    `devices` are the registered EUIs (any other is 4001 Device Not Exist); `groups` maps mcEUI to member EUIs
+    of manually configured groups that exist from the start (members are registered and joined). Requests must
+    carry `token` in the header `token_header` (alone or after "Bearer "): none is 1003, another 1004.
+    `loss` is every device's fragment loss probability, or one per EUI (others 0); `never_join` devices never
+    join an auto-configured group (in a manual one the server counts them joined, as the spec says, but they
+    hear no fragment). `speed` is simulated seconds per real second (0 freezes the clock: move it with
+    `clock.advance`); `join_delay`, `fragment_interval` and `phase_time` are simulated seconds. `seed` makes the
+    channels, descriptors and busy answers reproducible.
+    """
+
+    def __init__(
+        self,
+        *,
+        devices: Iterable[str] = (),
+        groups: Mapping[str, Iterable[str]] | None = None,
+        token: str = "sim-token",
+        token_header: str = "Authorization",
+        loss: float | Mapping[str, float] = 0.0,
+        never_join: Iterable[str] = (),
+        busy_rate: float = 0.0,
+        delay: float = 0.0,
+        speed: float = 1.0,
+        frag_size: int = 48,
+        join_delay: float = 30.0,
+        fragment_interval: float = 2.0,
+        phase_time: float = 5.0,
+        seed: int = 0,
+        port: int = 0,
+    ) -> None:
+        if not 1 <= frag_size <= 255:
+            raise ValueError(f"frag_size = {frag_size}: 1..255 bytes (FragSize is one byte)")
+        if not 0.0 <= busy_rate <= 1.0:
+            raise ValueError(f"busy_rate = {busy_rate}: a share of the calls, 0..1")
+        if min(delay, join_delay, fragment_interval, phase_time) < 0:
+            raise ValueError("delay, join_delay, fragment_interval and phase_time are durations, ≥ 0")
+        self.token, self.token_header, self.busy_rate, self.delay = token, token_header, busy_rate, delay
+        self.clock = SimClock(speed)
+        self.fleet = Fleet(devices, loss=loss, never_join=never_join, seed=seed)
+        self._rng = np.random.default_rng([seed, 1])  # descriptors, group keys and busy answers
+        self._groups = GroupBook(self.fleet, self.clock, join_delay, self._rng)
+        self._tasks = TaskBook(self._groups, Timing(phase_time, fragment_interval), frag_size, self._rng, self.clock)
+        for mc_eui, members in (groups or {}).items():
+            self._groups.preset(mc_eui, list(members), 0.0)
+        self._routes: dict[str, tuple[str, _Handler]] = {
+            "mcgroup/list": ("GET", self._groups.list_groups),
+            "mcgroup/create": ("POST", self._groups.create_group),
+            "mcgroup/delete": ("POST", self._delete_groups),
+            "mcdevice/list": ("GET", self._groups.list_members),
+            "mcdevice/create": ("POST", self._groups.bind),
+            "mcdevice/delete": ("POST", self._groups.unbind),
+            "fuota/create": ("POST", self._tasks.create),
+            "fuota/list": ("GET", self._tasks.list_tasks),
+            "fuota/status": ("GET", self._tasks.status),
+            "fuota/device/list": ("GET", self._tasks.devices),
+            "fuota/abort": ("POST", self._tasks.abort),
+        }
+        self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
+        self._calls: Counter[str] = Counter()
+        self._port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- serving -------------------------------------------------------------------------------------------
+
+    def start(self) -> IoTSquareSim:
+        """Listen on 127.0.0.1 (a free port when `port` was 0) in a daemon thread; return self."""
+        if self._server is None:
+            self._server = _Server(("127.0.0.1", self._port), _RequestHandler, self)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="iotsquare-sim", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and close the socket; safe to call twice."""
+        server, thread, self._server, self._thread = self._server, self._thread, None, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join()
+
+    def serve_forever(self) -> None:
+        """Serve until Ctrl-C (or `stop` from another thread), then stop cleanly."""
+        self.start()
+        thread = self._thread
+        try:
+            while thread is not None and thread.is_alive():
+                thread.join(0.2)  # a bounded wait, so that the main thread sees KeyboardInterrupt
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> IoTSquareSim:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The port listened on (after `start`)."""
+        if self._server is None:
+            raise RuntimeError("the simulator is not started: call start() or use it as a context manager")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. http://127.0.0.1:8123 (the endpoints are under /openapi/)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- inspection, for tests and rehearsals ----------------------------------------------------------------
+
+    @property
+    def calls(self) -> Counter[str]:
+        """A snapshot of the number of requests per path under /openapi/, e.g. calls["fuota/create"]."""
+        with self._lock:
+            return Counter(self._calls)
+
+    def device(self, dev_eui: str) -> VirtualDevice:
+        """The virtual device `dev_eui`, its decoder brought up to now (`.session.decoder`, `.session.received`)."""
+        with self._lock:
+            self._tasks.advance(self.clock.now())
+            return self.fleet[dev_eui]
+
+    def image(self, fd_id: int) -> bytes:
+        """The payload task `fd_id` received (base64-decoded)."""
+        with self._lock:
+            return self._tasks.tasks[fd_id].image
+
+    # --- answering -------------------------------------------------------------------------------------------
+
+    def answer(self, method: str, target: str, headers: Message | Mapping[str, str], raw: bytes) -> tuple[int, dict]:
+        """Answer one request: the HTTP status and the JSON envelope."""
+        url = urlsplit(target)
+        endpoint = url.path.removeprefix("/openapi/").strip("/")
+        with self._lock:
+            self._calls[endpoint] += 1
+        if self.delay:
+            time.sleep(self.delay)
+        route = self._routes.get(endpoint) if url.path.startswith("/openapi/") else None
+        if route is None:
+            return 404, _envelope(ApiError(1007, f"no endpoint {url.path}"))
+        if route[0] != method:
+            return 405, _envelope(ApiError(1007, f"{endpoint} answers {route[0]}, not {method}"))
+        try:
+            self._authorize(headers.get(self.token_header))
+            with self._lock:
+                if self.busy_rate and self._rng.random() < self.busy_rate:
+                    raise ApiError(1001)
+            body = _parse(method, url.query, raw)
+            with self._lock:  # the time is read inside the lock, so that it never runs backwards for the model
+                reply = route[1](body, self.clock.now())
+        except ApiError as exc:
+            return 200, _envelope(exc)
+        envelope: dict[str, object] = {"code": 0, "msg": RESPONSE_CODES[0]}
+        if reply.data is not None:
+            envelope["data"] = reply.data
+        if reply.amount is not None:
+            envelope["amount"] = reply.amount
+        return 200, envelope
+
+    def _authorize(self, value: str | None) -> None:
+        if value is None or not value.strip():
+            raise ApiError(1003, f"no {self.token_header} header")
+        if value.strip().removeprefix("Bearer ").strip() != self.token:
+            raise ApiError(1004, f"wrong token in {self.token_header}")
+
+    def _delete_groups(self, body: dict[str, object], now: float) -> Reply:
+        deleted, refusals = self._groups.delete_groups(body)
+        self._tasks.forget(deleted)
+        if refusals:
+            raise ApiError(14007, f"{len(refusals)} group(s) not deleted", refusals)
+        return Reply()
+
+
+def _parse(method: str, query: str, raw: bytes) -> dict[str, object]:
+    if method == "GET":
+        return dict(parse_qsl(query))
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(1007, "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(1007, "the body must be a JSON object")
+    return body
+
+
+def _envelope(error: ApiError) -> dict[str, object]:
+    envelope: dict[str, object] = {"code": error.code, "msg": RESPONSE_CODES[error.code]}
+    if error.data is not None:
+        envelope["data"] = error.data
+    return envelope
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], sim: IoTSquareSim) -> None:
+        super().__init__(address, handler)
+        self.sim = sim
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse one connection across polls
+    disable_nagle_algorithm = True  # headers and body leave in two writes; Nagle would hold the body ~40 ms
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            status, envelope = self.server.sim.answer(method, self.path, self.headers, raw)
+        except Exception:
+            # A bug of the simulator: say so on stderr and answer as a failing server would, with a 5xx.
+            traceback.print_exc(file=sys.stderr)
+            status, envelope = 500, _envelope(ApiError(1008, "simulator error"))
+        payload = json.dumps(envelope).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # an access line per poll would drown test and demo output

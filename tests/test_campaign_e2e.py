@@ -1,0 +1,134 @@
+"""A whole campaign through the real `fuota` command against the IoTSquare simulator over loopback HTTP.
+
+The simulator's virtual devices really receive the coded fragments over their lossy channels and really decode
+them; the outcomes fuota reports must be what each device really did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import fuota, write_campaign, write_config
+
+from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
+from fuota.store import Store
+
+FIRMWARE = np.random.default_rng(42).bytes(3000)  # 63 fragments of 48 B + 18 coded at IoTSquare's 30 %
+
+
+def _status(folder: Path, campaign: str) -> dict:
+    result = fuota(folder, "status", campaign, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _really_rebuilt(sim: IoTSquareSim, dev_eui: str) -> bool:
+    session = sim.device(dev_eui).session
+    return session is not None and session.rebuilt(FIRMWARE)
+
+
+@pytest.mark.parametrize("busy_rate", [0.0, 0.1])
+def test_500_devices_end_done_with_the_outcomes_the_devices_really_had(tmp_path: Path, busy_rate: float) -> None:
+    euis = fleet_euis(500, seed=7)
+    never_join, lossy = set(euis[:3]), set(euis[3:6])
+    loss = {eui: (0.95 if eui in lossy else 0.05) for eui in euis}
+    sim = IoTSquareSim(devices=euis, loss=loss, never_join=never_join, busy_rate=busy_rate, speed=400,
+                       join_delay=20, phase_time=4, fragment_interval=2, seed=3)  # fmt: skip
+    with sim:
+        write_config(tmp_path, sim.url)
+        write_campaign(tmp_path, "fleet", euis, firmware=FIRMWARE, join_timeout=3)
+        result = fuota(tmp_path, "run", "c.toml", timeout=240)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        status = _status(tmp_path, "fleet")
+        assert status["state"] == "Done"
+        assert [d["state"] for d in status["deployments"]] == ["Done", "Done"]  # 253 + 247 devices
+        devices = {d["dev_eui"]: d for d in status["devices"]}
+        assert set(devices) == set(euis)
+        for eui, device in devices.items():
+            assert (device["outcome"] == "updated") == _really_rebuilt(sim, eui), (eui, device)
+        for eui in never_join:
+            assert devices[eui]["outcome"] == "unreachable" and "join" in devices[eui]["reason"]
+        for eui in lossy:
+            assert devices[eui]["outcome"] == "failed" and "missing" in devices[eui]["reason"]
+            assert devices[eui]["raw"]["nbFragMissing"] > 0  # the back end's own fields, verbatim
+        assert status["outcomes"]["updated"] >= 490
+        if not busy_rate:  # with System Busy answers a refused create is a call too
+            assert sim.calls["fuota/create"] == 2
+
+
+def _start_run(folder: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "fuota", "--config", str(folder / "fuota.toml"), "run", "c.toml"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def _wait_for_state(folder: Path, state: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (folder / "fuota.db").exists():
+            with Store(f"sqlite:///{folder / 'fuota.db'}") as store:
+                records = store.campaigns()
+                if records and any(d.state == state for d in store.deployments(records[0].id)):
+                    return
+        time.sleep(0.2)
+    raise AssertionError(f"no deployment reached {state} within {timeout} s")
+
+
+def _slow_sim(euis: list[str]) -> IoTSquareSim:
+    # EnqueueFragment lasts 81 fragments × 2 simulated s / 20 = about 8 real seconds: room to act in it.
+    return IoTSquareSim(devices=euis, loss=0.05, speed=20, join_delay=10, phase_time=4, fragment_interval=2, seed=5)
+
+
+def test_abort_during_enqueue_fragment(tmp_path: Path) -> None:
+    euis = fleet_euis(300, seed=8)
+    with _slow_sim(euis) as sim:
+        write_config(tmp_path, sim.url)
+        write_campaign(tmp_path, "stop-me", euis, firmware=FIRMWARE, join_timeout=5)
+        run = _start_run(tmp_path)
+        try:
+            _wait_for_state(tmp_path, "EnqueueFragment")
+            aborted = fuota(tmp_path, "abort", "stop-me")
+            assert aborted.returncode == 0, aborted.stderr
+            assert run.wait(timeout=60) == 1
+        finally:
+            run.kill()
+        assert sim.calls["fuota/abort"] == 2
+        status = _status(tmp_path, "stop-me")
+        assert status["state"] == "Aborted"
+        assert {d["state"] for d in status["deployments"]} == {"Aborted"}
+        stages = {d["stage"] for d in status["devices"]}
+        assert "receiving" in stages and "failed" not in stages  # each device keeps its last stage
+        assert all(d["outcome"] == "failed" and "aborted" in d["reason"] for d in status["devices"])
+
+
+def test_killed_run_resumes_without_a_second_create(tmp_path: Path) -> None:
+    euis = fleet_euis(300, seed=9)
+    with _slow_sim(euis) as sim:
+        write_config(tmp_path, sim.url)
+        write_campaign(tmp_path, "crash", euis, firmware=FIRMWARE, join_timeout=5)
+        run = _start_run(tmp_path)
+        try:
+            _wait_for_state(tmp_path, "EnqueueFragment")
+        finally:
+            os.kill(run.pid, signal.SIGKILL)
+            run.wait()
+        creates = sim.calls["fuota/create"]
+        assert creates >= 1
+        again = fuota(tmp_path, "run", "c.toml", timeout=240)
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        assert "resuming" in again.stdout
+        assert sim.calls["fuota/create"] == 2  # one per deployment, whatever the crash interrupted
+        assert _status(tmp_path, "crash")["state"] == "Done"
