@@ -132,3 +132,35 @@ def test_killed_run_resumes_without_a_second_create(tmp_path: Path) -> None:
         assert "resuming" in again.stdout
         assert sim.calls["fuota/create"] == 2  # one per deployment, whatever the crash interrupted
         assert _status(tmp_path, "crash")["state"] == "Done"
+
+
+def test_existing_multicast_group(tmp_path: Path) -> None:
+    # The campaign names a group the operator already has: its members come from mcdevice/list, and fuota
+    # neither creates nor deletes a group.
+    euis = fleet_euis(40, seed=10)
+    group = "cc3e92cea33ac62a"
+    with IoTSquareSim(groups={group: euis}, loss=0.05, speed=400, phase_time=4, fragment_interval=2) as sim:
+        write_config(tmp_path, sim.url)
+        (tmp_path / "fw.bin").write_bytes(FIRMWARE)
+        (tmp_path / "c.toml").write_text(
+            'name = "existing"\nfirmware = "fw.bin"\nbackend = "iot"\nredundancy_percent = 30\n'
+            f'[iotsquare]\nmc_eui = "{group.upper()}"\n'
+        )
+        result = fuota(tmp_path, "run", "c.toml", timeout=120)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        status = _status(tmp_path, "existing")
+        assert status["deployments"][0]["target"] == group
+        assert {d["dev_eui"] for d in status["devices"]} == set(euis)
+        assert all((d["outcome"] == "updated") == _really_rebuilt(sim, d["dev_eui"]) for d in status["devices"])
+        assert sim.calls["mcgroup/create"] == 0 and sim.calls["mcgroup/delete"] == 0
+
+
+def test_a_refused_token_stops_the_run_and_keeps_the_campaign(tmp_path: Path) -> None:
+    euis = fleet_euis(5, seed=11)
+    with IoTSquareSim(devices=euis, speed=400) as sim:
+        write_config(tmp_path, sim.url, token="not-the-token")
+        write_campaign(tmp_path, "locked", euis, firmware=FIRMWARE)
+        result = fuota(tmp_path, "run", "c.toml")
+        assert result.returncode == 2
+        assert "iot" in result.stderr and "token" in result.stderr and "not-the-token" not in result.stderr
+        assert _status(tmp_path, "locked")["state"] in ("Scheduled", "Running")
