@@ -1,7 +1,7 @@
-"""IoTSquare's vocabulary for the simulator: response codes (spec 10.1), task states (9.2), device states (9.4).
+"""IoTSquare's vocabulary for the simulator: task states (spec 9.2), device states (9.4), and the response codes.
 
 Also the error the simulator's handlers raise (`ApiError`) and the parsing of request fields, so that every
-refusal is answered with a code and message taken from the one table below.
+refusal is answered with a code and message taken from the one table of section 10.1 (fuota.backends.codes).
 """
 
 from __future__ import annotations
@@ -10,78 +10,10 @@ import enum
 import re
 from dataclasses import dataclass
 
-__all__ = ["RESPONSE_CODES", "ApiError", "DeviceState", "Reply", "TaskState", "eui", "hex_field", "integer", "page"]
+# One table of section 10.1 for the whole project: the simulator answers with the codes the adapter reads.
+from fuota.backends.codes import RESPONSE_CODES
 
-RESPONSE_CODES: dict[int, str] = {
-    # System
-    0: "ok",
-    1001: "System Busy",
-    1003: "No Token, Please log in again",
-    1004: "Invalid Token, Please log in again",
-    1006: "Empty Param",
-    1007: "Param Error",
-    1008: "Query Error",
-    1009: "Network Busy",
-    1010: "Permission Denied",
-    1011: "Region Subnet Not Exist",
-    1012: "Region Subnet Already Exist",
-    1013: "Extend Proto Not Exist",
-    1014: "Extend Proto Already Exist",
-    1015: "Platform Conf Not Exist",
-    1016: "Extend Proto Already Associate App",
-    1017: "Region Subnet Not Support",
-    1018: "Region Subnet Already Sync",
-    # User
-    2001: "Invalid Account",
-    2002: "Account Not Exist",
-    2003: "Account Already Exist",
-    2004: "Account or Passwd Error",
-    # Application
-    3001: "Application Not Exist",
-    3002: "Application Already Exist",
-    3003: "Application Batch Delete Error",
-    # Device
-    4001: "Device Not Exist",
-    4002: "Device Already Exist",
-    4003: "Device Update Error",
-    4004: "Device Duplicate DevAddr And NwkSKey",
-    4005: "Device Count Exceeds Limit",
-    4006: "Device Batch Delete Error",
-    # Gateway
-    5001: "Gateway Not Exist",
-    5002: "Gateway Already Exist",
-    5003: "GatewayID Already Exist",
-    5004: "GatewayName Already Exist",
-    5005: "Gateway Count Exceeds Limit",
-    5006: "Gateway Batch Delete Error",
-    # Multicast Group
-    14001: "MCGroup Not Exist",
-    14002: "MCGroup Already Exist",
-    14003: "MCGroup Duplicate DevAddr And NwkSKey",
-    14004: "MCGroup Device Count Exceeds Limit",
-    14005: "MCGroup Name Already Exist",
-    14006: "MCGroup GenAppKey Error",
-    14007: "MCGroup Batch Delete Error",
-    14008: "MCDevice Batch Bind Error",
-    14009: "MCDevice Batch Unbind Error",
-    14010: "MCDevice Already Bind Current Group",
-    14011: "MCDevice Already Bind Other Group",
-    14012: "MCDevice Incompatible With Group",
-    14013: "MCDevice Not Exist",
-    14014: "MCGroup Not Enable MCRemote",
-    14015: "MCGateway Batch Bind Error",
-    14016: "MCGateway Batch Unbind Error",
-    14017: "MCGateway Already Bind Current Group",
-    14018: "MCGateway Incompatible With Group",
-    14019: "MCGateway Not Exist",
-    14020: "MCDownlink Already Exist",
-    14021: "MCDownlink Not Exist",
-    14022: "MCGroup Create Error",
-    14023: "MCGroup invalid create",
-    # Multicast file transfer
-    16001: "Fuota Deployment Already Exist",
-}
-"""Every response code of the IoTSquare OpenAPI with its message, verbatim from section 10.1."""
+__all__ = ["RESPONSE_CODES", "ApiError", "DeviceState", "Reply", "TaskState", "eui", "hex_field", "integer", "page"]
 
 
 class TaskState(enum.StrEnum):
