@@ -130,8 +130,9 @@ class Runner:
             now = self.clock()
             for item in list(live.values()):
                 if item.deadline is not None and item.deadline <= now and not item.engine.state.ended:
-                    if campaign.state is CampaignState.SCHEDULED and item.engine.state is DeploymentState.SCHEDULED:
-                        campaign = self._set_running(campaign, item, now)
+                    starts = item.engine.start_at is None or item.engine.start_at <= now
+                    if starts and campaign.state is CampaignState.SCHEDULED:
+                        campaign = self._set_running(campaign, item)
                     self._carry(campaign, item, item.engine.timer(now))
             if on_progress is not None:
                 on_progress()
@@ -155,7 +156,7 @@ class Runner:
             raise LookupError(f"campaign {campaign_id} does not exist; `fuota list` shows the campaigns")
         return campaign
 
-    def _set_running(self, campaign: CampaignRecord, item: _Live, now: datetime) -> CampaignRecord:
+    def _set_running(self, campaign: CampaignRecord, item: _Live) -> CampaignRecord:
         self.store.set_campaign_state(campaign.id, CampaignState.RUNNING, f"deployment {item.record.task_name} starts")
         return self._campaign(campaign.id)
 

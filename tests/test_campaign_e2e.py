@@ -164,3 +164,22 @@ def test_a_refused_token_stops_the_run_and_keeps_the_campaign(tmp_path: Path) ->
         assert result.returncode == 2
         assert "iot" in result.stderr and "token" in result.stderr and "not-the-token" not in result.stderr
         assert _status(tmp_path, "locked")["state"] in ("Scheduled", "Running")
+
+
+def test_a_start_time_is_waited_for(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    euis = fleet_euis(10, seed=12)
+    start = (datetime.now(UTC) + timedelta(seconds=4)).isoformat(timespec="seconds")
+    with IoTSquareSim(devices=euis, speed=400, join_delay=20, phase_time=4, fragment_interval=2) as sim:
+        write_config(tmp_path, sim.url)
+        write_campaign(tmp_path, "later", euis, firmware=FIRMWARE, body=f'start = "{start}"')
+        assert fuota(tmp_path, "launch", "c.toml").returncode == 0
+        assert _status(tmp_path, "later")["state"] == "Scheduled"
+        assert sim.calls["mcgroup/create"] == 0  # nothing is sent before the start time
+        began = time.monotonic()
+        result = fuota(tmp_path, "run", "c.toml")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert datetime.now(UTC) >= datetime.fromisoformat(start)
+        assert time.monotonic() - began >= 1.0
+        assert _status(tmp_path, "later")["state"] == "Done"
