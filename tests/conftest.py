@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+from broker import Broker, make_tls_files
 
 VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
 
@@ -36,3 +39,23 @@ def load_index() -> list[dict]:
 def load_json(name: str) -> object:
     """A JSON file of the vectors folder."""
     return json.loads((_require_vectors() / name).read_text())
+
+
+@pytest.fixture
+def mqtt_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A real mosquitto on a free loopback port, stopped after the test."""
+    broker = Broker(tmp_path).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def mqtt_tls_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A real mosquitto speaking TLS with a freshly generated self-signed CA (broker.tls.ca)."""
+    broker = Broker(tmp_path, tls=make_tls_files(tmp_path)).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
