@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fuota.config import ConfigError, describe
 from fuota.model import EUI_PATTERN, normalize_eui
 
-__all__ = ["Campaign", "CampaignFile", "IoTSquareTarget", "load_campaign"]
+__all__ = ["Campaign", "CampaignFile", "IoTSquareTarget", "MilesightTarget", "load_campaign"]
 
 MAX_GROUP = 253  # IoTSquare section 6.1.4: the extended function limits a group to 253 devices
 
@@ -70,6 +70,25 @@ class IoTSquareTarget(BaseModel):
         return MAX_GROUP if self.enable_mc_ext else 100_000
 
 
+class MilesightTarget(BaseModel):
+    """`[milesight]`: the gateways to use and the task's fragmentation settings (spec section 6.1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gateways: list[str] | None = None  # default: the back end's configured gateways, asked who knows each device
+    fragment_size: Annotated[int, Field(ge=1, le=250)] = 50
+    fragment_interval: Annotated[int, Field(ge=1000, le=10000)] = 5000  # milliseconds
+    region: str = "EU868"
+    dr: Annotated[int, Field(ge=0, le=15)] | None = None  # default: the region's RX2 data rate
+    frequency: Annotated[int, Field(gt=0)] | None = None  # Hz; default: the region's RX2 frequency
+    expected_version: str | None = None
+
+    @field_validator("gateways")
+    @classmethod
+    def _gateway_euis(cls, gateways: list[str] | None) -> list[str] | None:
+        return None if gateways is None else [_eui(g, f"gateways[{i}]") for i, g in enumerate(gateways)]
+
+
 class CampaignFile(BaseModel):
     """The campaign file as written, before the files it names are read."""
 
@@ -80,10 +99,11 @@ class CampaignFile(BaseModel):
     backend: str
     devices: list[str] | None = None
     devices_file: Path | None = None
-    redundancy_percent: Annotated[float, Field(ge=10, le=100)]
+    redundancy_percent: Annotated[float, Field(ge=0, le=100)]
     start: datetime | None = None
     success_threshold: Annotated[float, Field(ge=0, le=1)] = 0.9
     iotsquare: IoTSquareTarget | None = None
+    milesight: MilesightTarget | None = None
 
     @field_validator("devices")
     @classmethod
@@ -106,7 +126,6 @@ class Campaign(BaseModel):
     file: CampaignFile
     firmware: bytes
     devices: tuple[str, ...]
-    target: IoTSquareTarget
 
     @property
     def name(self) -> str:
@@ -117,14 +136,6 @@ class Campaign(BaseModel):
     def sha256(self) -> str:
         """The firmware image's sha256."""
         return hashlib.sha256(self.firmware).hexdigest()
-
-    def groups(self) -> list[tuple[str | None, tuple[str, ...]]]:
-        """The deployments' targets: the existing group, or temporary groups of at most group_size devices."""
-        target = self.target
-        if target.mc_eui is not None:
-            return [(normalize_eui(target.mc_eui), self.devices)]
-        size = target.group_size
-        return [(None, self.devices[i : i + size]) for i in range(0, len(self.devices), size)]
 
 
 def _eui(value: object, where: str) -> str:
@@ -179,4 +190,4 @@ def load_campaign(path: Path) -> Campaign:
         if eui in seen:
             raise ConfigError(f"{path}: devices: {eui!r} is listed twice; list each device once")
         seen.add(eui)
-    return Campaign(file=spec, firmware=firmware, devices=tuple(devices), target=spec.iotsquare)
+    return Campaign(file=spec, firmware=firmware, devices=tuple(devices))

@@ -14,9 +14,11 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-__all__ = ["BackendConfig", "Config", "ConfigError", "StoreConfig", "load_config"]
+from fuota.model import EUI_PATTERN, normalize_eui
+
+__all__ = ["BackendConfig", "Config", "ConfigError", "IoTSquareConfig", "MilesightConfig", "StoreConfig", "load_config"]
 
 DEFAULT_STORE_URL = "sqlite:///fuota.db"
 
@@ -35,8 +37,25 @@ class StoreConfig(_Strict):
     url: str = DEFAULT_STORE_URL
 
 
-class BackendConfig(_Strict):
-    """`[backends.NAME]`: one network server."""
+def _from_env(name: str, field: str, value: SecretStr | None, env: str | None, required: bool) -> str | None:
+    """A secret from the file or from the environment variable the file names."""
+    if value is not None:
+        return value.get_secret_value()
+    if env:
+        found = os.environ.get(env)
+        if found:
+            return found
+        raise ConfigError(
+            f"backends.{name}.{field}_env = {env!r}: that environment variable is not set; "
+            f'export {env}=… or put {field} = "…" in the configuration'
+        )
+    if required:
+        raise ConfigError(f'backends.{name}: no {field}; set {field} = "…" or {field}_env = "VARIABLE"')
+    return None
+
+
+class IoTSquareConfig(_Strict):
+    """`[backends.NAME] kind = "iotsquare"`: an IoTSquare server's OpenAPI."""
 
     kind: Literal["iotsquare"]
     base_url: Annotated[str, Field(pattern=r"^https?://")]
@@ -47,24 +66,48 @@ class BackendConfig(_Strict):
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
 
     @model_validator(mode="after")
-    def _one_token_source(self) -> BackendConfig:
+    def _one_token_source(self) -> IoTSquareConfig:
         if self.token is not None and self.token_env is not None:
             raise ValueError("give either token or token_env, not both")
         return self
 
     def secret(self, name: str) -> str:
         """The token, from the file or the environment; ConfigError naming the back end when missing."""
-        if self.token is not None:
-            return self.token.get_secret_value()
-        if self.token_env:
-            value = os.environ.get(self.token_env)
-            if value:
-                return value
-            raise ConfigError(
-                f"backends.{name}.token_env = {self.token_env!r}: that environment variable is not set; "
-                f'export {self.token_env}=<token> or put token = "…" in the configuration'
-            )
-        raise ConfigError(f'backends.{name}: no token; set token = "…" or token_env = "VARIABLE"')
+        return str(_from_env(name, "token", self.token, self.token_env, required=True))
+
+
+class MilesightConfig(_Strict):
+    """`[backends.NAME] kind = "milesight"`: Milesight gateways' ns-api behind one MQTT broker."""
+
+    kind: Literal["milesight"]
+    broker_url: Annotated[str, Field(pattern=r"^mqtts?://[^/]+$")]
+    request_topic: str = "milesight/ns-api/request"
+    response_topic: str = "milesight/ns-api/response"
+    client_id: str = "fuota"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+    poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    gateways: list[str] = []
+
+    @field_validator("gateways")
+    @classmethod
+    def _euis(cls, gateways: list[str]) -> list[str]:
+        for index, eui in enumerate(gateways):
+            if not EUI_PATTERN.match(eui):
+                raise ValueError(f"gateways[{index}] = {eui!r} is not a gateway EUI (16 hexadecimal digits)")
+        return [normalize_eui(eui) for eui in gateways]
+
+    def secret(self, name: str) -> str | None:
+        """The broker password, if any, from the file or the environment."""
+        return _from_env(name, "password", self.password, self.password_env, required=False)
+
+
+BackendConfig = Annotated[IoTSquareConfig | MilesightConfig, Field(discriminator="kind")]
 
 
 class Config(_Strict):

@@ -104,7 +104,7 @@ class Runner:
             devices,
             start_at=datetime.fromisoformat(start) if start else None,
             poll_interval=timedelta(seconds=self.poll_interval.get(record.backend, 10.0)),
-            join_timeout=timedelta(seconds=float(spec.get("iotsquare", {}).get("join_timeout", 600.0))),
+            join_timeout=timedelta(seconds=float(spec.get("options", {}).get("join_timeout", 600.0))),
             temporary=record.temporary,
         )
 
@@ -241,7 +241,7 @@ class Runner:
         devices = tuple(d.dev_eui for d in self.store.devices(deployment_id=record.id))
         match command:
             case PrepareTarget():
-                options = {**campaign.spec.get("iotsquare", {}), "name_prefix": record.task_name}
+                options = {**campaign.spec.get("options", {}), "name_prefix": record.task_name}
                 reports = backend.prepare(None if record.temporary else record.target, devices, options)
                 report = _merge(reports)
                 return [(TargetPrepared(report), {"target": report.target})]
@@ -254,6 +254,7 @@ class Runner:
                     firmware=self.store.firmware(campaign.id),
                     redundancy_percent=float(campaign.spec["redundancy_percent"]) / 100,
                     devices=devices,
+                    options=dict(campaign.spec.get("options", {})),
                 )
                 found = backend.find(spec) or backend.create(spec)
                 return [(TaskCreated(found), {"backend_ref": dict(found.ids)})]
