@@ -76,7 +76,8 @@ class MilesightTarget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     gateways: list[str] | None = None  # default: the back end's configured gateways, asked who knows each device
-    fragment_size: Annotated[int, Field(ge=1, le=250)] = 50
+    # 43 fits every EU868 data rate: section 6.6's sample gives 46 bytes at DR0–2, and a DataFragment costs 3.
+    fragment_size: Annotated[int, Field(ge=1, le=250)] = 43
     fragment_interval: Annotated[int, Field(ge=1000, le=10000)] = 5000  # milliseconds
     region: str = "EU868"
     dr: Annotated[int, Field(ge=0, le=15)] | None = None  # default: the region's RX2 data rate

@@ -130,7 +130,12 @@ def run(campaign_file: Path) -> None:
     config, store, record, resumed = _launch(campaign_file)
     names = {d.backend for d in store.deployments(record.id)}
     backends = _backends(config, names)
-    runner = Runner(store, backends, poll_interval={n: config.backend(n).poll_interval for n in names})
+    runner = Runner(
+        store,
+        backends,
+        poll_interval={n: config.backend(n).poll_interval for n in names},
+        give_up_after={n: config.backend(n).give_up_after for n in names},
+    )
     out.print(f"{'resuming' if resumed else 'running'} campaign {record.id} ({record.name})")
     try:
         with live_progress(out, store, record.id) as refresh:
@@ -236,6 +241,30 @@ def sim_iotsquare(
     sim.start()
     where = f", EUIs in {devices_csv}" if devices_csv else f" (first {euis[0]})"
     out.print(f"IoTSquare simulator on {sim.url}: {devices} devices{where}, speed ×{speed:g}, token {token!r}")
+    sim.serve_forever()
+
+
+@sim_app.command("milesight")
+def sim_milesight(
+    broker: Annotated[str, typer.Option(help="Broker URL, mqtt://127.0.0.1:1883.")] = "mqtt://127.0.0.1:1883",
+    gateways: Annotated[int, typer.Option(min=1, help="Gateways to play.")] = 3,
+    devices: Annotated[int, typer.Option(min=1, help="Virtual devices, spread over the gateways.")] = 300,
+    loss: Annotated[float, typer.Option(min=0, max=1, help="Each device's fragment loss.")] = 0.1,
+    speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 100.0,
+    devices_csv: Annotated[Path | None, typer.Option(help="Write the devices' EUIs to this CSV (dev_eui).")] = None,
+) -> None:
+    """Play Milesight gateways on an MQTT broker until Ctrl-C: each answers ns-api requests for its EUI."""
+    from fuota.sim.iotsquare import fleet_euis
+    from fuota.sim.milesight import MilesightSim, gateway_euis
+
+    euis, gateway_list = fleet_euis(devices), gateway_euis(gateways)
+    spread = {g: euis[i :: len(gateway_list)] for i, g in enumerate(gateway_list)}
+    if devices_csv is not None:
+        devices_csv.write_text("dev_eui\n" + "".join(f"{eui}\n" for eui in euis))
+    sim = MilesightSim(broker, spread, loss=loss, speed=speed).start()
+    out.print(
+        f"Milesight simulator on {broker}: gateways {', '.join(gateway_list)}, {devices} devices, speed ×{speed:g}"
+    )
     sim.serve_forever()
 
 

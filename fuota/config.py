@@ -64,6 +64,7 @@ class IoTSquareConfig(_Strict):
     token_header: str = "Authorization"
     timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    give_up_after: Annotated[float, Field(gt=0)] = 600.0
 
     @model_validator(mode="after")
     def _one_token_source(self) -> IoTSquareConfig:
@@ -92,6 +93,7 @@ class MilesightConfig(_Strict):
     tls_key: Path | None = None
     timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    give_up_after: Annotated[float, Field(gt=0)] = 600.0
     gateways: list[str] = []
 
     @field_validator("gateways")

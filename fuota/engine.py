@@ -126,7 +126,7 @@ def outcome_of(device: DeviceProgress, ending: DeploymentState, cause: str = "")
         reason = f"campaign aborted while the device was at stage {device.stage}"
         return replace(device, outcome=Outcome.FAILED, reason=reason)
     if ending is DeploymentState.FAILED:
-        return replace(device, outcome=Outcome.FAILED, reason=f"deployment failed: {cause}")
+        return replace(device, outcome=Outcome.FAILED, reason=device.reason or f"deployment failed: {cause}")
     if device.stage in (Stage.PENDING, Stage.MULTICAST_SETUP):
         reason = device.reason or "never joined the multicast group: check that it is a Class C device in reach"
         return replace(device, outcome=Outcome.UNREACHABLE, reason=reason)
@@ -227,7 +227,10 @@ class DeploymentEngine:
                     self.fire("create", f"task {ref.name} created: {ref.ids}", step)
                 step.deadline = now
             case TaskReported(status=status):
-                if status.state is not self.state:
+                if status.state is DeploymentState.FAILED:
+                    if self.fire("fail", "the back end reports the task failed", step):
+                        self._finish(step, "the back end reports the task failed")
+                elif status.state is not self.state:
                     self.fire(f"report_{status.state.value}", f"back end reports {status.state}", step)
                 if self.state is DeploymentState.DONE:
                     self._finish(step, "back end reports Done")

@@ -54,6 +54,7 @@ class _Live:
     record: DeploymentRecord
     engine: DeploymentEngine
     deadline: datetime | None
+    failing_since: datetime | None = None  # first of the back end's transient failures in a row
 
 
 def campaign_outcome(
@@ -84,12 +85,14 @@ class Runner:
         clock: Clock = _utcnow,
         sleep: Callable[[float], None] = time.sleep,
         poll_interval: dict[str, float] | None = None,
+        give_up_after: dict[str, float] | None = None,
     ) -> None:
         self.store = store
         self.backends = backends
         self.clock = clock
         self.sleep = sleep
         self.poll_interval = poll_interval or {}
+        self.give_up_after = give_up_after or {}
 
     # -- building engines from the store --------------------------------------------------------------------
     def _engine(self, campaign: CampaignRecord, record: DeploymentRecord) -> DeploymentEngine:
@@ -220,17 +223,18 @@ class Runner:
         except AuthError:
             raise  # the configuration is wrong: stop here, the campaign stays resumable
         except TransientError as exc:
-            self.store.record_event(
-                campaign.id,
-                NewEvent(
-                    kind="error",
-                    cause=f"{item.record.task_name} {type(command).__name__}: {exc}; will retry",
-                    at=self.clock(),
-                ),
-            )
-            return
+            now = self.clock()
+            item.failing_since = item.failing_since or now
+            silent = (now - item.failing_since).total_seconds()
+            if silent < self.give_up_after.get(item.record.backend, 600.0):
+                cause = f"{item.record.task_name} {type(command).__name__}: {exc}; will retry"
+                self.store.record_event(campaign.id, NewEvent(kind="error", cause=cause, at=now))
+                return
+            observations = [(BackendFailed(f"no answer for {silent:.0f} s, giving up: {exc}"), {})]
         except BackendError as exc:
             observations = [(BackendFailed(f"{type(command).__name__}: {exc}"), {})]
+        else:
+            item.failing_since = None
         for observation, fields in observations:
             self._carry(campaign, item, item.engine.handle(observation, self.clock()), **fields)
 

@@ -142,3 +142,11 @@ def test_existing_target_is_not_cleaned_up() -> None:
     engine.handle(TaskCreated(TaskRef("fuota-1", {"fdID": 1})), T0)
     step = engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {})), T0)
     assert engine.state is DeploymentState.DONE and Cleanup() not in step.commands
+
+
+def test_a_task_the_back_end_failed_fails_the_deployment_and_keeps_reasons() -> None:
+    engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT)
+    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.FAILED, {"fragmentSessionStatus": 9}, "too few"),)), T0)
+    step = engine.handle(TaskReported(TaskStatus(DeploymentState.FAILED, {"status": 4})), T0)
+    assert engine.state is DeploymentState.FAILED and step.deadline is None
+    assert engine.devices["01" * 8].reason == "too few" and engine.devices["01" * 8].outcome is Outcome.FAILED

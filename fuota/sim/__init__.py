@@ -1,12 +1,14 @@
 """Simulators of fuota's back ends, with a fleet of virtual devices that really decode TS004 fragments.
 
-`IoTSquareSim` serves the IoTSquare OpenAPI on 127.0.0.1; `fleet_euis` gives deterministic device EUIs.
+`IoTSquareSim` serves the IoTSquare OpenAPI on 127.0.0.1; `MilesightSim` answers Milesight gateways' ns-api on an
+MQTT broker; `fleet_euis` and `gateway_euis` give deterministic EUIs.
 """
 
 from fuota.sim.clock import SimClock
 from fuota.sim.fleet import Broadcast, Fleet, Session, VirtualDevice, fleet_euis
 from fuota.sim.iotsquare import IoTSquareSim
 from fuota.sim.iotsquare_codes import RESPONSE_CODES, DeviceState, TaskState
+from fuota.sim.milesight import MilesightSim, gateway_euis
 
 __all__ = [
     "RESPONSE_CODES",
@@ -14,9 +16,11 @@ __all__ = [
     "DeviceState",
     "Fleet",
     "IoTSquareSim",
+    "MilesightSim",
     "Session",
     "SimClock",
     "TaskState",
     "VirtualDevice",
     "fleet_euis",
+    "gateway_euis",
 ]
