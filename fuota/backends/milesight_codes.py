@@ -14,9 +14,11 @@ specs/milesight-mqtt-api.txt:
 
 Mapping decisions:
 
-- Task status 4 "upgrade failed" → FAILED: the back end itself failed the task (DESIGN.md §4, step 5); 0 "pending"
-  → Created (stored, not started), 1 "waiting" → SendFragSessSetup (started, setting sessions up), 2 "executing"
-  → EnqueueFragment, 3 "upgrade success" → Done.
+- Task status 4 "upgrade failed" → Done, like 3: the gateway reports 4 as soon as one device of the task failed,
+  yet the task ran to its end. Which devices failed, and why, is in their own codes, and the campaign's success
+  threshold judges the share that updated; a deployment fails when its gateway cannot run it (no answer, or a
+  refused task). 0 "pending" → Created (stored, not started), 1 "waiting" → SendFragSessSetup (started, setting
+  sessions up), 2 "executing" → EnqueueFragment, 3 "upgrade success" → Done.
 - The device `status` of 6.7 has no table in the spec ("Device status"). It is read with the task's status codes
   (0 pending … 4 upgrade failed): same name, same kind of object, and only 3 and 4 are used, as the verdict.
 - Fragment session 2 "ready" → RECEIVING, as for IoTSquare's FragSessionSetupAns (fuota.backends.codes): the session
@@ -147,7 +149,7 @@ TASK_STATES: dict[int, DeploymentState] = {
     1: DeploymentState.SEND_FRAG_SESS_SETUP,
     2: DeploymentState.ENQUEUE_FRAGMENT,
     3: DeploymentState.DONE,
-    4: DeploymentState.FAILED,
+    4: DeploymentState.DONE,
 }
 
 
