@@ -99,12 +99,14 @@ def plan(campaign_file: Path, as_json: JsonOption = False) -> None:
 
 def _launch(campaign_file: Path):
     from fuota.launch import launch as launch_campaign
+    from fuota.launch import plan_campaign
 
     config = _config()
     try:
         campaign = load_campaign(campaign_file)
+        plans = plan_campaign(campaign, config)  # before the store is opened: bad input leaves no trace
         store = _store(config)
-        record, resumed = launch_campaign(store, campaign, config)
+        record, resumed = launch_campaign(store, campaign, plans)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     return config, store, record, resumed

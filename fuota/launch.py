@@ -102,7 +102,7 @@ def _milesight(campaign: Campaign, config: MilesightConfig, connect: Connect) ->
         options = backend.task_options(gateways[0], target.model_dump(mode="json"))
         located = backend.locate(gateways, list(campaign.devices))
     except BackendError as exc:
-        raise ConfigError(f"backend {name!r}: {exc}") from exc
+        raise ConfigError(f"gateways = {gateways} (backend {name!r}): {exc}") from exc
     finally:
         backend.close()
     unknown = [eui for eui, gateway in located.items() if gateway is None]
@@ -134,9 +134,9 @@ def plan_campaign(campaign: Campaign, config: Config, connect: Connect | None = 
     return _milesight(campaign, backend, connect)
 
 
-def launch(store: Store, campaign: Campaign, config: Config) -> tuple[CampaignRecord, bool]:
-    """Store the campaign in Scheduled, or find the one of the same name to resume; (record, resumed)."""
-    plans = plan_campaign(campaign, config)
+def launch(store: Store, campaign: Campaign, plans: list[DeploymentPlan]) -> tuple[CampaignRecord, bool]:
+    """Store the campaign with its planned deployments in Scheduled, or find the one of the same name to resume;
+    returns (record, resumed). Plan first (`plan_campaign`): nothing is stored when planning fails."""
     existing = store.campaign(campaign.name)
     if existing is not None:
         if existing.state.ended:

@@ -7,15 +7,20 @@ One deployment per gateway; each virtual device really receives and decodes the 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from broker import Broker
 from cli_helpers import fuota
 
 from fuota.sim.iotsquare import fleet_euis
 from fuota.sim.milesight import Call, MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
+from fuota.store import Store
 
 FIRMWARE = np.random.default_rng(43).bytes(2000)  # 47 fragments of 43 B + 15 coded at 30 %
 GATEWAYS = gateway_euis(3, seed=1)
@@ -33,7 +38,8 @@ def _setup(folder: Path, broker: Broker, devices: list[str], *, body: str = "", 
     devices_listed = ", ".join(f'"{d}"' for d in devices)
     (folder / "c.toml").write_text(
         f'name = "ms"\nfirmware = "fw.bin"\nbackend = "ms"\nredundancy_percent = 30\n'
-        f"devices = [{devices_listed}]\n[milesight]\nfragment_interval = 1000\n{body}"
+        f"devices = [{devices_listed}]\n[milesight]\n{body}"
+        + ("" if "fragment_interval" in body else "fragment_interval = 1000\n")
     )
 
 
@@ -88,3 +94,105 @@ def test_three_gateways_600_devices(tmp_path: Path, mqtt_broker: Broker) -> None
         assert devices[eui]["outcome"] == "failed" and "fragment" in devices[eui]["reason"]
     assert devices[euis[0]]["raw"]["multicastSessionStatus"] == 6  # the gateway's own codes, verbatim
     assert sum(d["outcome"] == "updated" for d in devices.values()) >= 590
+
+
+def _start_run(folder: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "fuota", "--config", str(folder / "fuota.toml"), "run", "c.toml"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(folder: Path, state: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (folder / "fuota.db").exists():
+            with Store(f"sqlite:///{folder / 'fuota.db'}") as store:
+                campaigns = store.campaigns()
+                if campaigns and any(d.state == state for d in store.deployments(campaigns[0].id)):
+                    return
+        time.sleep(0.2)
+    raise AssertionError(f"no deployment reached {state} within {timeout} s")
+
+
+def test_broker_restart_in_the_middle(tmp_path: Path, mqtt_broker: Broker) -> None:
+    euis, spread = _fleet(150)
+    with MilesightSim(mqtt_broker.url, spread, loss=0.03, speed=15, timing=TIMING, seed=3) as sim:
+        _setup(tmp_path, mqtt_broker, euis, body="", gateways=GATEWAYS)
+        (tmp_path / "fuota.toml").write_text(
+            (tmp_path / "fuota.toml").read_text().replace("give_up_after = 4", "give_up_after = 60")
+        )
+        run = _start_run(tmp_path)
+        try:
+            _wait_for(tmp_path, "EnqueueFragment")
+            mqtt_broker.restart(downtime=1.5)
+            out, err = run.communicate(timeout=180)
+        finally:
+            run.kill()
+        assert run.returncode == 0, out[-2000:] + err[-2000:]
+        status = _status(tmp_path)
+        assert status["state"] == "Done"
+        _check_outcomes(sim, status, euis)
+        for gateway in GATEWAYS:
+            creates = (
+                sim.calls[Call(gateway.upper(), "POST", "/api/fuota/task")]
+                + sim.calls[Call(gateway, "POST", "/api/fuota/task")]
+            )
+            assert creates == 1  # nothing created twice across the outage
+
+
+def test_a_silent_gateway_fails_its_deployment_only(tmp_path: Path, mqtt_broker: Broker) -> None:
+    euis, spread = _fleet(150)
+    with MilesightSim(mqtt_broker.url, spread, loss=0.03, speed=15, timing=TIMING, seed=4) as sim:
+        _setup(tmp_path, mqtt_broker, euis)
+        run = _start_run(tmp_path)
+        try:
+            _wait_for(tmp_path, "EnqueueFragment")
+            sim.silence(GATEWAYS[1])
+            out, err = run.communicate(timeout=180)
+        finally:
+            run.kill()
+        assert run.returncode == 1, out[-2000:] + err[-2000:]
+        status = _status(tmp_path)
+    states = {d["target"]: d["state"] for d in status["deployments"]}
+    assert states[GATEWAYS[1]] == "Failed" and states[GATEWAYS[0]] == states[GATEWAYS[2]] == "Done"
+    assert status["state"] == "Failed"
+    silent = [d for d in status["devices"] if d["deployment"].endswith(GATEWAYS[1])]
+    assert silent and all(d["outcome"] == "failed" and "no answer" in d["reason"] for d in silent)
+
+
+def _digest(folder: Path) -> str:
+    db = folder / "fuota.db"
+    return db.read_bytes().hex() if db.exists() else "absent"
+
+
+@pytest.mark.parametrize(
+    ("body", "devices_extra", "gateways_extra", "words"),
+    [
+        ("fragment_size = 50\n", [], [], ["fragment_size", "50"]),
+        ("fragment_interval = 500\n", [], [], ["fragment_interval", "500"]),
+        ("", ["0123456789abcdef"], [], ["0123456789abcdef"]),
+        ('gateways = ["24e124fffe000000"]\n', [], [], ["24e124fffe000000"]),
+    ],
+    ids=["fragment size above payload", "interval", "unknown device", "unknown gateway"],
+)
+def test_bad_parameters_are_refused_before_anything_is_sent(
+    tmp_path: Path,
+    mqtt_broker: Broker,
+    body: str,
+    devices_extra: list[str],
+    gateways_extra: list[str],
+    words: list[str],
+) -> None:
+    euis, spread = _fleet(30)
+    with MilesightSim(mqtt_broker.url, spread, speed=15, timing=TIMING) as sim:
+        _setup(tmp_path, mqtt_broker, euis + devices_extra, body=body)
+        result = fuota(tmp_path, "launch", "c.toml", timeout=120)
+        assert result.returncode == 2, result.stdout + result.stderr
+        for word in words:
+            assert word in result.stderr, result.stderr
+        assert _digest(tmp_path) == "absent"
+        assert not any(call.method == "POST" for call in sim.calls)
