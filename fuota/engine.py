@@ -116,11 +116,21 @@ class _Prep(enum.Enum):
     CREATING = "creating the task"
 
 
-def outcome_of(device: DeviceProgress, ending: DeploymentState, cause: str = "") -> DeviceProgress:
-    """The device's final outcome once its deployment ended in `ending`; the stage is kept as it was."""
+def outcome_of(
+    device: DeviceProgress, ending: DeploymentState, cause: str = "", expected_version: str | None = None
+) -> DeviceProgress:
+    """The device's final outcome once its deployment ended in `ending`; the stage is kept as it was.
+
+    Where the back end reports the device's firmware version (Milesight's firmwareVersion) and the campaign names
+    the version it sends, "updated" means the device reports that version.
+    """
     if device.outcome is not None:
         return device
     if device.stage is Stage.DONE:
+        reported = str(device.raw.get("firmwareVersion") or "")
+        if expected_version and reported and reported != expected_version:
+            reason = f"the device reports firmware {reported!r}, not the {expected_version!r} sent: it did not apply it"
+            return replace(device, outcome=Outcome.FAILED, reason=reason)
         return replace(device, outcome=Outcome.UPDATED, reason=None)
     if ending is DeploymentState.ABORTED:
         reason = f"campaign aborted while the device was at stage {device.stage}"
@@ -146,6 +156,7 @@ class DeploymentEngine:
         poll_interval: timedelta = timedelta(seconds=10),
         join_timeout: timedelta = timedelta(minutes=10),
         temporary: bool = False,
+        expected_version: str | None = None,
     ) -> None:
         self.machine = Machine(
             model=self,
@@ -160,6 +171,7 @@ class DeploymentEngine:
         self.poll_interval = poll_interval
         self.join_timeout = join_timeout
         self.temporary = temporary
+        self.expected_version = expected_version
         self._prep = _Prep.WAITING
         self._join_deadline: datetime | None = None
 
@@ -272,7 +284,7 @@ class DeploymentEngine:
 
     def _finish(self, step: Step, cause: str) -> None:
         for device in list(self.devices.values()):
-            self._update(outcome_of(device, self.state, cause), step)
+            self._update(outcome_of(device, self.state, cause, self.expected_version), step)
         if self.temporary:
             step.commands.append(Cleanup())
         step.deadline = None

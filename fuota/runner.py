@@ -109,6 +109,7 @@ class Runner:
             poll_interval=timedelta(seconds=self.poll_interval.get(record.backend, 10.0)),
             join_timeout=timedelta(seconds=float(spec.get("options", {}).get("join_timeout", 600.0))),
             temporary=record.temporary,
+            expected_version=spec.get("options", {}).get("expected_version"),
         )
 
     def _live(self, campaign: CampaignRecord) -> dict[int, _Live]:

@@ -150,3 +150,14 @@ def test_a_task_the_back_end_failed_fails_the_deployment_and_keeps_reasons() -> 
     step = engine.handle(TaskReported(TaskStatus(DeploymentState.FAILED, {"status": 4})), T0)
     assert engine.state is DeploymentState.FAILED and step.deadline is None
     assert engine.devices["01" * 8].reason == "too few" and engine.devices["01" * 8].outcome is Outcome.FAILED
+
+
+@pytest.mark.parametrize(
+    ("reported", "outcome"), [("v1.4", Outcome.UPDATED), ("v1.3", Outcome.FAILED), ("", Outcome.UPDATED)]
+)
+def test_updated_means_the_device_reports_the_version_sent(reported: str, outcome: Outcome) -> None:
+    engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT, expected_version="v1.4")
+    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.DONE, {"firmwareVersion": reported}),)), T0)
+    engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {"status": 3})), T0)
+    device = engine.devices["01" * 8]
+    assert device.outcome is outcome and (outcome is Outcome.UPDATED or "v1.3" in device.reason)
