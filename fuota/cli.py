@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,7 +18,10 @@ import codec
 from fuota import demo as demo_module
 from fuota.campaign import load_campaign
 from fuota.config import Config, ConfigError, load_config
-from fuota.model import CampaignState
+from fuota.model import CampaignState, Outcome
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported where a command needs it
+    from fuota.store import CampaignRecord, Store
 
 app = typer.Typer(help="Orchestrate LoRaWAN FUOTA campaigns.", no_args_is_help=True, add_completion=False)
 sim_app = typer.Typer(help="Run a back-end simulator on loopback.", no_args_is_help=True)
@@ -126,11 +129,16 @@ def launch(campaign_file: Path, as_json: JsonOption = False) -> None:
 @app.command()
 def run(campaign_file: Path) -> None:
     """Launch (or resume) the campaign and drive it to the end in the foreground, showing progress."""
+    config, store, record, resumed = _launch(campaign_file)
+    _drive(config, store, record, "resuming" if resumed else "running")
+
+
+def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> None:
+    """Drive a stored campaign to its end with live progress; exit 0 when it ends Done, else 1."""
     from fuota.backends.errors import AuthError
-    from fuota.report import live_progress
+    from fuota.report import live_progress, print_status
     from fuota.runner import Runner
 
-    config, store, record, resumed = _launch(campaign_file)
     names = {d.backend for d in store.deployments(record.id)}
     backends = _backends(config, names)
     runner = Runner(
@@ -139,7 +147,7 @@ def run(campaign_file: Path) -> None:
         poll_interval={n: config.backend(n).poll_interval for n in names},
         give_up_after={n: config.backend(n).give_up_after for n in names},
     )
-    out.print(f"{'resuming' if resumed else 'running'} campaign {record.id} ({record.name})")
+    out.print(f"{verb} campaign {record.id} ({record.name})")
     try:
         with live_progress(out, store, record.id) as refresh:
             final = runner.run(record.id, on_progress=refresh)
@@ -150,11 +158,37 @@ def run(campaign_file: Path) -> None:
     finally:
         for backend in backends.values():
             backend.close()
-    from fuota.report import print_status
-
     print_status(out, store, record.id)
     store.close()
     raise typer.Exit(0 if final is CampaignState.DONE else 1)
+
+
+@app.command()
+def retry(campaign: Annotated[str, typer.Argument(help="Id or name of a finished campaign.")]) -> None:
+    """Re-run the devices of a finished campaign that did not end updated, as a new campaign NAME.retryN."""
+    from fuota.campaign import Campaign, CampaignFile
+    from fuota.launch import launch as launch_campaign
+    from fuota.launch import plan_campaign
+
+    config = _config()
+    store = _store(config)
+    record = _find(store, campaign)
+    if not record.state.ended:
+        raise _fail(f"campaign {record.id} ({record.name}) is {record.state}; retry it once it has ended")
+    devices = tuple(d.dev_eui for d in store.devices(campaign_id=record.id) if d.outcome is not Outcome.UPDATED)
+    if not devices:
+        out.print(f"campaign {record.id} ({record.name}): every device updated, nothing to retry")
+        return
+    taken = {r.name for r in store.campaigns()}
+    name = next(f"{record.name}.retry{n}" for n in range(1, 1000) if f"{record.name}.retry{n}" not in taken)
+    spec = {k: v for k, v in record.spec.items() if k not in ("options", "devices_file")}
+    try:
+        file = CampaignFile.model_validate({**spec, "name": name, "devices": list(devices), "start": None})
+        retried = Campaign(file=file, firmware=store.firmware(record.id), devices=devices)
+        record, _ = launch_campaign(store, retried, plan_campaign(retried, config))
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    _drive(config, store, record, f"retrying {len(devices)} devices of {campaign} as")
 
 
 @app.command()

@@ -183,3 +183,21 @@ def test_a_start_time_is_waited_for(tmp_path: Path) -> None:
         assert datetime.now(UTC) >= datetime.fromisoformat(start)
         assert time.monotonic() - began >= 1.0
         assert _status(tmp_path, "later")["state"] == "Done"
+
+
+def test_retry_runs_the_devices_that_did_not_update(tmp_path: Path) -> None:
+    euis = fleet_euis(30, seed=13)
+    stuck = set(euis[:2])
+    with IoTSquareSim(
+        devices=euis, never_join=stuck, speed=400, join_delay=20, phase_time=4, fragment_interval=2
+    ) as sim:
+        write_config(tmp_path, sim.url)
+        write_campaign(tmp_path, "first", euis, firmware=FIRMWARE, join_timeout=2)
+        assert fuota(tmp_path, "run", "c.toml").returncode == 0  # 28 of 30: above the 0.9 threshold
+        assert fuota(tmp_path, "retry", "first").returncode == 1  # the two still never join
+        retried = _status(tmp_path, "first.retry1")
+        assert {d["dev_eui"] for d in retried["devices"]} == stuck
+        assert all(d["outcome"] == "unreachable" for d in retried["devices"])
+        assert sim.calls["fuota/create"] == 2
+        again = fuota(tmp_path, "retry", "first")
+        assert again.returncode == 1 and _status(tmp_path, "first.retry2")["state"] == "Failed"

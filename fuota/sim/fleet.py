@@ -146,7 +146,10 @@ class Broadcast:
         self.fragments = fragments
         self.sessions = {device.dev_eui: device.start_session(plan) for device in devices}
         self._order = list(self.sessions.values())
-        self._heard = np.array([device.channel(plan.total) for device in devices], bool).reshape(len(devices), -1)
+        # Stacked explicitly so that a session nobody joined is a (0, total) array, not a shapeless one.
+        self._heard = np.zeros((len(devices), plan.total), bool)
+        for row, device in enumerate(devices):
+            self._heard[row] = device.channel(plan.total)
         self.sent = 0
 
     def send_until(self, count: int) -> None:
