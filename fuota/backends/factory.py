@@ -19,6 +19,7 @@ def make_backend(name: str, config: BackendConfig) -> Backend:
             token=config.secret(name),
             token_header=config.token_header,
             timeout=config.timeout,
+            retry_timeout=min(60.0, config.give_up_after),
         )
     from fuota.backends.milesight import MilesightBackend
 
@@ -34,4 +35,6 @@ def make_backend(name: str, config: BackendConfig) -> Backend:
         tls_cert=str(config.tls_cert) if config.tls_cert else None,
         tls_key=str(config.tls_key) if config.tls_key else None,
         timeout=config.timeout,
+        # Within one call, retries stop where the runner would give the back end up anyway.
+        retry_timeout=min(60.0, config.give_up_after),
     )
