@@ -8,8 +8,9 @@
     6.6 response example                        MAX_PAYLOAD_SIZES        the EU868 payload size per data rate
     Appendix "Default RX2/Ping Slot Settings"   CHANNEL_PLAN_FREQUENCIES the downlink frequency range per plan
 
-Each table is an enum whose members carry the spec's description, so that a code and its message are written
-once. 6.7 calls a device's `status` "Device status" without listing values: the simulator reuses 6.2's task
+Each table is an enum naming the codes; their descriptions are the adapter's tables of the same sections
+(fuota.backends.milesight_codes), so that a code and its message are written once in the project.
+6.7 calls a device's `status` "Device status" without listing values: the simulator reuses 6.2's task
 statuses for it (0 pending … 3 upgrade success, 4 upgrade failed).
 
 Also the error the handlers raise (`ApiError`), the parsing of query parameters and the validation of a new
@@ -27,6 +28,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import codec
+from fuota.backends.milesight_codes import (
+    FRAGMENT_SESSION_STATUS,
+    FUOTA_ERROR_CODES,
+    MULTICAST_SESSION_STATUS,
+    RETURN_CODES,
+    TASK_STATUS,
+)
 
 __all__ = [
     "CHANNEL_PLAN_FREQUENCIES",
@@ -45,106 +53,110 @@ __all__ = [
 
 
 class _Described(enum.IntEnum):
-    """An integer code with the spec's description of it."""
+    """An integer code whose description is the spec's, from the adapter's table of that section: one table per
+    section for the whole project, so the simulator answers in the words the adapter reads."""
 
-    description: str
-
-    def __new__(cls, code: int, description: str) -> _Described:
-        member = int.__new__(cls, code)
-        member._value_ = code
-        member.description = description
-        return member
+    @property
+    def description(self) -> str:
+        """The spec's wording of this code."""
+        return _TEXTS[type(self).__name__][self]
 
 
 class ReturnCode(_Described):
     """Appendix, Return Code List."""
 
-    SUCCESS = 200, "Success"
-    UNKNOWN = 2, "Unknown error"
-    PARAMETER = 3, "Parameter exceptions"
-    NOT_FOUND = 5, "Data not found"
-    ALREADY_EXISTS = 6, "Already exists"
-    FAILED_PRECONDITION = 9, "Failed precondition"
-    PARSE_JSON = 20, "Parse json failed"
-    URL_NOT_SUPPORTED = 21, "Type or url not supported"
-    METHOD_NOT_SUPPORTED = 22, "Method not supported"
-    INTERNAL = 23, "Internal server error"
-    TIMEOUT = 24, "Request timeout"
-    GATEWAY_NOT_MATCHED = 25, "Gateway EUI not matched"
+    SUCCESS = 200
+    UNKNOWN = 2
+    PARAMETER = 3
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    FAILED_PRECONDITION = 9
+    PARSE_JSON = 20
+    URL_NOT_SUPPORTED = 21
+    METHOD_NOT_SUPPORTED = 22
+    INTERNAL = 23
+    TIMEOUT = 24
+    GATEWAY_NOT_MATCHED = 25
 
 
 class FuotaError(_Described):
     """6.11 Return Code List, Error Code."""
 
-    DEVICE_IN_TASK = 10310001, "Not able to delete devices since it belongs to a FUOTA task"
-    DEVICES_IN_TASKS = 10310002, "Not able to delete devices since they belong to FUOTA tasks"
-    NAME = 10310003, "Task name is blank or too long"
-    START_TIME = 10310004, "Task start time format invalid"
-    NO_FRAGMENT_INFO = 10310005, "Miss fragment info"
-    NO_TMP_MC_INFO = 10310006, "Miss tmp_mc_info"
-    NO_FIRMWARE_INFO = 10310007, "Miss firmware info"
-    NO_OFFICIAL_FIRMWARE_INFO = 10310008, "Miss official firmware info"
-    NO_CUSTOM_FIRMWARE_INFO = 10310009, "Miss custom firmware info"
-    FRAGMENT_SIZE = 10310010, "Fragment size invalid"
-    FRAGMENT_INTERVAL = 10310011, "Fragment interval invalid"
-    REDUNDANCY = 10310012, "Redundancy percent invalid"
-    TOO_MANY_TASKS = 10310013, "Over the maximum task amount"
-    TASK_STATUS = 10310014, "Not able to execute due to current task status"
-    OFFICIAL_FIRMWARE = 10310015, "Failed to get official firmware information from server"
+    DEVICE_IN_TASK = 10310001
+    DEVICES_IN_TASKS = 10310002
+    NAME = 10310003
+    START_TIME = 10310004
+    NO_FRAGMENT_INFO = 10310005
+    NO_TMP_MC_INFO = 10310006
+    NO_FIRMWARE_INFO = 10310007
+    NO_OFFICIAL_FIRMWARE_INFO = 10310008
+    NO_CUSTOM_FIRMWARE_INFO = 10310009
+    FRAGMENT_SIZE = 10310010
+    FRAGMENT_INTERVAL = 10310011
+    REDUNDANCY = 10310012
+    TOO_MANY_TASKS = 10310013
+    TASK_STATUS = 10310014
+    OFFICIAL_FIRMWARE = 10310015
 
 
 class MulticastSessionStatus(_Described):
     """6.11 Return Code List, Multicast Session Status."""
 
-    NOT_STARTED = 0, "Multicast session has not started yet"
-    SETTING_UP = 1, "Trying to set up temp. Multicast group"
-    CONFIRMED = 2, "Temp. Multicast group is confirmed"
-    READY = 3, "Multicast session is ready"
-    PROCESSING = 4, "Multicast session is processing"
-    COMPLETE = 5, "Multicast session completes"
-    SETUP_TIMEOUT = 6, "Multicast group set up timeout: the device does not respond to the setting command from gateway"
-    ID_MISMATCH = 7, "Multicast ID does not match"
-    SESSION_TIMEOUT = 8, "Multicast session request timeout: the device does not respond to the gateway"
-    ID_UNDEFINED = 9, "Multicast ID is not defined"
-    FREQUENCY_ERROR = 10, "Frequency error: The device does not support this frequency"
-    DATARATE_ERROR = 11, "Datarate error: The device does not support this datarate"
-    ID_MISMATCH_2 = 12, "Multicast ID does not match"
-    UNKNOWN = 13, "Unknown error"
+    NOT_STARTED = 0
+    SETTING_UP = 1
+    CONFIRMED = 2
+    READY = 3
+    PROCESSING = 4
+    COMPLETE = 5
+    SETUP_TIMEOUT = 6
+    ID_MISMATCH = 7
+    SESSION_TIMEOUT = 8
+    ID_UNDEFINED = 9
+    FREQUENCY_ERROR = 10
+    DATARATE_ERROR = 11
+    ID_MISMATCH_2 = 12
+    UNKNOWN = 13
 
 
 class FragmentSessionStatus(_Described):
     """6.11 Return Code List, Fragment Session Status."""
 
-    NOT_STARTED = 0, "Fragment has not started yet"
-    SETTING_UP = 1, "Trying to set up fragment session"
-    READY = 2, "Fragment session is ready"
-    PROCESSING = 3, "Fragment session is processing"
-    SETUP_TIMEOUT = (
-        4,
-        "Fragment session set up timeout: the device does not respond to the setting command from gateway",
-    )
-    DESCRIPTOR_MISMATCH = 5, "Fragment descriptor mismatch"
-    NO_SESSION_SEARCH = 6, "Not supporting fragment session search"
-    LOW_MEMORY = 7, "Low device memory"
-    NO_CODING_MODE = 8, "The device does not support fragment coding mode"
-    LACK_OF_FRAGMENTS = 9, "Lack of fragments"
-    UPGRADE_FAILED = 10, "Upgrade failed"
-    SESSION_ERROR = 11, "Fragment session error"
-    SESSION_COMPLETE = 12, "Fragment session complete"
-    UPGRADE_COMPLETE = 13, "Upgrade complete"
-    UPGRADE_TIMEOUT = 14, "Upgrade timeout"
-    STATUS_TIMEOUT = 15, "Status report timeout: the device does not report status within the timeout"
-    UNKNOWN = 16, "Unknown error"
+    NOT_STARTED = 0
+    SETTING_UP = 1
+    READY = 2
+    PROCESSING = 3
+    SETUP_TIMEOUT = 4
+    DESCRIPTOR_MISMATCH = 5
+    NO_SESSION_SEARCH = 6
+    LOW_MEMORY = 7
+    NO_CODING_MODE = 8
+    LACK_OF_FRAGMENTS = 9
+    UPGRADE_FAILED = 10
+    SESSION_ERROR = 11
+    SESSION_COMPLETE = 12
+    UPGRADE_COMPLETE = 13
+    UPGRADE_TIMEOUT = 14
+    STATUS_TIMEOUT = 15
+    UNKNOWN = 16
 
 
 class TaskStatus(_Described):
     """6.2 Get FUOTA Task List, `status` of a task."""
 
-    PENDING = 0, "pending"
-    WAITING = 1, "waiting"
-    EXECUTING = 2, "executing"
-    SUCCESS = 3, "upgrade success"
-    FAILED = 4, "upgrade failed"
+    PENDING = 0
+    WAITING = 1
+    EXECUTING = 2
+    SUCCESS = 3
+    FAILED = 4
+
+
+_TEXTS: dict[str, Mapping[int, str]] = {
+    "ReturnCode": RETURN_CODES,
+    "FuotaError": FUOTA_ERROR_CODES,
+    "MulticastSessionStatus": MULTICAST_SESSION_STATUS,
+    "FragmentSessionStatus": FRAGMENT_SESSION_STATUS,
+    "TaskStatus": TASK_STATUS,
+}
 
 
 MAX_PAYLOAD_SIZES: Mapping[int, int] = {0: 46, 1: 46, 2: 46, 3: 110, 4: 237, 5: 237}
