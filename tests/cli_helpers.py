@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from fuota.store import Store
 
 
 def fuota(
@@ -53,3 +56,28 @@ def write_campaign(
         f'gen_app_key = "504e83e6dd1a457af1bf93f99d362e89"\njoin_timeout = {join_timeout}\n'
     )
     return path
+
+
+def start_run(folder: Path) -> subprocess.Popen:
+    """Start `fuota run c.toml` in `folder` in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fuota", "--config", str(folder / "fuota.toml"), "run", "c.toml"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def wait_for_state(folder: Path, state: str, timeout: float = 60) -> None:
+    """Wait until a deployment of the newest campaign in folder/fuota.db is in `state`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (folder / "fuota.db").exists():
+            with Store(f"sqlite:///{folder / 'fuota.db'}") as store:
+                records = store.campaigns()
+                if records and any(d.state == state for d in store.deployments(records[0].id)):
+                    return
+        time.sleep(0.2)
+    raise AssertionError(f"no deployment reached {state} within {timeout} s")

@@ -9,17 +9,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import fuota, write_campaign, write_config
+from cli_helpers import fuota, start_run, wait_for_state, write_campaign, write_config
 
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
-from fuota.store import Store
 
 FIRMWARE = np.random.default_rng(42).bytes(3000)  # 63 fragments of 48 B + 18 coded at IoTSquare's 30 %
 
@@ -64,29 +61,6 @@ def test_500_devices_end_done_with_the_outcomes_the_devices_really_had(tmp_path:
             assert sim.calls["fuota/create"] == 2
 
 
-def _start_run(folder: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fuota", "--config", str(folder / "fuota.toml"), "run", "c.toml"],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
-def _wait_for_state(folder: Path, state: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (folder / "fuota.db").exists():
-            with Store(f"sqlite:///{folder / 'fuota.db'}") as store:
-                records = store.campaigns()
-                if records and any(d.state == state for d in store.deployments(records[0].id)):
-                    return
-        time.sleep(0.2)
-    raise AssertionError(f"no deployment reached {state} within {timeout} s")
-
-
 def _slow_sim(euis: list[str]) -> IoTSquareSim:
     # EnqueueFragment lasts 81 fragments × 2 simulated s / 20 = about 8 real seconds: room to act in it.
     return IoTSquareSim(devices=euis, loss=0.05, speed=20, join_delay=10, phase_time=4, fragment_interval=2, seed=5)
@@ -97,9 +71,9 @@ def test_abort_during_enqueue_fragment(tmp_path: Path) -> None:
     with _slow_sim(euis) as sim:
         write_config(tmp_path, sim.url)
         write_campaign(tmp_path, "stop-me", euis, firmware=FIRMWARE, join_timeout=5)
-        run = _start_run(tmp_path)
+        run = start_run(tmp_path)
         try:
-            _wait_for_state(tmp_path, "EnqueueFragment")
+            wait_for_state(tmp_path, "EnqueueFragment")
             aborted = fuota(tmp_path, "abort", "stop-me")
             assert aborted.returncode == 0, aborted.stderr
             assert run.wait(timeout=60) == 1
@@ -119,9 +93,9 @@ def test_killed_run_resumes_without_a_second_create(tmp_path: Path) -> None:
     with _slow_sim(euis) as sim:
         write_config(tmp_path, sim.url)
         write_campaign(tmp_path, "crash", euis, firmware=FIRMWARE, join_timeout=5)
-        run = _start_run(tmp_path)
+        run = start_run(tmp_path)
         try:
-            _wait_for_state(tmp_path, "EnqueueFragment")
+            wait_for_state(tmp_path, "EnqueueFragment")
         finally:
             os.kill(run.pid, signal.SIGKILL)
             run.wait()

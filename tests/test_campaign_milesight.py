@@ -7,20 +7,16 @@ One deployment per gateway; each virtual device really receives and decodes the 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from broker import Broker
-from cli_helpers import fuota
+from cli_helpers import fuota, start_run, wait_for_state
 
 from fuota.sim.iotsquare import fleet_euis
 from fuota.sim.milesight import Call, MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
-from fuota.store import Store
 
 FIRMWARE = np.random.default_rng(43).bytes(2000)  # 47 fragments of 43 B + 15 coded at 30 %
 GATEWAYS = gateway_euis(3, seed=1)
@@ -96,28 +92,6 @@ def test_three_gateways_600_devices(tmp_path: Path, mqtt_broker: Broker) -> None
     assert sum(d["outcome"] == "updated" for d in devices.values()) >= 590
 
 
-def _start_run(folder: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fuota", "--config", str(folder / "fuota.toml"), "run", "c.toml"],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for(folder: Path, state: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (folder / "fuota.db").exists():
-            with Store(f"sqlite:///{folder / 'fuota.db'}") as store:
-                campaigns = store.campaigns()
-                if campaigns and any(d.state == state for d in store.deployments(campaigns[0].id)):
-                    return
-        time.sleep(0.2)
-    raise AssertionError(f"no deployment reached {state} within {timeout} s")
-
-
 def test_broker_restart_in_the_middle(tmp_path: Path, mqtt_broker: Broker) -> None:
     euis, spread = _fleet(150)
     with MilesightSim(mqtt_broker.url, spread, loss=0.03, speed=15, timing=TIMING, seed=3) as sim:
@@ -125,9 +99,9 @@ def test_broker_restart_in_the_middle(tmp_path: Path, mqtt_broker: Broker) -> No
         (tmp_path / "fuota.toml").write_text(
             (tmp_path / "fuota.toml").read_text().replace("give_up_after = 4", "give_up_after = 60")
         )
-        run = _start_run(tmp_path)
+        run = start_run(tmp_path)
         try:
-            _wait_for(tmp_path, "EnqueueFragment")
+            wait_for_state(tmp_path, "EnqueueFragment")
             mqtt_broker.restart(downtime=1.5)
             out, err = run.communicate(timeout=180)
         finally:
@@ -148,9 +122,9 @@ def test_a_silent_gateway_fails_its_deployment_only(tmp_path: Path, mqtt_broker:
     euis, spread = _fleet(150)
     with MilesightSim(mqtt_broker.url, spread, loss=0.03, speed=15, timing=TIMING, seed=4) as sim:
         _setup(tmp_path, mqtt_broker, euis)
-        run = _start_run(tmp_path)
+        run = start_run(tmp_path)
         try:
-            _wait_for(tmp_path, "EnqueueFragment")
+            wait_for_state(tmp_path, "EnqueueFragment")
             sim.silence(GATEWAYS[1])
             out, err = run.communicate(timeout=180)
         finally:
