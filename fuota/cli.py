@@ -208,6 +208,22 @@ def status(
     store.close()
 
 
+@app.command()
+def watch(campaign: Annotated[str | None, typer.Argument(help="Id or name; default: the newest.")] = None) -> None:
+    """Follow a campaign live from the store (beside `fuota run` or a daemon); exit 0 when it ends Done, else 1."""
+    from fuota.watch import watch as watch_campaign
+
+    store = _store(_config())
+    record = _find(store, campaign)
+    try:
+        final = watch_campaign(out, store, record.id)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    finally:
+        store.close()
+    raise typer.Exit(0 if final is CampaignState.DONE else 1)
+
+
 @app.command("list")
 def list_(as_json: JsonOption = False) -> None:
     """List the campaigns, newest first."""

@@ -175,3 +175,19 @@ def test_retry_runs_the_devices_that_did_not_update(tmp_path: Path) -> None:
         assert sim.calls["fuota/create"] == 2
         again = fuota(tmp_path, "retry", "first")
         assert again.returncode == 1 and _status(tmp_path, "first.retry2")["state"] == "Failed"
+
+
+def test_watch_follows_a_campaign_run_by_another_process(tmp_path: Path) -> None:
+    euis = fleet_euis(60, seed=14)
+    with _slow_sim(euis) as sim:
+        write_config(tmp_path, sim.url)
+        write_campaign(tmp_path, "watched", euis, firmware=FIRMWARE, join_timeout=5)
+        run = start_run(tmp_path)
+        try:
+            wait_for_state(tmp_path, "Created")
+            watched = fuota(tmp_path, "watch", "watched", timeout=120)
+            assert run.wait(timeout=60) == 0
+        finally:
+            run.kill()
+    assert watched.returncode == 0, watched.stderr
+    assert "watched-1" in watched.stdout and "Done" in watched.stdout and "60/60" in watched.stdout
