@@ -22,18 +22,59 @@ from __future__ import annotations
 import csv
 import hashlib
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fuota.config import ConfigError, describe
 from fuota.model import EUI_PATTERN, normalize_eui
 
-__all__ = ["Campaign", "CampaignFile", "IoTSquareTarget", "MilesightTarget", "load_campaign"]
+__all__ = ["Campaign", "CampaignFile", "IoTSquareTarget", "MilesightTarget", "Window", "load_campaign"]
 
 MAX_GROUP = 253  # IoTSquare section 6.1.4: the extended function limits a group to 253 devices
+
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Window(BaseModel):
+    """`window`: when deployments may start — days of the week and hours, in a named time zone.
+
+    A window whose end is before its start runs overnight (22:00–04:00 on "mon" covers Monday 22:00 to Tuesday
+    04:00). A campaign whose window is closed waits for the next opening.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days: list[Day] = list(_DAYS)
+    start: time = time(0, 0)
+    end: time = time(0, 0)  # equal to start: the whole day
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone = {name!r} is not a time zone name such as Europe/Paris") from exc
+        return name
+
+    def open_at(self, now: datetime) -> bool:
+        """Whether `now` (aware) falls inside the window."""
+        local = now.astimezone(ZoneInfo(self.timezone))
+        clock = local.time().replace(tzinfo=None)
+        today = _DAYS[local.weekday()]
+        if self.start == self.end:
+            return today in self.days
+        if self.start < self.end:
+            return today in self.days and self.start <= clock < self.end
+        yesterday = _DAYS[(local - timedelta(days=1)).weekday()]
+        return (today in self.days and clock >= self.start) or (yesterday in self.days and clock < self.end)
 
 
 class IoTSquareTarget(BaseModel):
@@ -102,6 +143,7 @@ class CampaignFile(BaseModel):
     devices_file: Path | None = None
     redundancy_percent: Annotated[float, Field(ge=0, le=100)]
     start: datetime | None = None
+    window: Window | None = None
     success_threshold: Annotated[float, Field(ge=0, le=1)] = 0.9
     iotsquare: IoTSquareTarget | None = None
     milesight: MilesightTarget | None = None

@@ -180,6 +180,11 @@ class DeploymentEngine:
         """The deployment's current state."""
         return DeploymentState(self._state)
 
+    @property
+    def started(self) -> bool:
+        """True once the deployment began acting on its back end (preparing its target or later)."""
+        return self.state is not DeploymentState.SCHEDULED or self._prep is not _Prep.WAITING
+
     def fire(self, trigger: str, cause: str, step: Step) -> bool:
         """Fire `trigger`; an illegal one becomes an anomaly event and leaves the state as it was."""
         before = self.state

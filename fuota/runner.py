@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from fuota.backends.base import Backend, TargetReport, TaskRef, TaskSpec
 from fuota.backends.errors import AuthError, BackendError, TransientError
+from fuota.campaign import Window
 from fuota.engine import DeploymentEngine
 from fuota.messages import (
     AbortRequested,
@@ -86,6 +87,8 @@ class Runner:
         sleep: Callable[[float], None] = time.sleep,
         poll_interval: dict[str, float] | None = None,
         give_up_after: dict[str, float] | None = None,
+        max_concurrent: dict[str, int] | None = None,
+        recheck: timedelta = timedelta(seconds=1),
     ) -> None:
         self.store = store
         self.backends = backends
@@ -93,6 +96,9 @@ class Runner:
         self.sleep = sleep
         self.poll_interval = poll_interval or {}
         self.give_up_after = give_up_after or {}
+        self.max_concurrent = max_concurrent or {}
+        self.recheck = recheck  # how soon a deployment held back (window, concurrency) asks again
+        self._lives: dict[int, dict[int, _Live]] = {}
 
     # -- building engines from the store --------------------------------------------------------------------
     def _engine(self, campaign: CampaignRecord, record: DeploymentRecord) -> DeploymentEngine:
@@ -121,31 +127,60 @@ class Runner:
         }
 
     # -- the loop --------------------------------------------------------------------------------------------
+    def tick(self, campaign_id: int) -> datetime | None:
+        """One pass over the campaign: do what is due, persist it; return when it wants the next pass, or None
+        once it has ended. A daemon calls this for every campaign; `run` calls it in a loop for one."""
+        campaign = self._campaign(campaign_id)
+        if campaign.state.ended:
+            self._lives.pop(campaign_id, None)
+            return None
+        live = self._lives.get(campaign_id)
+        if live is None:
+            live = self._lives[campaign_id] = self._live(campaign)
+        self._follow_the_store(campaign, live)
+        now = self.clock()
+        for item in list(live.values()):
+            if item.deadline is None or item.deadline > now or item.engine.state.ended:
+                continue
+            due = item.engine.start_at is None or item.engine.start_at <= now
+            if due and not item.engine.started and not self._may_start(campaign, item, now):
+                item.deadline = now + self.recheck
+                continue
+            if due and campaign.state is CampaignState.SCHEDULED:
+                campaign = self._set_running(campaign, item)
+            self._carry(campaign, item, item.engine.timer(now))
+        if self._conclude(campaign) is not None:
+            self._lives.pop(campaign_id, None)
+            return None
+        deadlines = [i.deadline for i in live.values() if i.deadline is not None and not i.engine.state.ended]
+        return min(deadlines) if deadlines else now + self.recheck
+
     def run(
         self, campaign_id: int, *, on_progress: Callable[[], None] | None = None, wake: float = 1.0
     ) -> CampaignState:
         """Drive the campaign until it ends; return its final state. Safe to call again after a crash."""
-        campaign = self._campaign(campaign_id)
-        if campaign.state.ended:
-            return campaign.state
-        live = self._live(campaign)
         while True:
-            self._follow_the_store(campaign, live)
-            now = self.clock()
-            for item in list(live.values()):
-                if item.deadline is not None and item.deadline <= now and not item.engine.state.ended:
-                    starts = item.engine.start_at is None or item.engine.start_at <= now
-                    if starts and campaign.state is CampaignState.SCHEDULED:
-                        campaign = self._set_running(campaign, item)
-                    self._carry(campaign, item, item.engine.timer(now))
+            wake_at = self.tick(campaign_id)
             if on_progress is not None:
                 on_progress()
-            ended = self._conclude(campaign)
-            if ended is not None:
-                return ended
-            deadlines = [i.deadline for i in live.values() if i.deadline is not None and not i.engine.state.ended]
-            pause = min((d - self.clock()).total_seconds() for d in deadlines) if deadlines else wake
-            self.sleep(max(0.0, min(pause, wake)))
+            if wake_at is None:
+                return self._campaign(campaign_id).state
+            self.sleep(max(0.0, min((wake_at - self.clock()).total_seconds(), wake)))
+
+    def _may_start(self, campaign: CampaignRecord, item: _Live, now: datetime) -> bool:
+        """A deployment starts only inside its campaign's window, and within its back end's max_concurrent."""
+        window = campaign.spec.get("window")
+        if window and not Window.model_validate(window).open_at(now):
+            return False
+        limit = self.max_concurrent.get(item.record.backend)
+        if limit is None:
+            return True
+        active = sum(
+            other.record.backend == item.record.backend and other.engine.started and not other.engine.state.ended
+            for lives in self._lives.values()
+            for other in lives.values()
+        )
+        return active < limit
 
     def abort(self, campaign_id: int, cause: str = "abort requested") -> CampaignState:
         """Stop every open deployment of the campaign on its back end; devices keep their last stage."""
