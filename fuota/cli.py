@@ -209,6 +209,31 @@ def status(
 
 
 @app.command()
+def daemon(
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line to stderr.")] = False,
+) -> None:
+    """Drive every campaign in the store on schedule until SIGTERM/SIGINT (then exit 0)."""
+    import logging
+    import sys
+
+    from fuota.daemon import Daemon, JsonFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    config = _config()
+    store = _store(config)
+    backends = _backends(config, set(config.backends))
+    try:
+        Daemon(store, config, backends).serve()
+    finally:
+        for backend in backends.values():
+            backend.close()
+        store.close()
+
+
+@app.command()
 def watch(campaign: Annotated[str | None, typer.Argument(help="Id or name; default: the newest.")] = None) -> None:
     """Follow a campaign live from the store (beside `fuota run` or a daemon); exit 0 when it ends Done, else 1."""
     from fuota.watch import watch as watch_campaign

@@ -65,6 +65,7 @@ class IoTSquareConfig(_Strict):
     timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
     give_up_after: Annotated[float, Field(gt=0)] = 600.0
+    max_concurrent: Annotated[int, Field(ge=1)] | None = None  # deployments under way at once; None: no limit
 
     @model_validator(mode="after")
     def _one_token_source(self) -> IoTSquareConfig:
@@ -94,6 +95,7 @@ class MilesightConfig(_Strict):
     timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
     give_up_after: Annotated[float, Field(gt=0)] = 600.0
+    max_concurrent: Annotated[int, Field(ge=1)] | None = None  # deployments under way at once; None: no limit
     gateways: list[str] = []
 
     @field_validator("gateways")

@@ -1,0 +1,122 @@
+"""`fuota daemon`: every campaign in the store, driven on an APScheduler 3.x schedule.
+
+The store is the only truth: each pass reads which campaigns are open, so a campaign launched by `fuota launch`,
+or aborted by `fuota abort`, from another process takes effect at the next pass, and a daemon started again after
+a stop rebuilds everything from the store. The Runner does the work (one `tick` per campaign when it is due);
+windows and `max_concurrent` decide when deployments may start. SIGTERM or SIGINT lets the pass in progress
+finish — it persists as it goes — and the daemon exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from fuota.backends.base import Backend
+from fuota.config import Config
+from fuota.runner import Runner
+from fuota.store import Store
+
+__all__ = ["Daemon", "JsonFormatter"]
+
+log = logging.getLogger("fuota.daemon")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for log collectors (`--log-json`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+class Daemon:
+    """Drives every open campaign of `store` through `backends` until stopped."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        backends: dict[str, Backend],
+        *,
+        clock: Callable[[], datetime] | None = None,
+        pass_seconds: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.pass_seconds = pass_seconds
+        options = {"clock": clock} if clock is not None else {}
+        self.runner = Runner(
+            store,
+            backends,
+            poll_interval={n: b.poll_interval for n, b in config.backends.items()},
+            give_up_after={n: b.give_up_after for n, b in config.backends.items()},
+            max_concurrent={n: b.max_concurrent for n, b in config.backends.items() if b.max_concurrent},
+            **options,
+        )
+        self._due: dict[int, datetime] = {}
+        self._scheduler = BlockingScheduler(timezone=UTC)
+        self._stopping = threading.Event()
+
+    def one_pass(self) -> None:
+        """Tick every open campaign whose next wake-up has come; forget the ones that ended."""
+        now = self.runner.clock()
+        open_ids = set()
+        for campaign in self.store.campaigns():
+            if campaign.state.ended or self._stopping.is_set():
+                continue
+            open_ids.add(campaign.id)
+            if self._due.get(campaign.id, now) > now:
+                continue
+            before = campaign.state
+            try:
+                wake = self.runner.tick(campaign.id)
+            except Exception:
+                # One campaign's trouble must not stop the others; it is retried at the next pass.
+                log.exception("campaign %s (%s): the pass failed; retrying", campaign.id, campaign.name)
+                wake = now + timedelta(seconds=5)
+            after = self.store.campaign(campaign.id)
+            if after is not None and after.state is not before:
+                log.info("campaign %s (%s): %s → %s", campaign.id, campaign.name, before, after.state)
+            if wake is None:
+                self._due.pop(campaign.id, None)
+            else:
+                self._due[campaign.id] = wake
+        for gone in set(self._due) - open_ids:
+            del self._due[gone]
+
+    def stop(self, *_: object) -> None:
+        """Finish the pass in progress, then stop (safe from a signal handler)."""
+        if not self._stopping.is_set():
+            self._stopping.set()
+            log.info("stopping: finishing the pass in progress")
+            threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+
+    def serve(self) -> None:
+        """Run until SIGTERM or SIGINT."""
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        self._scheduler.add_job(
+            self.one_pass,
+            "interval",
+            seconds=self.pass_seconds,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            id="pass",
+        )
+        log.info("daemon started: a pass every %.1f s", self.pass_seconds)
+        self._scheduler.start()
+        log.info("daemon stopped")
