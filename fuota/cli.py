@@ -7,6 +7,7 @@ Failed or Aborted, 2 on bad input (nothing is stored then).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -247,6 +248,32 @@ def watch(campaign: Annotated[str | None, typer.Argument(help="Id or name; defau
     finally:
         store.close()
     raise typer.Exit(0 if final is CampaignState.DONE else 1)
+
+
+@app.command()
+def report(
+    campaign: Annotated[str | None, typer.Argument(help="Id or name; default: the newest.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json, csv or html.")] = "text",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
+) -> None:
+    """A campaign's report from the store: summary, failure reasons, deployments and every device."""
+    from fuota.reporting import FORMATS, render, report_data
+
+    if fmt not in FORMATS:
+        raise _fail(f"--format = {fmt!r} is not one of {', '.join(FORMATS)}")
+    store = _store(_config())
+    try:
+        text = render(report_data(store, _find(store, campaign).id), fmt)
+    finally:
+        store.close()
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"-o {output}: cannot write the report: {exc.strerror}") from exc
+    out.print(f"report written to {output}")
 
 
 @app.command("list")
