@@ -6,13 +6,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test demo bench lint clean system-packages
 
-# Debian packages the tests need: Mosquitto (a real MQTT broker). Installed with apt when missing and root.
+# Debian packages the tests and the demo need: Mosquitto (a real MQTT broker) and Chromium (the HTML report is
+# opened in it). Installed with apt when missing and root.
 system-packages:
-	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || { \
+	@missing=""; \
+	command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || missing="$$missing mosquitto"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
-	  else echo "mosquitto is missing: install Debian's mosquitto package (as root: apt-get install mosquitto)" >&2; \
-	    exit 1; fi; }
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (as root: apt-get install$$missing)" >&2; exit 1; fi; \
+	fi
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
@@ -27,8 +32,8 @@ $(STAMP): pyproject.toml
 test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q
 
-demo: $(STAMP)
-	$(BIN)/fuota demo
+demo: $(STAMP) system-packages
+	$(BIN)/python -m fuota.showcase
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -268,3 +270,46 @@ def test_a_campaign_that_has_not_started_renders_in_every_format(store: tuple[St
     for fmt in ("text", "json", "csv", "html"):
         assert render(data, fmt)
     assert "20 devices still pending" in render(data, "text")
+
+
+def _chromium(page: Path, folder: Path) -> tuple[str, str]:
+    """Open `page` in headless Chromium with every network request failing; (DOM, log)."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        raise RuntimeError("chromium is not installed: `make test` installs Debian's chromium as root")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={folder / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",  # no network, whatever the page asks
+        "--virtual-time-budget=3000",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    done = subprocess.run([binary, *flags], capture_output=True, text=True, timeout=60, check=False)
+    return done.stdout, done.stderr
+
+
+def _console_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if "CONSOLE" in line or "Refused to" in line or "net::ERR" in line]
+
+
+def test_the_html_report_renders_in_headless_chromium_offline(finished: Store, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(render(report_data(finished, 1), "html"), encoding="utf-8")
+    dom, log = _chromium(page, tmp_path)
+    assert dom.count("<svg") == 3 and "spring" in dom  # rendered: the charts and the campaign are in the DOM
+    assert _console_lines(log) == []
+    # The check can fail: a page that logs an error or fetches from the network is caught.
+    bad = tmp_path / "bad.html"
+    bad.write_text('<html><body><script>console.error("boom")</script><img src="http://example.invalid/x.png">')
+    assert _console_lines(_chromium(bad, tmp_path)[1])
