@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from fuota.model import Stage
@@ -40,6 +41,7 @@ def status_data(store: Store, campaign_id: int) -> dict[str, object]:
             }
             for d in deployments
         ],
+        "anomalies": [{"at": e.at.isoformat(), "cause": e.cause} for e in store.events(campaign_id, kind="anomaly")],
         "devices": [
             {
                 "dev_eui": d.dev_eui,
@@ -94,6 +96,8 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
     console.print(_summary(store, campaign_id))
     data = status_data(store, campaign_id)
     console.print("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(data["outcomes"].items())) or "none yet"))
+    for anomaly in data["anomalies"]:
+        console.print(f"[yellow]anomaly[/] {anomaly['at']}: {escape(anomaly['cause'])}")
     failed = [d for d in data["devices"] if d["outcome"] not in (None, "updated")]
     if failed:
         table = Table("device", "deployment", "stage", "outcome", "reason", title="devices not updated")

@@ -56,6 +56,7 @@ class _Live:
     engine: DeploymentEngine
     deadline: datetime | None
     failing_since: datetime | None = None  # first of the back end's transient failures in a row
+    plan_checked: bool = False  # the back end's own fragmentation plan was compared with fuota's
 
 
 def campaign_outcome(
@@ -274,6 +275,17 @@ class Runner:
         for observation, fields in observations:
             self._carry(campaign, item, item.engine.handle(observation, self.clock()), **fields)
 
+    def _check_plan(self, campaign: CampaignRecord, record: DeploymentRecord, raw: dict[str, object]) -> None:
+        """Record, once per deployment, an anomaly where the back end fragments otherwise than fuota planned."""
+        item = self._lives.get(campaign.id, {}).get(record.id)
+        if item is None or item.plan_checked or not any(field in raw for field in _PLAN_FIELDS):
+            return
+        item.plan_checked = True
+        differences = plan_differences(record.plan, raw)
+        if differences:
+            cause = f"{record.task_name}: the back end's plan differs: {'; '.join(differences)}"
+            self.store.record_event(campaign.id, NewEvent(kind="anomaly", cause=cause, at=self.clock()))
+
     def _call(
         self, campaign: CampaignRecord, record: DeploymentRecord, backend: Backend, command: Command
     ) -> list[tuple[Observation, dict[str, object]]]:
@@ -302,6 +314,7 @@ class Runner:
                 # The devices are asked after the task, so that when the task reports Done the devices' report
                 # is at least as recent; they are fed first so that the outcomes are judged on it.
                 status = backend.status(ref)
+                self._check_plan(campaign, record, status.raw)
                 reports = tuple(backend.devices(ref))
                 return [(DevicesReported(reports), {}), (TaskReported(status), {})]
             case AbortTask() if ref is not None:
@@ -309,6 +322,21 @@ class Runner:
             case Cleanup() if record.target and record.temporary:
                 backend.cleanup(TargetReport(record.target, (), {}, temporary=True))
         return []
+
+
+_PLAN_FIELDS = {"nbFrag": "nb_frag", "fragSize": "frag_size", "padding": "padding", "redundancy": "redundancy"}
+
+
+def plan_differences(ours: dict[str, object] | None, raw: dict[str, object]) -> list[str]:
+    """Where the back end's reported plan (IoTSquare fuota/status: nbFrag, fragSize, padding, redundancy)
+    differs from fuota's; empty when it agrees or reports none."""
+    if not ours:
+        return []
+    return [
+        f"{theirs} = {raw[theirs]!r}, fuota planned {ours.get(mine)!r}"
+        for theirs, mine in _PLAN_FIELDS.items()
+        if theirs in raw and mine in ours and str(raw[theirs]) != str(ours[mine])
+    ]
 
 
 def _merge(reports: list[TargetReport]) -> TargetReport:

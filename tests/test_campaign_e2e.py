@@ -191,3 +191,18 @@ def test_watch_follows_a_campaign_run_by_another_process(tmp_path: Path) -> None
             run.kill()
     assert watched.returncode == 0, watched.stderr
     assert "watched-1" in watched.stdout and "Done" in watched.stdout and "60/60" in watched.stdout
+
+
+def test_a_back_end_that_fragments_otherwise_is_an_anomaly(tmp_path: Path) -> None:
+    euis = fleet_euis(10, seed=15)
+    # The simulator cuts 48-byte fragments; this campaign planned 50: IoTSquare decides, fuota says so.
+    with IoTSquareSim(devices=euis, speed=400, join_delay=20, phase_time=4, fragment_interval=2) as sim:
+        write_config(tmp_path, sim.url)
+        write_campaign(tmp_path, "odd", euis, firmware=FIRMWARE, join_timeout=2)
+        text = (tmp_path / "c.toml").read_text().replace("join_timeout", "frag_size = 50\njoin_timeout")
+        (tmp_path / "c.toml").write_text(text)
+        result = fuota(tmp_path, "run", "c.toml")
+        assert result.returncode == 0, result.stderr[-2000:]
+        anomalies = _status(tmp_path, "odd")["anomalies"]
+        assert anomalies and "fragSize = 48, fuota planned 50" in anomalies[0]["cause"]
+        assert "anomaly" in result.stdout
