@@ -7,6 +7,7 @@ import time
 
 from benchmarks.decode_bench import decodable_patterns, decode_1mib, fleet
 from benchmarks.encode_bench import encode_48, encode_232
+from benchmarks.planning_bench import planner_sweep
 from benchmarks.report import Figure, machine, progress, table
 from benchmarks.workload import load_oracle
 
@@ -29,6 +30,7 @@ def main() -> int:
         ("decode 1 MiB / 232 B / 30 %, 10 % lost, push one by one", lambda: decode_1mib(oracle)),
         ("decodable() on 10 000 loss patterns, M 287, R 86", lambda: decodable_patterns(oracle)),
         ("fleet of 1 000 devices decoding 100 000 B / 48 B / 30 %", lambda: fleet(oracle)),
+        ("planner sweep: 10 redundancies × 5 loss rates × 2 000 trials, M 287", lambda: planner_sweep(oracle)),
     ]
     figures: list[Figure] = []
     for step, (text, run) in enumerate(steps, 1):

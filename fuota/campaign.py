@@ -145,6 +145,7 @@ class CampaignFile(BaseModel):
     start: datetime | None = None
     window: Window | None = None
     success_threshold: Annotated[float, Field(ge=0, le=1)] = 0.9
+    expected_loss: Annotated[float, Field(ge=0, lt=1)] = 0.1  # share of fragments a device misses, for `plan`
     iotsquare: IoTSquareTarget | None = None
     milesight: MilesightTarget | None = None
 

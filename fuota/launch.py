@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import codec
 from fuota.backends.errors import BackendError
 from fuota.campaign import Campaign, MilesightTarget
 from fuota.config import Config, ConfigError, IoTSquareConfig, MilesightConfig
+from fuota.forecast import forecast
 from fuota.model import normalize_eui
 from fuota.store import CampaignRecord, NewDeployment, Store
 
@@ -35,8 +37,8 @@ class DeploymentPlan:
     plan: codec.FragPlan
     options: dict[str, object]
 
-    def as_dict(self) -> dict[str, object]:
-        """The plan as JSON-ready data."""
+    def as_dict(self, expected_loss: float = 0.1, start: datetime | None = None) -> dict[str, object]:
+        """The deployment as `fuota plan --json` shows it; `plan` forecasts pacing, duration and decoding."""
         p = self.plan
         return {
             "task_name": self.task_name,
@@ -44,13 +46,7 @@ class DeploymentPlan:
             "target": self.target or "(new group)",
             "temporary": self.temporary,
             "devices": len(self.devices),
-            "frag_plan": {
-                "nb_frag": p.nb_frag,
-                "frag_size": p.frag_size,
-                "padding": p.padding,
-                "redundancy": p.redundancy,
-                "fragments": p.total,
-            },
+            "plan": forecast(p.nb_frag, p.frag_size, p.padding, p.redundancy, self.options, expected_loss, start),
         }
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from fuota.model import Stage
 from fuota.store import CampaignRecord, Store
 
-__all__ = ["live_progress", "print_list", "print_plan", "print_status", "status_data"]
+__all__ = ["live_progress", "print_list", "print_plan", "print_status", "print_sweep", "status_data"]
 
 
 def status_data(store: Store, campaign_id: int) -> dict[str, object]:
@@ -57,18 +57,45 @@ def status_data(store: Store, campaign_id: int) -> dict[str, object]:
 
 
 def print_plan(console: Console, data: dict) -> None:
-    """The plan of `fuota plan` as a table."""
+    """The plan of `fuota plan` as tables: what is sent, how fast, how long, and who will decode."""
     firmware = data["firmware"]
     console.print(
-        f"campaign [bold]{data['name']}[/]: {firmware['size']} B (sha256 {firmware['sha256'][:16]}…), "
+        f"campaign [bold]{escape(data['name'])}[/]: {firmware['size']} B (sha256 {firmware['sha256'][:16]}…), "
         f"{data['devices']} devices, {len(data['deployments'])} deployments"
     )
-    table = Table("task", "backend", "target", "devices", "uncoded + coded", "frag_size", "padding")
+    table = Table("task", "target", "devices", "uncoded + coded", "frag", "pad", "air ms", "every s", "sends", "decode")
     for d in data["deployments"]:
-        p = d["frag_plan"]
-        fragments = f"{p['nb_frag']} + {p['redundancy']}"
-        row = [d["task_name"], d["backend"], d["target"], str(d["devices"]), fragments, str(p["frag_size"])]
-        table.add_row(*row, str(p["padding"]))
+        p = d["plan"]
+        send = p["send_duration_s"]
+        sends = f"{send / 3600:.1f} h" if send >= 3600 else f"{send / 60:.0f} min" if send >= 120 else f"{send:.0f} s"
+        row = [d["task_name"], d["target"], str(d["devices"]), f"{p['nb_frag']} + {p['redundancy']}"]
+        row += [str(p["frag_size"]), str(p["padding"]), f"{p['airtime_ms']:g}", f"{p['interval_ms'] / 1000:g}"]
+        table.add_row(*row, sends, f"{100 * p['p_decode']:.1f} %")
+    console.print(table)
+    loss = data["deployments"][0]["plan"]["expected_loss"] if data["deployments"] else 0
+    console.print(
+        f"decode: share of devices expected to rebuild the image at {100 * loss:g} % fragment loss "
+        "(Monte Carlo on the real TS004 matrix)"
+    )
+    for advice in data.get("recommendations", []):
+        if advice["redundancy"] is None:
+            console.print(f"target {advice['target']:g} at {advice['loss']:g} loss: {advice['why']}")
+            continue
+        low, high = advice["p_decode_interval"]
+        console.print(
+            f"target {advice['target']:g} of devices at {advice['loss']:g} loss: redundancy {advice['redundancy']} "
+            f"({advice['percent']:g} %), {100 * advice['p_decode']:.2f} % decode [95 % CI {100 * low:.2f}–"
+            f"{100 * high:.2f} %], {advice['adds_s']:+g} s of sending"
+        )
+
+
+def print_sweep(console: Console, data: dict) -> None:
+    """The sweep as a table: rows of redundancy, columns of loss, cells the share of devices decoding."""
+    table = Table(
+        "redundancy", *(f"loss {loss:g}" for loss in data["losses"]), title=f"share decoding, M = {data['nb_frag']}"
+    )
+    for row in data["rows"]:
+        table.add_row(str(row["redundancy"]), *(f"{100 * share:.1f} %" for share in row["shares"]))
     console.print(table)
 
 

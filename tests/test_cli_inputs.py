@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,21 @@ def test_plan_shows_the_fragmentation(folder: Path) -> None:
     result = fuota(folder, "plan", "c.toml", "--json")
     assert result.returncode == 0, result.stderr
     assert '"nb_frag": 11' in result.stdout and '"redundancy": 3' in result.stdout
+
+
+def test_plan_of_the_iotsquare_sample_and_its_forecast(tmp_path: Path) -> None:
+    # IoTSquare's section 9.3 sample: 13737 bytes at 0.3 → nbFrag 287, fragSize 48, padding 39, redundancy 86.
+    write_config(tmp_path, "http://127.0.0.1:9")
+    write_campaign(tmp_path, "sample", DEVICES, firmware=bytes(13737))
+    result = fuota(tmp_path, "plan", "c.toml", "--json", "--target", "0.99", "--sweep", "--chart", "sweep.svg")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    plan = data["deployments"][0]["plan"]
+    assert (plan["nb_frag"], plan["frag_size"], plan["padding"], plan["redundancy"]) == (287, 48, 39, 86)
+    assert plan["airtime_ms"] == 2793.5  # EU868 RX2: DR0, SF12/125 kHz, a 64-byte PHYPayload
+    assert plan["interval_ms"] == pytest.approx(27934.7)  # the 10 % duty cycle of 869.4–869.65 MHz
+    assert plan["send_duration_s"] == pytest.approx(373 * 27.9347, rel=1e-3)
+    assert 0.99 <= plan["p_decode"] <= 1
+    advice = data["recommendations"][0]
+    assert advice["redundancy"] < 86 and advice["p_decode"] >= 0.99
+    assert len(data["sweep"]["rows"]) == 11 and (tmp_path / "sweep.svg").read_text().startswith("<svg")
