@@ -17,6 +17,7 @@ import pytest
 from cli_helpers import fuota, start_run, wait_for_state, write_campaign, write_config
 
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
+from fuota.store import Store
 
 FIRMWARE = np.random.default_rng(42).bytes(3000)  # 63 fragments of 48 B + 18 coded at IoTSquare's 30 %
 
@@ -206,3 +207,23 @@ def test_a_back_end_that_fragments_otherwise_is_an_anomaly(tmp_path: Path) -> No
         anomalies = _status(tmp_path, "odd")["anomalies"]
         assert anomalies and "fragSize = 48, fuota planned 50" in anomalies[0]["cause"]
         assert "anomaly" in result.stdout
+
+
+def test_no_secret_in_any_output(tmp_path: Path) -> None:
+    token, key = "tok-Zq81-secret-9f2c", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    euis = fleet_euis(20, seed=16)
+    with IoTSquareSim(
+        devices=euis, token=token, never_join=euis[:1], speed=400, join_delay=20, phase_time=4, fragment_interval=2
+    ) as sim:
+        write_config(tmp_path, sim.url, token=token)
+        write_campaign(tmp_path, "secret", euis, firmware=FIRMWARE, join_timeout=2)
+        text = (tmp_path / "c.toml").read_text().replace("504e83e6dd1a457af1bf93f99d362e89", key)
+        (tmp_path / "c.toml").write_text(text)
+        outputs = [fuota(tmp_path, "run", "c.toml")]
+        outputs += [fuota(tmp_path, *args) for args in (("status", "secret", "--json"), ("status",), ("list",))]
+        outputs += [fuota(tmp_path, "report", "secret", "--format", fmt) for fmt in ("text", "json", "csv", "html")]
+    assert outputs[0].returncode == 0, outputs[0].stderr[-2000:]
+    with Store(f"sqlite:///{tmp_path / 'fuota.db'}") as store:
+        events = " ".join(e.cause for e in store.events(store.campaign("secret").id))
+    everything = " ".join(o.stdout + o.stderr for o in outputs) + events
+    assert token not in everything and key not in everything and key.upper() not in everything
