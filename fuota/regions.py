@@ -9,7 +9,7 @@ Sources:
   (maximum FRMPayload, no repeater) and therefore already excludes the
   8-byte FHDR+FPort overhead that M includes.
 * RX2 and ping-slot defaults: the Milesight gateway MQTT API spec, appendix
-  "Default RX2/Ping Slot Settings" (/work/shared/specs/milesight-mqtt-api.txt).
+  "Default RX2/Ping Slot Settings" (../shared/specs/milesight-mqtt-api.txt).
   Those are what a Milesight gateway actually uses, so the orchestrator must
   agree with them even where they differ from RP002 (see CN470).
 
