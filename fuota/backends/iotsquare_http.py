@@ -27,6 +27,7 @@ import stamina
 
 from fuota.backends.codes import AUTH_CODES, NOT_FOUND_CODES, TRANSIENT_CODES, advice
 from fuota.backends.errors import AuthError, BackendError, NotFoundError, RejectedError, TransientError
+from fuota.backends.retry import RetryPolicy
 
 __all__ = ["PAGE_SIZE", "Envelope", "IoTSquareHTTP"]
 
@@ -78,20 +79,14 @@ class IoTSquareHTTP:
         self.name = name
         self._timeout = timeout
         self._client = httpx.Client(base_url=base_url, headers={token_header: token}, timeout=timeout)
-        self._retry = {
-            "attempts": retry_attempts,
-            "timeout": retry_timeout,
-            "wait_initial": retry_wait_initial,
-            "wait_max": retry_wait_max,
-            "wait_jitter": retry_wait_initial,
-        }
+        self._retry = RetryPolicy(retry_attempts, retry_timeout, retry_wait_initial, retry_wait_max)
 
     def __repr__(self) -> str:
         return f"IoTSquareHTTP(name={self.name!r}, base_url={str(self._client.base_url)!r})"
 
     def retrying(self) -> Iterable[stamina.Attempt]:
         """Attempts for a block that may raise TransientError, spaced by this back end's back-off."""
-        return stamina.retry_context(on=TransientError, **self._retry)
+        return self._retry.tries()
 
     def call(
         self,

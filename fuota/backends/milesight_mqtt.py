@@ -37,6 +37,7 @@ import stamina
 
 from fuota.backends.errors import AuthError, BackendError, TransientError
 from fuota.backends.milesight_codes import SUCCESS, answer_error
+from fuota.backends.retry import RetryPolicy
 from fuota.model import EUI_PATTERN, normalize_eui
 
 __all__ = ["PAGE_SIZE", "NsApiClient"]
@@ -109,8 +110,7 @@ class NsApiClient:
         self.response_topic = response_topic
         self.timeout = timeout
         self._qos = qos
-        self._retry = {"attempts": retry_attempts, "timeout": retry_timeout, "wait_initial": retry_wait_initial}
-        self._retry |= {"wait_max": retry_wait_max, "wait_jitter": retry_wait_initial}
+        self._retry = RetryPolicy(retry_attempts, retry_timeout, retry_wait_initial, retry_wait_max)
         self._cond = threading.Condition()
         self._pending: dict[str, _Pending] = {}
         self._generation = 0  # counts confirmed subscriptions: one per (re)connection
@@ -143,7 +143,7 @@ class NsApiClient:
 
     def retrying(self) -> Iterable[stamina.Attempt]:
         """Attempts for a block that may raise TransientError, spaced by this client's back-off."""
-        return stamina.retry_context(on=TransientError, **self._retry)
+        return self._retry.tries()
 
     def call(
         self, method: str, url: str, gateway: str, body: object = None, *, accept: frozenset[int] = frozenset()
