@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fuota.backends.base import Backend, TargetReport, TaskRef, TaskSpec
-from fuota.backends.errors import AuthError, BackendError, TransientError
+from fuota.backends.errors import AuthError, BackendError, MalformedAnswer, TransientError
 from fuota.campaign import Window
 from fuota.engine import DeploymentEngine
 from fuota.messages import (
@@ -265,7 +265,9 @@ class Runner:
             silent = (now - item.failing_since).total_seconds()
             if silent < self.give_up_after.get(item.record.backend, 600.0):
                 cause = f"{item.record.task_name} {type(command).__name__}: {exc}; will retry"
-                self.store.record_event(campaign.id, NewEvent(kind="error", cause=cause, at=now))
+                # An answer that breaks the spec is worth an operator's look even when a retry gets a good one.
+                kind = "anomaly" if isinstance(exc, MalformedAnswer) else "error"
+                self.store.record_event(campaign.id, NewEvent(kind=kind, cause=cause, at=now))
                 return
             observations = [(BackendFailed(f"no answer for {silent:.0f} s, giving up: {exc}"), {})]
         except BackendError as exc:

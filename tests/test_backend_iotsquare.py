@@ -16,7 +16,14 @@ from iotsquare_stub import IoTSquareStub, Reply, err, ok, paged
 
 from fuota.backends import codes
 from fuota.backends.base import TargetReport, TaskRef, TaskSpec
-from fuota.backends.errors import AuthError, BackendError, NotFoundError, RejectedError, TransientError
+from fuota.backends.errors import (
+    AuthError,
+    BackendError,
+    MalformedAnswer,
+    NotFoundError,
+    RejectedError,
+    TransientError,
+)
 from fuota.backends.iotsquare import IoTSquareBackend, group_identity
 from fuota.model import DeploymentState, Stage
 
@@ -117,9 +124,15 @@ def test_other_codes_raise_typed_errors_with_code_and_message(
     assert stub.calls(FUOTA_ABORT)[0].body == {"mcEUI": MC, "fdID": 16}
 
 
-def test_body_without_envelope_is_rejected(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:
+def test_a_200_without_envelope_is_a_malformed_answer(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:
     stub.on(FUOTA_STATUS, Reply(b"<html>gateway</html>"))
-    with pytest.raises(RejectedError, match="envelope"):
+    with pytest.raises(MalformedAnswer, match="envelope"):
+        backend.status(REF)
+
+
+def test_an_error_page_without_envelope_is_rejected(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:
+    stub.on(FUOTA_STATUS, Reply(b"<html>not found</html>", status=404))
+    with pytest.raises(RejectedError, match="check base_url"):
         backend.status(REF)
 
 

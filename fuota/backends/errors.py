@@ -2,6 +2,7 @@
 
     BackendError                  anything a back end refused or could not be asked
     ├── TransientError            worth retrying: connection lost, timeout, 5xx, System/Network Busy
+    │   └── MalformedAnswer       an answer that breaks the spec (not JSON, a field missing or of the wrong type)
     ├── AuthError                 the token is missing or refused (IoTSquare 1003, 1004)
     ├── NotFoundError             the task, group or device does not exist
     └── RejectedError             any other refusal, with the back end's code and message
@@ -11,7 +12,7 @@ Every error carries the back end's `code` and `msg` when it had them, and says w
 
 from __future__ import annotations
 
-__all__ = ["AuthError", "BackendError", "NotFoundError", "RejectedError", "TransientError"]
+__all__ = ["AuthError", "BackendError", "MalformedAnswer", "NotFoundError", "RejectedError", "TransientError"]
 
 
 class BackendError(Exception):
@@ -25,6 +26,15 @@ class BackendError(Exception):
 
 class TransientError(BackendError):
     """Worth retrying: connection lost, timeout, HTTP 5xx, IoTSquare 1001 System Busy or 1009 Network Busy."""
+
+
+class MalformedAnswer(TransientError):
+    """The back end answered something its spec does not allow: not JSON, a field missing or of the wrong type.
+
+    Recorded as an anomaly and retried like any transient failure: a server mid-upgrade or a proxy's error page
+    usually passes, and a deployment whose back end keeps answering nonsense fails after give_up_after with this
+    message as its reason.
+    """
 
 
 class AuthError(BackendError):

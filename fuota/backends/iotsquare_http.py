@@ -26,7 +26,13 @@ import httpx
 import stamina
 
 from fuota.backends.codes import AUTH_CODES, NOT_FOUND_CODES, TRANSIENT_CODES, advice
-from fuota.backends.errors import AuthError, BackendError, NotFoundError, RejectedError, TransientError
+from fuota.backends.errors import (
+    AuthError,
+    MalformedAnswer,
+    NotFoundError,
+    RejectedError,
+    TransientError,
+)
 from fuota.backends.retry import RetryPolicy
 
 __all__ = ["PAGE_SIZE", "Envelope", "IoTSquareHTTP"]
@@ -128,6 +134,8 @@ class IoTSquareHTTP:
         except (ValueError, TypeError) as exc:
             if status in (401, 403):
                 raise AuthError(f"{where}: HTTP {status}: check token / token_env of backend {self.name}") from exc
+            if 200 <= status < 300:
+                raise MalformedAnswer(f"{where}: HTTP {status} without IoTSquare's JSON envelope ({exc})") from exc
             raise RejectedError(f"{where}: HTTP {status} without IoTSquare's JSON envelope: check base_url") from exc
         code, msg = envelope.code, envelope.msg
         if code == 0 or code in accept:
@@ -148,7 +156,7 @@ class IoTSquareHTTP:
             envelope = self.call("GET", path, params={**params, "pageNo": page_no, "pageSize": PAGE_SIZE})
             page = envelope.data or []
             if not isinstance(page, list):
-                raise BackendError(f"IoTSquare back end {self.name!r}, GET {path}: data is not a list")
+                raise MalformedAnswer(f"IoTSquare back end {self.name!r}, GET {path}: data is not a list")
             items.extend(page)
             if len(page) < PAGE_SIZE or (envelope.amount is not None and len(items) >= envelope.amount):
                 return items
@@ -160,7 +168,7 @@ class IoTSquareHTTP:
         try:
             yield
         except (KeyError, TypeError, ValueError) as exc:
-            raise BackendError(
+            raise MalformedAnswer(
                 f"IoTSquare back end {self.name!r}, {path}: unexpected answer ({type(exc).__name__}: {exc})"
             ) from exc
 

@@ -35,7 +35,7 @@ from urllib.parse import urlencode, urlsplit
 import paho.mqtt.client as mqtt
 import stamina
 
-from fuota.backends.errors import AuthError, BackendError, TransientError
+from fuota.backends.errors import AuthError, BackendError, MalformedAnswer, TransientError
 from fuota.backends.milesight_codes import SUCCESS, answer_error
 from fuota.backends.retry import RetryPolicy
 from fuota.model import EUI_PATTERN, normalize_eui
@@ -171,13 +171,13 @@ class NsApiClient:
         if payload is None:
             return {}  # "Body is blank if success"
         if not isinstance(payload, dict):
-            raise BackendError(f"{where}: the answer's body is not a JSON object")
+            raise MalformedAnswer(f"{where}: the answer's body is not a JSON object")
         if payload.get("code") in (None, ""):
             return payload
         try:
             code = int(str(payload["code"]))
         except ValueError:
-            raise BackendError(f"{where}: the answer's code {payload['code']!r} is not a number") from None
+            raise MalformedAnswer(f"{where}: the answer's code {payload['code']!r} is not a number") from None
         if code == SUCCESS or code in accept:
             return payload
         raise answer_error(code, str(payload.get("error") or ""), where)
@@ -205,7 +205,7 @@ class NsApiClient:
         try:
             yield
         except (KeyError, TypeError, ValueError) as exc:
-            raise BackendError(
+            raise MalformedAnswer(
                 f"back end {self.name!r}, gateway {gateway.upper()}, {path}: unexpected answer "
                 f"({type(exc).__name__}: {exc})"
             ) from exc
