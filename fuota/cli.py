@@ -241,10 +241,28 @@ def status(
 @app.command()
 def daemon(
     log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line to stderr.")] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="This daemon's name among the daemons sharing the store (default: daemon@HOST:PID). Restarted "
+            "under the same name, it takes its deployments back at once instead of waiting for their leases."
+        ),
+    ] = None,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            min=2.0,
+            max=3600.0,
+            help="How long a deployment stays with this daemon after its last renewal: another daemon takes it "
+            "over that long after this one dies.",
+        ),
+    ] = 30.0,
 ) -> None:
-    """Drive every campaign in the store on schedule until SIGTERM/SIGINT (then exit 0)."""
+    """Drive every campaign in the store on schedule until SIGTERM/SIGINT (then exit 0). Several daemons may
+    share one store (PostgreSQL, or SQLite on one machine): they divide the deployments between them."""
     import logging
     import sys
+    from datetime import timedelta
 
     from fuota.daemon import Daemon, JsonFormatter
 
@@ -256,7 +274,7 @@ def daemon(
     store = _store(config)
     backends = _backends(config, set(config.backends))
     try:
-        Daemon(store, config, backends).serve()
+        Daemon(store, config, backends, name=name, lease=timedelta(seconds=lease_seconds)).serve()
     finally:
         for backend in backends.values():
             backend.close()

@@ -4,7 +4,11 @@ The store is the only truth: each pass reads which campaigns are open, so a camp
 or aborted by `fuota abort`, from another process takes effect at the next pass, and a daemon started again after
 a stop rebuilds everything from the store. The Runner does the work (one `tick` per campaign when it is due);
 windows and `max_concurrent` decide when deployments may start. SIGTERM or SIGINT lets the pass in progress
-finish — it persists as it goes — and the daemon exits 0.
+finish — it persists as it goes — gives the daemon's leases back, and the daemon exits 0.
+
+Several daemons may share one store: each pass renews this daemon's heartbeat and leases (fuota/store_leases.py),
+and each runner tick claims the campaign's deployments up to the daemon's fair share, so a daemon that dies
+(SIGKILL, a lost machine) has its deployments taken over by the others once its leases expire.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +25,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from fuota.backends.base import Backend
 from fuota.config import Config
-from fuota.runner import Runner
+from fuota.runner import LEASE, Runner, default_runner_name
 from fuota.store import Store
 
 __all__ = ["Daemon", "JsonFormatter"]
@@ -54,9 +59,13 @@ class Daemon:
         *,
         clock: Callable[[], datetime] | None = None,
         pass_seconds: float = 0.5,
+        name: str | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.store = store
         self.pass_seconds = pass_seconds
+        self.name = name or default_runner_name("daemon")
+        self.lease = lease
         options = {"clock": clock} if clock is not None else {}
         self.runner = Runner(
             store,
@@ -64,14 +73,21 @@ class Daemon:
             poll_interval={n: b.poll_interval for n, b in config.backends.items()},
             give_up_after={n: b.give_up_after for n, b in config.backends.items()},
             max_concurrent={n: b.max_concurrent for n, b in config.backends.items() if b.max_concurrent},
+            name=self.name,
+            lease=lease,
             **options,
         )
         self._due: dict[int, datetime] = {}
         self._scheduler = BlockingScheduler(timezone=UTC)
         self._stopping = threading.Event()
+        self._renewed: float | None = None  # time.monotonic() of the last renewal of the leases
 
     def one_pass(self) -> None:
         """Tick every open campaign whose next wake-up has come; forget the ones that ended."""
+        # Renewed four times a lease, so a slow pass or two never lets a lease lapse.
+        if self._renewed is None or time.monotonic() - self._renewed >= self.lease.total_seconds() / 4:
+            self.store.renew_leases(self.name, self.lease)
+            self._renewed = time.monotonic()
         now = self.runner.clock()
         open_ids = set()
         for campaign in self.store.campaigns():
@@ -117,6 +133,9 @@ class Daemon:
             coalesce=True,
             id="pass",
         )
-        log.info("daemon started: a pass every %.1f s", self.pass_seconds)
-        self._scheduler.start()
-        log.info("daemon stopped")
+        log.info("daemon started as %s: a pass every %.1f s", self.name, self.pass_seconds)
+        try:
+            self._scheduler.start()
+        finally:
+            released = self.store.release_leases(self.name)
+            log.info("daemon %s stopped; %d deployment(s) left for the next daemon", self.name, released)

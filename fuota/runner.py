@@ -5,10 +5,16 @@ passes, persists what the engine produced — state, events and changed devices 
 carries out the engine's commands through the back end, feeding the answers back as observations. Because every
 step is stored before it acts, and a task is always looked up by its stored name before it is created, a runner
 killed at any point and started again resumes without creating anything twice.
+
+Several runners (daemons) may share one store: each drives only the deployments whose lease it holds
+(fuota/store_leases.py), claimed at every pass up to its fair share and written under that lease, so that a
+deployment is driven by one runner at a time and taken over by another when its runner dies.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,15 +43,22 @@ from fuota.messages import (
     TaskReported,
 )
 from fuota.model import CampaignState, DeploymentState, DeviceProgress, Outcome
-from fuota.store import CampaignRecord, DeploymentRecord, NewEvent, StaleState, Store
+from fuota.store import CampaignRecord, DeploymentRecord, LeaseLost, NewEvent, StaleState, Store
 
-__all__ = ["Runner", "campaign_outcome"]
+__all__ = ["Runner", "campaign_outcome", "default_runner_name"]
+
+LEASE = timedelta(seconds=30)
 
 Clock = Callable[[], datetime]
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def default_runner_name(role: str = "runner") -> str:
+    """A name no other live process shares: the role, the host and the process id."""
+    return f"{role}@{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -90,6 +103,8 @@ class Runner:
         give_up_after: dict[str, float] | None = None,
         max_concurrent: dict[str, int] | None = None,
         recheck: timedelta = timedelta(seconds=1),
+        name: str | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.store = store
         self.backends = backends
@@ -99,6 +114,8 @@ class Runner:
         self.give_up_after = give_up_after or {}
         self.max_concurrent = max_concurrent or {}
         self.recheck = recheck  # how soon a deployment held back (window, concurrency) asks again
+        self.name = name or default_runner_name()
+        self.lease = lease
         self._lives: dict[int, dict[int, _Live]] = {}
 
     # -- building engines from the store --------------------------------------------------------------------
@@ -119,13 +136,19 @@ class Runner:
             expected_version=spec.get("options", {}).get("expected_version"),
         )
 
-    def _live(self, campaign: CampaignRecord) -> dict[int, _Live]:
-        now = self.clock()
-        return {
-            record.id: _Live(record, self._engine(campaign, record), now)
-            for record in self.store.deployments(campaign.id)
-            if not record.state.ended
-        }
+    def _hold(self, campaign: CampaignRecord, *, force: bool = False) -> dict[int, _Live]:
+        """Claim the campaign's deployments for this runner; keep an engine for each held, built afresh from the
+        store for one just taken (another runner may have moved it), and forget the ones no longer held."""
+        held = self.store.claim_deployments(self.name, self.lease, campaign_id=campaign.id, force=force)
+        live = self._lives.setdefault(campaign.id, {})
+        for gone in set(live) - held:
+            del live[gone]
+        if held - set(live):
+            now = self.clock()
+            for record in self.store.deployments(campaign.id):
+                if record.id in held and record.id not in live:
+                    live[record.id] = _Live(record, self._engine(campaign, record), now)
+        return live
 
     # -- the loop --------------------------------------------------------------------------------------------
     def tick(self, campaign_id: int) -> datetime | None:
@@ -135,9 +158,7 @@ class Runner:
         if campaign.state.ended:
             self._lives.pop(campaign_id, None)
             return None
-        live = self._lives.get(campaign_id)
-        if live is None:
-            live = self._lives[campaign_id] = self._live(campaign)
+        live = self._hold(campaign)
         self._follow_the_store(campaign, live)
         now = self.clock()
         for item in list(live.values()):
@@ -154,7 +175,8 @@ class Runner:
             self._lives.pop(campaign_id, None)
             return None
         deadlines = [i.deadline for i in live.values() if i.deadline is not None and not i.engine.state.ended]
-        return min(deadlines) if deadlines else now + self.recheck
+        # Deployments held by no one (or by a runner that may die) are looked at again soon.
+        return min([*deadlines, now + self.recheck])
 
     def run(
         self, campaign_id: int, *, on_progress: Callable[[], None] | None = None, wake: float = 1.0
@@ -186,7 +208,7 @@ class Runner:
     def abort(self, campaign_id: int, cause: str = "abort requested") -> CampaignState:
         """Stop every open deployment of the campaign on its back end; devices keep their last stage."""
         campaign = self._campaign(campaign_id)
-        for item in self._live(campaign).values():
+        for item in list(self._hold(campaign, force=True).values()):
             self._carry(campaign, item, item.engine.handle(AbortRequested(cause), self.clock()))
         return self._conclude(campaign) or self._campaign(campaign_id).state
 
@@ -197,7 +219,8 @@ class Runner:
         return campaign
 
     def _set_running(self, campaign: CampaignRecord, item: _Live) -> CampaignRecord:
-        self.store.set_campaign_state(campaign.id, CampaignState.RUNNING, f"deployment {item.record.task_name} starts")
+        cause = f"deployment {item.record.task_name} starts"
+        self.store.set_campaign_state(campaign.id, CampaignState.RUNNING, cause, expected=CampaignState.SCHEDULED)
         return self._campaign(campaign.id)
 
     def _follow_the_store(self, campaign: CampaignRecord, live: dict[int, _Live]) -> None:
@@ -216,8 +239,9 @@ class Runner:
         if verdict is None:
             return None
         state, cause = verdict
-        if not self._campaign(campaign.id).state.ended:
-            self.store.set_campaign_state(campaign.id, state, cause)
+        current = self._campaign(campaign.id).state
+        if not current.ended:
+            self.store.set_campaign_state(campaign.id, state, cause, expected=current)
         return self._campaign(campaign.id).state
 
     # -- one engine step: persist, then act -------------------------------------------------------------------
@@ -243,8 +267,12 @@ class Runner:
                 devices=step.devices,
                 next_deadline=step.deadline,
                 expected_state=before,
+                lease_owner=self.name,
                 **fields,
             )
+        except LeaseLost:
+            self._lives.get(campaign.id, {}).pop(item.record.id, None)  # another runner drives it now
+            return
         except StaleState:
             item.deadline = self.clock()  # someone else moved it; _follow_the_store picks it up
             return

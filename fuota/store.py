@@ -8,6 +8,7 @@ deployment's new fields, its events, and only the device rows that changed — o
     ├── DuplicateCampaign        a campaign of that name exists already (the caller decides whether to resume)
     ├── NotFound                 no campaign or deployment with that id
     └── StaleState               the deployment is not in the state the caller expected: another writer moved it
+        └── LeaseLost            another runner holds the deployment's lease now (fuota/store_leases.py)
 
 SQLAlchemy's errors are translated at the edge (`raise … from exc`). Misuse — an invalid enum value, a naive
 datetime, raw fields JSON cannot hold — raises ValueError or TypeError instead, and writes nothing either.
@@ -19,15 +20,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, insert, select, update
 
+from fuota import store_leases
 from fuota import store_schema as schema
 from fuota.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage, normalize_eui
-from fuota.store_db import Database, DuplicateCampaign, NotFound, StaleState, StoreError, alembic_config
+from fuota.store_db import Database, DuplicateCampaign, LeaseLost, NotFound, StaleState, StoreError, alembic_config
 from fuota.store_records import (
     CampaignRecord,
     DeploymentRecord,
@@ -45,6 +47,7 @@ __all__ = [
     "DuplicateCampaign",
     "EventKind",
     "EventRecord",
+    "LeaseLost",
     "NewDeployment",
     "NewEvent",
     "NotFound",
@@ -148,11 +151,13 @@ class Store:
         events: Sequence[NewEvent] = (),
         devices: Sequence[DeviceProgress] = (),
         expected_state: DeploymentState | None = None,
+        lease_owner: str | None = None,
     ) -> None:
         """Write one engine step in one transaction: the deployment fields given (None leaves a field as it is;
         for `next_deadline` None clears it and `...` leaves it), the events, and the devices whose stage,
         outcome, reason or raw fields differ from what is stored (unknown devices are added; unchanged ones
-        cause no write). With `expected_state`, raise StaleState and write nothing if the stored state differs.
+        cause no write). With `expected_state`, raise StaleState and write nothing if the stored state differs;
+        with `lease_owner`, raise LeaseLost and write nothing if another runner holds the deployment's lease.
         """
         now = self._clock()
         with self._db.transaction(f"write a step of deployment {deployment_id}", write=True) as conn:
@@ -162,6 +167,11 @@ class Store:
             ).first()
             if row is None:
                 raise NotFound(f"no deployment {deployment_id} in {self._db.url}")
+            if lease_owner is not None and row.lease_owner not in (None, lease_owner):
+                raise LeaseLost(
+                    f"deployment {deployment_id} ({row.task_name}) is driven by {row.lease_owner} now, not "
+                    f"{lease_owner}: its lease was taken over"
+                )
             if expected_state is not None and row.state != DeploymentState(expected_state):
                 raise StaleState(
                     f"deployment {deployment_id} is {row.state}, not {expected_state}: another writer moved it; "
@@ -189,8 +199,12 @@ class Store:
             if devices:
                 _write_devices(conn, deployment_id, devices, now)
 
-    def set_campaign_state(self, campaign_id: int, state: CampaignState, cause: str) -> None:
-        """Move a campaign to `state` (stamping ended_at when it ends) and record the transition."""
+    def set_campaign_state(
+        self, campaign_id: int, state: CampaignState, cause: str, *, expected: CampaignState | None = None
+    ) -> bool:
+        """Move a campaign to `state` (stamping ended_at when it ends) and record the transition; True when it
+        moved. With `expected`, it moves only from that state, so that of several runners concluding at once
+        exactly one records the transition."""
         state = CampaignState(state)
         now = self._clock()
         with self._db.transaction(f"set campaign {campaign_id} to {state}", write=True) as conn:
@@ -199,8 +213,8 @@ class Store:
             )
             if current is None:
                 raise NotFound(f"no campaign {campaign_id} in {self._db.url}")
-            if current == state:
-                return
+            if current == state or (expected is not None and current != CampaignState(expected).value):
+                return False
             conn.execute(
                 update(schema.campaigns)
                 .where(schema.campaigns.c.id == campaign_id)
@@ -208,6 +222,38 @@ class Store:
             )
             transition = NewEvent(EventKind.TRANSITION, cause, from_state=current, to_state=state.value)
             conn.execute(insert(schema.events).values(_event_row(campaign_id, None, transition, now)))
+        return True
+
+    def claim_deployments(
+        self,
+        owner: str,
+        ttl: timedelta,
+        *,
+        campaign_id: int | None = None,
+        fair: bool = True,
+        force: bool = False,
+    ) -> frozenset[int]:
+        """The open deployments `owner` holds after renewing its leases and taking more that nobody holds or
+        whose lease expired, up to its fair share among the runners alive (all with `fair=False`; every open one,
+        whoever holds it, with `force`). A take-over is recorded as an event."""
+        now = self._clock()
+        with self._db.transaction(f"claim deployments for {owner}", write=True) as conn:
+            got = store_leases.claim(conn, owner, now, ttl, campaign_id=campaign_id, fair=fair, force=force)
+            for campaign, deployment, event in got.taken_over:
+                conn.execute(insert(schema.events).values(_event_row(campaign, deployment, event, now)))
+        return got.held
+
+    def renew_leases(self, owner: str, ttl: timedelta) -> int:
+        """Say `owner` is alive and extend every lease it holds to now + ttl; how many it holds."""
+        now = self._clock()
+        with self._db.transaction(f"renew the leases of {owner}", write=True) as conn:
+            store_leases.heartbeat(conn, owner, now)
+            return store_leases.renew(conn, owner, now, ttl)
+
+    def release_leases(self, owner: str) -> int:
+        """Give up every lease `owner` holds and leave the runners alive; how many leases there were."""
+        with self._db.transaction(f"release the leases of {owner}", write=True) as conn:
+            return store_leases.release(conn, owner)
 
     def record_event(self, campaign_id: int, new: NewEvent) -> None:
         """Record an event of the campaign that belongs to no deployment step."""

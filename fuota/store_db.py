@@ -25,7 +25,7 @@ from sqlalchemy.exc import (
     StatementError,
 )
 
-__all__ = ["Database", "DuplicateCampaign", "NotFound", "StaleState", "StoreError", "alembic_config"]
+__all__ = ["Database", "DuplicateCampaign", "LeaseLost", "NotFound", "StaleState", "StoreError", "alembic_config"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -46,6 +46,10 @@ class NotFound(StoreError):
 
 class StaleState(StoreError):
     """The deployment is not in the state the caller expected: another writer changed it first."""
+
+
+class LeaseLost(StaleState):
+    """Another runner holds the deployment's lease now: the caller must stop driving it."""
 
 
 def alembic_config(url: str | None = None) -> Config:

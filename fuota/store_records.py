@@ -31,6 +31,7 @@ class EventKind(enum.StrEnum):
     DEVICE = "device"  # a device changed stage or got its outcome
     COMMAND = "command"  # fuota asked a back end to do something
     ERROR = "error"  # a back end or fuota itself failed
+    LEASE = "lease"  # a runner took over a deployment whose previous runner's lease had expired
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,8 @@ class DeploymentRecord:
     next_deadline: datetime | None
     created_at: datetime
     updated_at: datetime
+    lease_owner: str | None = None  # the runner that drives it, while lease_until lies ahead
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["UTCDateTime", "campaigns", "deployments", "devices", "events", "metadata"]
+__all__ = ["UTCDateTime", "campaigns", "deployments", "devices", "events", "metadata", "runners"]
 
 # Named constraints keep future migrations writable on SQLite, whose batch mode recreates tables by name.
 metadata = MetaData(
@@ -97,6 +97,9 @@ deployments = Table(
     Column("next_deadline", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Which runner drives the deployment, and until when (migration 0002): see fuota/store_leases.py.
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
 )
 
 devices = Table(
@@ -127,4 +130,13 @@ events = Table(
     Column("to_state", String(32), nullable=True),
     Column("cause", Text, nullable=False),
     Index(None, "campaign_id", "at"),
+)
+
+# The runners (daemons) alive on this database, by their last heartbeat: leases are shared out among them.
+runners = Table(
+    "runners",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
 )

@@ -120,12 +120,12 @@ def test_migration_creates_the_schema_and_reopening_changes_nothing(url: str) ->
     Store(url).close()
     engine = create_engine(url)
     tables = set(inspect(engine).get_table_names())
-    assert tables == {"alembic_version", "campaigns", "deployments", "devices", "events"}
+    assert tables == {"alembic_version", "campaigns", "deployments", "devices", "events", "runners"}
     with rows_written() as counts:
         Store(url).close()
     assert counts == {}
     with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     engine.dispose()
 
