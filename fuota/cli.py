@@ -269,7 +269,9 @@ def daemon(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Their INFO lines (each scheduler run, each HTTP request, each migration check) would drown fuota's own.
+    for chatty in ("apscheduler", "httpx", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     config = _config()
     store = _store(config)
     backends = _backends(config, set(config.backends))
