@@ -6,11 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test demo bench lint clean system-packages
 
-# Debian packages the tests and the demo need: Mosquitto (a real MQTT broker) and Chromium (the HTML report is
-# opened in it). Installed with apt when missing and root.
+# Debian packages the tests and the demo need: Mosquitto (a real MQTT broker), Chromium (the HTML report is
+# opened in it) and PostgreSQL (only its binaries: the tests start a server of their own, never Debian's cluster).
+# Installed with apt when missing and root.
 system-packages:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || missing="$$missing mosquitto"; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -6,6 +6,7 @@ SQLAlchemy's errors at the edge (`raise … from exc`) happens here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -30,6 +31,8 @@ __all__ = ["Database", "DuplicateCampaign", "LeaseLost", "NotFound", "StaleState
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _WRITE = "fuota_write"  # execution option marking a connection that will write (see _configure_sqlite)
+_MIGRATION_LOCK_KEY = 0x0F0_07A  # PostgreSQL advisory lock of fuota's migrations (any constant, fuota's own)
+_MIGRATING = threading.Lock()
 
 
 class StoreError(Exception):
@@ -76,8 +79,10 @@ class Database:
             raise StoreError("the database URL is not valid: expected e.g. sqlite:///fuota.db") from exc
         self.url = parsed.render_as_string(hide_password=True)
         """The URL with its password hidden, for messages."""
+        # A server may restart under a long-running daemon: test pooled connections before handing them out.
+        pooling = {} if parsed.get_backend_name() == "sqlite" else {"pool_pre_ping": True}
         try:
-            self._engine = create_engine(parsed)
+            self._engine = create_engine(parsed, **pooling)
         except (ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot use {self.url}: {exc}; install the database driver the URL names") from exc
         if self._engine.dialect.name == "sqlite":
@@ -95,15 +100,21 @@ class Database:
             if isinstance(exc.orig, ValueError | TypeError):
                 # A value no column can take (say, a naive datetime) is the caller's mistake, not the database's.
                 raise type(exc.orig)(f"could not {what}: {exc.orig}") from exc
-            raise _translate(what, self.url, exc) from exc
+            raise self._translate(what, exc) from exc
         except SQLAlchemyError as exc:
-            raise _translate(what, self.url, exc) from exc
+            raise self._translate(what, exc) from exc
 
     def migrate(self) -> None:
-        """Bring the schema to the latest revision; does nothing if it is there already."""
+        """Bring the schema to the latest revision; does nothing if it is there already. Stores opening the
+        same database at once, in threads or processes, migrate it one after the other."""
         config = alembic_config()
         try:
-            with self.transaction("bring the schema up to date", write=True) as conn:
+            # Alembic's `context` and `op` are process-wide proxies: two migrations in threads would mix them up.
+            with _MIGRATING, self.transaction("bring the schema up to date", write=True) as conn:
+                if conn.dialect.name == "postgresql":
+                    # SQLite's BEGIN IMMEDIATE already excludes other processes; PostgreSQL needs a lock, held
+                    # until commit, so that a second daemon does not create the tables the first is creating.
+                    conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         except CommandError as exc:
@@ -112,6 +123,19 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
+
+    def _translate(self, what: str, exc: SQLAlchemyError) -> StoreError:
+        # The driver's own message, not SQLAlchemy's, which repeats the statement and its parameters (firmware!).
+        detail = getattr(exc, "orig", None) or exc
+        if isinstance(exc, OperationalError | InterfaceError):
+            if self._engine.dialect.name == "sqlite":
+                hint = "Check that the folder exists and is writable and that no process holds a long lock"
+            else:
+                hint = "Check the URL, that the server runs and that it accepts these credentials"
+            return StoreError(f"could not {what}: {detail} (database {self.url}). {hint}")
+        if isinstance(exc, IntegrityError):
+            return StoreError(f"could not {what}: the database {self.url} refused it ({detail})")
+        return StoreError(f"could not {what} in {self.url}: {detail}")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -135,16 +159,3 @@ def _configure_sqlite(engine: Engine) -> None:
         # A writer takes the write lock up front: a deferred transaction that reads and then writes after
         # another process committed fails at once with SQLITE_BUSY instead of waiting for its turn.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
-
-
-def _translate(what: str, url: str, exc: SQLAlchemyError) -> StoreError:
-    # The driver's own message, not SQLAlchemy's, which repeats the statement and its parameters (firmware!).
-    detail = getattr(exc, "orig", None) or exc
-    if isinstance(exc, OperationalError | InterfaceError):
-        return StoreError(
-            f"could not {what}: {detail} (database {url}). Check the URL, that the server runs and accepts these "
-            "credentials, and for SQLite that the folder exists and is writable and no process holds a long lock"
-        )
-    if isinstance(exc, IntegrityError):
-        return StoreError(f"could not {what}: the database {url} refused it ({detail})")
-    return StoreError(f"could not {what} in {url}: {detail}")

@@ -26,10 +26,20 @@ def fuota(
     )
 
 
-def write_config(folder: Path, base_url: str, *, token: str = "sim-token", poll: float = 0.2, extra: str = "") -> None:
-    """A configuration with a SQLite store in `folder` and one IoTSquare back end called `iot`."""
+def write_config(
+    folder: Path,
+    base_url: str,
+    *,
+    token: str = "sim-token",
+    poll: float = 0.2,
+    extra: str = "",
+    store_url: str | None = None,
+) -> None:
+    """A configuration with one IoTSquare back end called `iot` and a store at `store_url` (by default a SQLite
+    file in `folder`)."""
+    store_url = store_url or f"sqlite:///{folder / 'fuota.db'}"
     (folder / "fuota.toml").write_text(
-        f'[store]\nurl = "sqlite:///{folder / "fuota.db"}"\n\n'
+        f'[store]\nurl = "{store_url}"\n\n'
         f'[backends.iot]\nkind = "iotsquare"\nbase_url = "{base_url}"\ntoken = "{token}"\n'
         f"poll_interval = {poll}\ntimeout = 5\n{extra}"
     )
@@ -70,12 +80,13 @@ def start_run(folder: Path) -> subprocess.Popen:
     )
 
 
-def wait_for_state(folder: Path, state: str, timeout: float = 60) -> None:
-    """Wait until a deployment of the newest campaign in folder/fuota.db is in `state`."""
+def wait_for_state(folder: Path, state: str, timeout: float = 60, *, store_url: str | None = None) -> None:
+    """Wait until a deployment of the newest campaign in the store (`store_url`, by default folder/fuota.db) is in
+    `state`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if (folder / "fuota.db").exists():
-            with Store(f"sqlite:///{folder / 'fuota.db'}") as store:
+        if store_url is not None or (folder / "fuota.db").exists():
+            with Store(store_url or f"sqlite:///{folder / 'fuota.db'}") as store:
                 records = store.campaigns()
                 if records and any(d.state == state for d in store.deployments(records[0].id)):
                     return

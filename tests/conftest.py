@@ -1,4 +1,5 @@
-"""Shared test fixtures: the reference vectors in ../shared/vectors, and the oracle on sys.path."""
+"""Shared test fixtures: the reference vectors in ../shared/vectors, the oracle on sys.path, Mosquitto and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from broker import Broker, make_tls_files
+from postgres import PostgresServer
 
 VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
 
@@ -59,3 +61,28 @@ def mqtt_tls_broker(tmp_path: Path) -> Iterator[Broker]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL on a free loopback port for the whole session; `.create_database()` gives a fresh URL.
+    Fails, saying how to install it, when PostgreSQL's binaries are missing."""
+    try:
+        server = PostgresServer()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database of this test alone (postgresql+psycopg://…), dropped after."""
+    url = postgres_server.create_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url)

@@ -18,9 +18,11 @@ from fuota.store import EventKind, LeaseLost, Store, alembic_config
 LEASE = timedelta(seconds=30)
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'fuota.db'}"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fuota.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

@@ -23,9 +23,11 @@ FIRMWARE = np.random.default_rng(46).bytes(2000)
 LEASE_SECONDS = 3
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'fuota.db'}"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fuota.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 def _config(folder: Path, sim_url: str, store_url: str) -> None:

@@ -1,10 +1,12 @@
-"""fuota.store on real SQLite files: migrations, round trips, atomicity, proportional writes, concurrency."""
+"""fuota.store on real SQLite files and a real PostgreSQL server (every test that takes `url` or `store` runs on
+both): migrations, round trips, atomicity, proportional writes, concurrency, errors."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import sqlite3
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from postgres import PASSWORD, PASSWORD_ROLE, PostgresServer
 from sqlalchemy import Engine, create_engine, event, inspect
 
 from fuota.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
@@ -52,9 +55,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'fuota.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database: a SQLite file, or a database of the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fuota.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture
@@ -124,9 +130,10 @@ def test_migration_creates_the_schema_and_reopening_changes_nothing(url: str) ->
     with rows_written() as counts:
         Store(url).close()
     assert counts == {}
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0002",)]
+        if engine.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA journal_mode").one() == ("wal",)
     engine.dispose()
 
 
@@ -323,7 +330,7 @@ def test_apply_failing_in_the_database_midway_writes_nothing(store: Store) -> No
 
     def fail_on_device_update(conn, cursor, statement: str, *args: object) -> None:
         if statement.startswith("UPDATE devices"):
-            raise sqlite3.OperationalError("disk I/O error")
+            raise conn.dialect.loaded_dbapi.OperationalError("disk I/O error")
 
     event.listen(Engine, "before_cursor_execute", fail_on_device_update)
     try:
@@ -429,6 +436,38 @@ def test_errors_name_the_url_without_its_password(tmp_path: Path) -> None:
         Store("not a url")
 
 
+def test_postgresql_errors_name_the_url_without_its_password(postgres_server: PostgresServer) -> None:
+    url = postgres_server.create_database(owner=PASSWORD_ROLE)
+    with Store(url) as store:  # the right password opens it
+        assert store.campaigns() == []
+    wrong = url.replace(PASSWORD, "wrong-s3cret")
+    closed = postgres_server.url("fuota", password="s3cret").replace(f":{postgres_server.port}/", ":1/")
+    for bad, reason in [(wrong, "password authentication failed"), (closed, "Connection refused")]:
+        expected = rf"(?s){reason}.*postgresql\+psycopg://\w+:\*\*\*@127.0.0.1.*server runs"
+        with pytest.raises(StoreError, match=expected) as info:
+            Store(bad)
+        assert "s3cret" not in str(info.value)
+
+
+def test_stores_opening_an_empty_database_at_once_migrate_it_once(url: str) -> None:
+    # Processes, not threads: on PostgreSQL only a lock in the database keeps two daemons from both creating the
+    # tables. Each says when it has imported, then opens the store when its standard input closes: all at once.
+    opener = (
+        "import sys; from fuota.store import Store; print(flush=True); sys.stdin.read(); Store(sys.argv[1]).close()"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", opener, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    for process in processes:
+        process.stdout.readline()
+    for process in processes:
+        process.stdin.close()
+    assert [process.wait(timeout=60) for process in processes] == [0] * 4
+    with Store(url) as store:
+        assert store.campaigns() == []
+
+
 # --- property ---------------------------------------------------------------------------------------------------
 
 _names = itertools.count()
@@ -444,9 +483,13 @@ _progress = st.builds(
 )
 
 
-@pytest.fixture(scope="module")
-def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with Store(f"sqlite:///{tmp_path_factory.mktemp('property') / 'fuota.db'}") as store:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('property') / 'fuota.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database()
+    with Store(url) as store:
         yield store
 
 
