@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint clean system-packages
+.PHONY: test demo bench chaos lint clean system-packages
 
 # Debian packages the tests and the demo need: Mosquitto (a real MQTT broker), Chromium (the HTML report is
 # opened in it) and PostgreSQL (only its binaries: the tests start a server of their own, never Debian's cluster).
@@ -36,6 +36,10 @@ test: $(STAMP) system-packages
 
 demo: $(STAMP) system-packages
 	$(BIN)/python -m fuota.showcase
+
+# The crash-consistency harness: campaigns on both simulators, the daemon SIGKILLed at least 24 times.
+chaos: $(STAMP) system-packages
+	$(BIN)/python tests/chaos.py --kills 24
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))  # run as a script: the sibling helpers
-from broker import Broker  # noqa: E402
-from cli_helpers import fuota  # noqa: E402
-from daemons import kill_daemon, start_daemon, stop_daemon  # noqa: E402
+from broker import Broker
+from cli_helpers import fuota
+from daemons import kill_daemon, start_daemon, stop_daemon
 
-from fuota.sim.iotsquare import IoTSquareSim, fleet_euis  # noqa: E402
-from fuota.sim.milesight import Call, MilesightSim, gateway_euis  # noqa: E402
-from fuota.sim.milesight_tasks import Timing  # noqa: E402
-from fuota.store import EventKind, Store  # noqa: E402
+from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
+from fuota.sim.milesight import Call, MilesightSim, gateway_euis
+from fuota.sim.milesight_tasks import Timing
+from fuota.store import EventKind, Store
 
 FIRMWARE_SIZE = 2000
 TIMING = Timing(multicast_setup=10, fragment_setup=5, status_report=5, upgrade=5)
@@ -66,7 +66,7 @@ class Figures:
         return [
             f"rounds {self.rounds}, kills {self.kills} (between a create and its answer: {self.kills_in_create})",
             f"campaigns {self.campaigns}, deployments {self.deployments}, devices {self.devices}",
-            f"creates per deployment {per:g} ({self.creates} creates)",
+            f"task creates per deployment {per:g} ({self.creates} creates)",
             f"outcomes identical to the uninterrupted run: {'yes' if self.outcomes_identical else 'NO'}",
             f"event-log gaps: {len(self.gaps)}",
             f"{self.seconds:.0f} s",
@@ -102,8 +102,12 @@ class World:
             f'request_topic = "{topics["request_topic"]}"\nresponse_topic = "{topics["response_topic"]}"\n'
             "poll_interval = 0.3\ntimeout = 2\ngive_up_after = 120\n"
         )
-        self._campaign("iot", iot, '[iotsquare]\nregion = "eu868"\nsubnet = "ch_00-07"\nenable_mc_remote = true\n'
-                       'gen_app_key = "504e83e6dd1a457af1bf93f99d362e89"\njoin_timeout = 20\n')
+        self._campaign(
+            "iot",
+            iot,
+            '[iotsquare]\nregion = "eu868"\nsubnet = "ch_00-07"\nenable_mc_remote = true\n'
+            'gen_app_key = "504e83e6dd1a457af1bf93f99d362e89"\njoin_timeout = 20\n',
+        )
         self._campaign("ms", ms, "[milesight]\nfragment_interval = 1000\n")
         self.names = [f"iot-{seed}", f"ms-{seed}"]
 
@@ -162,16 +166,16 @@ class World:
             }
 
     def creates(self) -> tuple[int, int]:
-        """(creates the simulators saw — tasks and groups —, deployments in the store)."""
-        calls = self.iot.calls
+        """(tasks the simulators were asked to create, deployments in the store). A group create that finds the
+        group made by an earlier attempt is a look-up, not a second group, so only task creates count."""
         ms_calls = self.ms.calls
-        tasks = sum(ms_calls[Call(g.upper(), "POST", "/api/fuota/task")] + ms_calls[Call(g, "POST", "/api/fuota/task")]
-                    for g in self.gateways)
+        tasks = self.iot.calls["fuota/create"] + sum(
+            ms_calls[Call(g.upper(), "POST", "/api/fuota/task")] + ms_calls[Call(g, "POST", "/api/fuota/task")]
+            for g in self.gateways
+        )
         with Store(self.url) as store:
-            deployments = [d for name in self.names for d in store.deployments(store.campaign(name).id)]
-        iot = sum(d.backend == "iot" for d in deployments)
-        # Each IoTSquare deployment creates a temporary group and a task; each Milesight one a task.
-        return calls["fuota/create"] + calls["mcgroup/create"] + tasks, 2 * iot + (len(deployments) - iot)
+            deployments = sum(len(store.deployments(store.campaign(name).id)) for name in self.names)
+        return tasks, deployments
 
     def gaps(self) -> list[str]:
         """Every break in a transition chain: a deployment or campaign whose recorded moves do not lead, one
@@ -241,9 +245,20 @@ class Killer:
             stop_daemon(self._daemon)
 
 
-def run_round(base: Path, seed: int, broker: Broker, kills: int, in_create: int, figures: Figures, *,
-              iot_devices: int = 300, ms_devices: int = 80, timeout: float = 300) -> None:
+def run_round(
+    base: Path,
+    seed: int,
+    broker: Broker,
+    kills: int,
+    in_create: int,
+    figures: Figures,
+    *,
+    iot_devices: int = 300,
+    ms_devices: int = 80,
+    timeout: float = 300,
+) -> None:
     """One round: the same campaigns run undisturbed and under kills, side by side; figures updated."""
+    began = time.monotonic()
     sizes = {"iot_devices": iot_devices, "ms_devices": ms_devices}
     calm = World(base / f"calm-{seed}", seed, broker, **sizes)
     stormy = World(base / f"chaos-{seed}", seed, broker, **sizes)
@@ -265,6 +280,7 @@ def run_round(base: Path, seed: int, broker: Broker, kills: int, in_create: int,
         figures.devices += sum(len(d) for d in got.values())
         figures.outcomes_identical &= got == expected
         figures.gaps += stormy.gaps()
+        figures.seconds += time.monotonic() - began
     finally:
         calm.close()
         stormy.close()
@@ -276,14 +292,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="the first round's seed")
     args = parser.parse_args()
     figures = Figures()
-    began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="fuota-chaos-") as tmp, Broker.start(Path(tmp) / "broker") as broker:
-        seed = args.seed
-        while figures.kills < args.kills:
-            run_round(Path(tmp), seed, broker, kills=8, in_create=2, figures=figures)
-            print(f"round {figures.rounds}: {figures.kills} kills so far", flush=True)
-            seed += 1
-    figures.seconds = time.monotonic() - began
+    with tempfile.TemporaryDirectory(prefix="fuota-chaos-") as tmp:
+        broker = Broker(Path(tmp)).start()
+        try:
+            seed = args.seed
+            while figures.kills < args.kills:
+                run_round(Path(tmp), seed, broker, kills=8, in_create=2, figures=figures)
+                print(f"round {figures.rounds}: {figures.kills} kills so far", flush=True)
+                seed += 1
+        finally:
+            broker.stop()
     print("\n".join(figures.lines()))
     ok = figures.outcomes_identical and not figures.gaps and figures.creates == figures.deployments
     for gap in figures.gaps:

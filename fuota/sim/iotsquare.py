@@ -249,6 +249,11 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, handler)
         self.sim = sim
 
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        # A client that died or hung up mid-request (a killed daemon) is a normal event for a server, not a bug.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse one connection across polls
