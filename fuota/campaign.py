@@ -170,6 +170,7 @@ class Campaign(BaseModel):
     file: CampaignFile
     firmware: bytes
     devices: tuple[str, ...]
+    firmware_path: Path | None = None  # where the image was read, checked again before each task is created
 
     @property
     def name(self) -> str:
@@ -233,4 +234,4 @@ def load_campaign(path: Path) -> Campaign:
         if eui in seen:
             raise ConfigError(f"{path}: devices: {eui!r} is listed twice; list each device once")
         seen.add(eui)
-    return Campaign(file=spec, firmware=firmware, devices=tuple(devices))
+    return Campaign(file=spec, firmware=firmware, devices=tuple(devices), firmware_path=firmware_path.resolve())

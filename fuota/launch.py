@@ -148,6 +148,8 @@ def launch(store: Store, campaign: Campaign, plans: list[DeploymentPlan]) -> tup
         return existing, True
     spec = campaign.file.model_dump(mode="json")
     spec["options"] = plans[0].options if plans else {}
+    if campaign.firmware_path is not None:
+        spec["firmware_path"] = str(campaign.firmware_path)
     record = store.create_campaign(
         campaign.name,
         spec,

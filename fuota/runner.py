@@ -24,6 +24,7 @@ from fuota.backends.base import Backend, TargetReport, TaskRef, TaskSpec
 from fuota.backends.errors import AuthError, BackendError, MalformedAnswer, TransientError
 from fuota.campaign import Window
 from fuota.engine import DeploymentEngine
+from fuota.firmware_check import FirmwareChanged, checked_firmware
 from fuota.messages import (
     AbortRequested,
     AbortTask,
@@ -43,9 +44,9 @@ from fuota.messages import (
     TaskReported,
 )
 from fuota.model import CampaignState, DeploymentState, DeviceProgress, Outcome
-from fuota.store import CampaignRecord, DeploymentRecord, LeaseLost, NewEvent, StaleState, Store
+from fuota.store import CampaignRecord, DeploymentRecord, EventKind, LeaseLost, NewEvent, StaleState, Store
 
-__all__ = ["Runner", "campaign_outcome", "default_runner_name"]
+__all__ = ["Runner", "campaign_outcome", "default_runner_name", "ended_here"]
 
 LEASE = timedelta(seconds=30)
 
@@ -59,6 +60,24 @@ def _utcnow() -> datetime:
 def default_runner_name(role: str = "runner") -> str:
     """A name no other live process shares: the role, the host and the process id."""
     return f"{role}@{socket.gethostname()}:{os.getpid()}"
+
+
+def ended_here(owners: set[str]) -> frozenset[str]:
+    """The runners among `owners` named by default_runner_name on this machine whose process has ended: their
+    leases need not be waited out (a `fuota run` or daemon killed and started again takes over at once)."""
+    host = socket.gethostname()
+    dead = set()
+    for owner in owners:
+        where, _, pid = owner.partition("@")[2].rpartition(":")
+        if where != host or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            dead.add(owner)
+        except PermissionError:
+            pass  # alive, another user's
+    return frozenset(dead)
 
 
 @dataclass
@@ -81,7 +100,7 @@ def campaign_outcome(
     if DeploymentState.ABORTED in states:
         return CampaignState.ABORTED, "a deployment was aborted"
     if DeploymentState.FAILED in states:
-        return CampaignState.FAILED, "a back end failed a deployment"
+        return CampaignState.FAILED, "a deployment failed"
     total = sum(outcomes.values())
     updated = outcomes.get(Outcome.UPDATED.value, 0)
     if total and updated / total >= threshold:
@@ -139,7 +158,9 @@ class Runner:
     def _hold(self, campaign: CampaignRecord, *, force: bool = False) -> dict[int, _Live]:
         """Claim the campaign's deployments for this runner; keep an engine for each held, built afresh from the
         store for one just taken (another runner may have moved it), and forget the ones no longer held."""
-        held = self.store.claim_deployments(self.name, self.lease, campaign_id=campaign.id, force=force)
+        owners = {d.lease_owner for d in self.store.deployments(campaign.id) if d.lease_owner and not d.state.ended}
+        dead = ended_here(owners - {self.name})
+        held = self.store.claim_deployments(self.name, self.lease, campaign_id=campaign.id, force=force, dead=dead)
         live = self._lives.setdefault(campaign.id, {})
         for gone in set(live) - held:
             del live[gone]
@@ -239,10 +260,20 @@ class Runner:
         if verdict is None:
             return None
         state, cause = verdict
+        if state in (CampaignState.ABORTED, CampaignState.FAILED):
+            cause = self._why(campaign.id, state, cause)
         current = self._campaign(campaign.id).state
         if not current.ended:
             self.store.set_campaign_state(campaign.id, state, cause, expected=current)
         return self._campaign(campaign.id).state
+
+    def _why(self, campaign_id: int, state: CampaignState, cause: str) -> str:
+        """The campaign's cause, completed with the first deployment's own reason for ending that way."""
+        ended = {CampaignState.ABORTED: DeploymentState.ABORTED, CampaignState.FAILED: DeploymentState.FAILED}[state]
+        for event in self.store.events(campaign_id, EventKind.TRANSITION):
+            if event.deployment_id is not None and event.to_state == ended.value:
+                return f"{cause}: {event.cause}"
+        return cause
 
     # -- one engine step: persist, then act -------------------------------------------------------------------
     def _carry(self, campaign: CampaignRecord, item: _Live, step: Step, **fields: object) -> None:
@@ -287,6 +318,10 @@ class Runner:
             observations = self._call(campaign, item.record, backend, command)
         except AuthError:
             raise  # the configuration is wrong: stop here, the campaign stays resumable
+        except FirmwareChanged as exc:
+            self._carry(campaign, item, item.engine.handle(BackendFailed(str(exc)), self.clock()))
+            self.abort(campaign.id, str(exc))  # every other deployment of the campaign stops too
+            return
         except TransientError as exc:
             now = self.clock()
             item.failing_since = item.failing_since or now
@@ -333,7 +368,9 @@ class Runner:
                 spec = TaskSpec(
                     name=record.task_name,
                     target=record.target or "",
-                    firmware=self.store.firmware(campaign.id),
+                    firmware=checked_firmware(
+                        self.store.firmware(campaign.id), campaign.firmware_sha256, campaign.spec.get("firmware_path")
+                    ),
                     redundancy_percent=float(campaign.spec["redundancy_percent"]) / 100,
                     devices=devices,
                     options=dict(campaign.spec.get("options", {})),

@@ -232,13 +232,15 @@ class Store:
         campaign_id: int | None = None,
         fair: bool = True,
         force: bool = False,
+        dead: frozenset[str] = frozenset(),
     ) -> frozenset[int]:
         """The open deployments `owner` holds after renewing its leases and taking more that nobody holds or
         whose lease expired, up to its fair share among the runners alive (all with `fair=False`; every open one,
-        whoever holds it, with `force`). A take-over is recorded as an event."""
+        whoever holds it, with `force`; leases of the runners named in `dead` count as expired). A take-over is
+        recorded as an event."""
         now = self._clock()
         with self._db.transaction(f"claim deployments for {owner}", write=True) as conn:
-            got = store_leases.claim(conn, owner, now, ttl, campaign_id=campaign_id, fair=fair, force=force)
+            got = store_leases.claim(conn, owner, now, ttl, campaign_id=campaign_id, fair=fair, force=force, dead=dead)
             for campaign, deployment, event in got.taken_over:
                 conn.execute(insert(schema.events).values(_event_row(campaign, deployment, event, now)))
         return got.held

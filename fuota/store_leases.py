@@ -52,11 +52,12 @@ def claim(
     campaign_id: int | None = None,
     fair: bool = True,
     force: bool = False,
+    dead: frozenset[str] = frozenset(),
 ) -> Claim:
     """Hold, until `now + ttl`, the open deployments (of `campaign_id`, or all) that `owner` holds already, plus
     more that nobody holds or whose lease expired: with `fair`, only up to `owner`'s fair share of the open
     deployments. `force` takes every open one, whoever holds it (an abort must reach deployments a daemon
-    drives)."""
+    drives). Leases of the runners named in `dead` count as expired (the caller knows those processes ended)."""
     stmt = select(
         _deployments.c.id,
         _deployments.c.campaign_id,
@@ -73,6 +74,7 @@ def claim(
                 _deployments.c.lease_owner == owner,
                 _deployments.c.lease_until.is_(None),
                 _deployments.c.lease_until < now,
+                _deployments.c.lease_owner.in_(dead),
             )
         )
     rows = conn.execute(stmt.order_by(_deployments.c.id).with_for_update(skip_locked=True)).all()
@@ -88,7 +90,7 @@ def claim(
             .values(lease_owner=owner, lease_until=now + ttl)
         )
     taken_over = tuple(
-        (r.campaign_id, r.id, _takeover_event(r.task_name, owner, r.lease_owner, r.lease_until, now, force))
+        (r.campaign_id, r.id, _takeover_event(r.task_name, owner, r.lease_owner, r.lease_until, now, force, dead))
         for r in others
         if r.lease_owner is not None
     )
@@ -132,10 +134,12 @@ def release(conn: Connection, owner: str) -> int:
 
 
 def _takeover_event(
-    task: str, owner: str, previous: str, until: datetime | None, now: datetime, force: bool
+    task: str, owner: str, previous: str, until: datetime | None, now: datetime, force: bool, dead: frozenset[str]
 ) -> NewEvent:
     if force:
         cause = f"{owner} takes {task} over from {previous} to stop it"
+    elif previous in dead:
+        cause = f"{owner} takes {task} over from {previous}, a process of this machine that ended"
     else:
         late = "" if until is None else f" {(now - until).total_seconds():.0f} s ago"
         cause = f"{owner} takes {task} over from {previous}, whose lease expired{late}"

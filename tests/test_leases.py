@@ -3,7 +3,11 @@ a runner that lost its lease cannot write, and an abort takes every deployment w
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +17,7 @@ from alembic import command
 from test_store import Clock, deployment
 
 from fuota.model import CampaignState, DeploymentState
+from fuota.runner import ended_here
 from fuota.store import EventKind, LeaseLost, Store, alembic_config
 
 LEASE = timedelta(seconds=30)
@@ -136,3 +141,16 @@ def test_a_database_of_the_first_schema_gains_leases_and_keeps_its_campaigns(tmp
         (record,) = store.deployments(1)
         assert (record.task_name, record.lease_owner, record.lease_until) == ("fuota-old-0", None, None)
         assert store.claim_deployments("a", LEASE, campaign_id=1) == {1}
+
+
+def test_a_dead_process_of_this_machine_is_taken_over_at_once(store: Store) -> None:
+    cid = _campaign(store, 1)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_name = f"runner@{socket.gethostname()}:{gone.stdout.strip()}"
+    live_name = f"runner@{socket.gethostname()}:{os.getppid()}"
+    assert ended_here({dead_name, live_name, "d1", "runner@elsewhere:1"}) == {dead_name}
+    (did,) = store.claim_deployments(dead_name, LEASE, campaign_id=cid)
+    assert store.claim_deployments("b", LEASE, campaign_id=cid) == frozenset()  # its lease still runs
+    assert store.claim_deployments("b", LEASE, campaign_id=cid, dead=ended_here({dead_name})) == {did}
+    (event,) = store.events(cid, EventKind.LEASE)
+    assert event.cause == f"b takes fuota-spring-0 over from {dead_name}, a process of this machine that ended"
