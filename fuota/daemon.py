@@ -20,6 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from fuota.backends.base import Backend
 from fuota.config import Config
+from fuota.metrics import DaemonMetrics
 from fuota.runner import Runner
 from fuota.store import Store
 
@@ -54,8 +55,10 @@ class Daemon:
         *,
         clock: Callable[[], datetime] | None = None,
         pass_seconds: float = 0.5,
+        metrics: DaemonMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics  # poll lag is observed here; back-end calls by the wrapped back ends
         self.pass_seconds = pass_seconds
         options = {"clock": clock} if clock is not None else {}
         self.runner = Runner(
@@ -80,6 +83,8 @@ class Daemon:
             open_ids.add(campaign.id)
             if self._due.get(campaign.id, now) > now:
                 continue
+            if self.metrics is not None and campaign.id in self._due:
+                self.metrics.poll_lag.observe((self.runner.clock() - self._due[campaign.id]).total_seconds())
             before = campaign.state
             try:
                 wake = self.runner.tick(campaign.id)
