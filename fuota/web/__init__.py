@@ -20,7 +20,9 @@ from fuota.store import Store
 from fuota.web.app import create_app
 from fuota.web.server import Dashboard, DashboardError, parse_address
 
-__all__ = ["Dashboard", "DashboardError", "start_dashboard"]
+__all__ = ["ABORT_ATTEMPTS", "Dashboard", "DashboardError", "start_dashboard"]
+
+ABORT_ATTEMPTS = 5
 
 
 def start_dashboard(
@@ -30,7 +32,14 @@ def start_dashboard(
     through a Runner over `backends`, as `fuota abort` does. Raises DashboardError or ConfigError."""
 
     def abort(campaign_id: int, cause: str) -> CampaignState:
-        return Runner(store, backends).abort(campaign_id, cause)
+        # The daemon's own pass may move a deployment between the abort's read and its write; the abort then
+        # leaves that one (StaleState) and is repeated, reading the store afresh.
+        runner = Runner(store, backends)
+        for _ in range(ABORT_ATTEMPTS):
+            state = runner.abort(campaign_id, cause)
+            if state.ended:
+                break
+        return state
 
     host, port = parse_address(address)
     app = create_app(

@@ -156,7 +156,7 @@ def create_app(
         Route("/fragments/campaigns", fragment("_campaigns.html", the_campaigns)),
         Route("/fragments/campaigns/{campaign_id:int}", fragment("_summary.html", the_campaign)),
         Route("/fragments/campaigns/{campaign_id:int}/devices", fragment("_devices.html", the_devices, "table")),
-        Route("/api/campaigns/{campaign_id:int}/devices", lambda request: JSONResponse(the_devices(request))),
+        Route("/api/campaigns/{campaign_id:int}/devices", lambda request: JSONResponse(_checked(the_devices, request))),
         Route("/api/campaigns/{campaign_id:int}/abort", abort_campaign, methods=["POST"]),
         Route("/metrics", metrics_endpoint),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
