@@ -343,7 +343,7 @@ class Store:
                 schema.deployments.c.campaign_id == campaign_id
             )
         with self._db.transaction("count devices by stage and outcome") as conn:
-            return list(conn.execute(stmt).tuples())
+            return [tuple(row) for row in conn.execute(stmt)]
 
     def reason_counts(self, campaign_id: int) -> list[tuple[int, str | None, int]]:
         """(deployment id, reason, devices) for the campaign's devices that ended other than updated, most
@@ -361,7 +361,7 @@ class Store:
             .order_by(count.desc(), schema.devices.c.reason)
         )
         with self._db.transaction(f"count the failure reasons of campaign {campaign_id}") as conn:
-            return list(conn.execute(stmt).tuples())
+            return [tuple(row) for row in conn.execute(stmt)]
 
     def recent_events(
         self, campaign_id: int, *, dev_eui: str | None = None, skip: Sequence[EventKind] = (), limit: int = 100

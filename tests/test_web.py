@@ -9,12 +9,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+import stamina.instrumentation
 from cli_helpers import fuota
 from prometheus_client.parser import text_string_to_metric_families
 from web_helpers import SIM_TOKEN, TOKEN, Running, campaign_under_way, start_daemon, stop_daemon, wait_until
 
+from fuota.backends.iotsquare import IoTSquareBackend
+from fuota.metrics import DaemonMetrics
 from fuota.model import CampaignState, Stage
-from fuota.store import EventKind
+from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
+from fuota.store import EventKind, Store
 from fuota.web.queries import PER_PAGE, TIMELINE
 from fuota.web.server import DashboardError, parse_address
 
@@ -186,6 +190,35 @@ def test_a_bad_filter_is_refused_naming_it(served: Running, params: dict, named:
     answer = _get(served, f"/api/campaigns/{served.campaign_id}/devices", **params)
     assert answer.status_code == 400 and named in answer.json()["error"]
     assert _get(served, "/api/campaigns/99999").status_code == 404
+
+
+def test_metrics_count_back_end_calls_and_the_retries_inside_them(tmp_path: Path) -> None:
+    group, members = "00000000000000aa", fleet_euis(5, seed=48)
+    hooks = stamina.instrumentation.get_on_retry_hooks()
+    with (
+        IoTSquareSim(groups={group: members}, busy_rate=0.3, seed=3) as sim,
+        Store(f"sqlite:///{tmp_path}/m.db") as store,
+    ):
+        metrics = DaemonMetrics(store)
+        stamina.instrumentation.set_on_retry_hooks([metrics.on_retry])
+        try:
+            fast = {"retry_attempts": 10, "retry_wait_initial": 0.001, "retry_wait_max": 0.002}
+            backend = metrics.wrap({"iot": IoTSquareBackend("iot", sim.url, "sim-token", **fast)})["iot"]
+            for _ in range(10):
+                assert set(backend.ready(group)) == set(members)
+            backend.close()
+        finally:
+            stamina.instrumentation.set_on_retry_hooks(hooks)
+        families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
+
+    def value(name: str, **labels: str) -> float:
+        found = [s.value for f in families.values() for s in f.samples if s.name == name and s.labels == labels]
+        return found[0] if found else 0.0
+
+    assert value("fuota_backend_calls_total", backend="iot", operation="ready", result="ok") == 10
+    assert value("fuota_backend_call_seconds_count", backend="iot", operation="ready") == 10
+    retried = value("fuota_backend_retries_total", backend="iot", operation="ready", error="TransientError")
+    assert retried == sim.calls["mcdevice/list"] - 10 > 0  # every busy answer was retried, and counted
 
 
 @pytest.mark.parametrize(
