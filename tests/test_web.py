@@ -240,6 +240,11 @@ def test_daemon_refuses_an_address_it_cannot_use(tmp_path: Path) -> None:
     (tmp_path / "fuota.toml").write_text(f'[store]\nurl = "sqlite:///{tmp_path / "fuota.db"}"\n')
     result = fuota(tmp_path, "daemon", "--http", "127.0.0.1:port")
     assert result.returncode == 2 and "--http = '127.0.0.1:port'" in result.stderr
+    with (tmp_path / "fuota.toml").open("a") as config:
+        config.write('[dashboard]\ntoken_env = "FUOTA_TEST_UNSET_TOKEN"\n')
+    unset = fuota(tmp_path, "daemon", "--http", "0")
+    assert unset.returncode == 2 and "dashboard.token_env = 'FUOTA_TEST_UNSET_TOKEN'" in unset.stderr
+    (tmp_path / "fuota.toml").write_text(f'[store]\nurl = "sqlite:///{tmp_path / "fuota.db"}"\n')
     first, url, _ = start_daemon(tmp_path)
     try:
         taken = fuota(tmp_path, "daemon", "--http", url.removeprefix("http://"))

@@ -70,7 +70,11 @@ def create_app(
     """The dashboard over `store`. `token` enables abort (calling `abort(campaign_id, cause)`, the same path as
     `fuota abort`); `metrics` returns /metrics' body and content type."""
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(stages=[s.value for s in Stage], outcomes=[o.value for o in Outcome] + [NO_OUTCOME])
+    templates.env.globals.update(
+        stages=[s.value for s in Stage],
+        outcomes=[o.value for o in Outcome] + [NO_OUTCOME],
+        ended=[s.value for s in CampaignState if s.ended],  # no more polling once the campaign can not change
+    )
     templates.env.filters["when"] = _when
 
     def campaign_of(request: Request) -> CampaignRecord:
