@@ -249,7 +249,7 @@ def daemon(
     """Drive every campaign in the store on schedule until SIGTERM/SIGINT (then exit 0).
 
     With --http, also serve a dashboard of the campaigns (pages, their JSON twins under /api, abort with the
-    [dashboard] token) and Prometheus metrics at /metrics.
+    configuration's dashboard token) and Prometheus metrics at /metrics.
     """
     import logging
     import sys
