@@ -257,9 +257,17 @@ def daemon(
             "over that long after this one dies.",
         ),
     ] = 30.0,
+    http: Annotated[
+        str | None,
+        typer.Option("--http", metavar="HOST:PORT", help="Serve the dashboard and /metrics here (host: 127.0.0.1)."),
+    ] = None,
 ) -> None:
     """Drive every campaign in the store on schedule until SIGTERM/SIGINT (then exit 0). Several daemons may
-    share one store (PostgreSQL, or SQLite on one machine): they divide the deployments between them."""
+    share one store (PostgreSQL, or SQLite on one machine): they divide the deployments between them.
+
+    With --http, also serve a dashboard of the campaigns (pages, their JSON twins under /api, abort with the
+    configuration's dashboard token) and Prometheus metrics at /metrics.
+    """
     import logging
     import sys
     from datetime import timedelta
@@ -275,12 +283,33 @@ def daemon(
     config = _config()
     store = _store(config)
     backends = _backends(config, set(config.backends))
+    metrics, dashboard = None, None
     try:
-        Daemon(store, config, backends, name=name, lease=timedelta(seconds=lease_seconds)).serve()
+        if http is not None:
+            metrics, backends, dashboard = _dashboard(http, store, config, backends)
+        Daemon(store, config, backends, metrics=metrics, name=name, lease=timedelta(seconds=lease_seconds)).serve()
     finally:
+        if dashboard is not None:
+            dashboard.stop()
         for backend in backends.values():
             backend.close()
         store.close()
+
+
+def _dashboard(address: str, store: Store, config: Config, backends: dict):
+    """The daemon's metrics, its back ends measured by them, and its dashboard serving at `address`."""
+    import stamina.instrumentation
+
+    from fuota.metrics import DaemonMetrics
+    from fuota.web import DashboardError, start_dashboard
+
+    metrics = DaemonMetrics(store)
+    metered = metrics.wrap(backends)
+    stamina.instrumentation.set_on_retry_hooks([metrics.on_retry])
+    try:
+        return metrics, metered, start_dashboard(address, store, config, metered, metrics)
+    except (DashboardError, ConfigError) as exc:
+        raise _fail(str(exc)) from exc
 
 
 @app.command()

@@ -18,7 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from fuota.model import EUI_PATTERN, normalize_eui
 
-__all__ = ["BackendConfig", "Config", "ConfigError", "IoTSquareConfig", "MilesightConfig", "StoreConfig", "load_config"]
+__all__ = [
+    "BackendConfig",
+    "Config",
+    "ConfigError",
+    "DashboardConfig",
+    "IoTSquareConfig",
+    "MilesightConfig",
+    "StoreConfig",
+    "load_config",
+]
 
 DEFAULT_STORE_URL = "sqlite:///fuota.db"
 
@@ -111,6 +120,33 @@ class MilesightConfig(_Strict):
         return _from_env(name, "password", self.password, self.password_env, required=False)
 
 
+class DashboardConfig(_Strict):
+    """`[dashboard]`: the bearer token that `fuota daemon --http` asks before aborting a campaign from its page.
+    Without one, the dashboard is read-only."""
+
+    token: SecretStr | None = None
+    token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> DashboardConfig:
+        if self.token is not None and self.token_env is not None:
+            raise ValueError("give either token or token_env, not both")
+        return self
+
+    def secret(self) -> str | None:
+        """The abort token from the file or the environment, or None when none is configured."""
+        if self.token is not None:
+            return self.token.get_secret_value() or None
+        if self.token_env is None:
+            return None
+        if found := os.environ.get(self.token_env):
+            return found
+        raise ConfigError(
+            f"dashboard.token_env = {self.token_env!r}: that environment variable is not set; "
+            f'export {self.token_env}=… or put token = "…" under [dashboard]'
+        )
+
+
 BackendConfig = Annotated[IoTSquareConfig | MilesightConfig, Field(discriminator="kind")]
 
 
@@ -119,6 +155,7 @@ class Config(_Strict):
 
     store: StoreConfig = StoreConfig()
     backends: dict[str, BackendConfig] = {}
+    dashboard: DashboardConfig = DashboardConfig()
 
     def backend(self, name: str) -> BackendConfig:
         """The back end called `name`; ConfigError listing the known ones otherwise."""

@@ -25,6 +25,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from fuota.backends.base import Backend
 from fuota.config import Config
+from fuota.metrics import DaemonMetrics
 from fuota.runner import LEASE, Runner, default_runner_name
 from fuota.store import Store
 
@@ -59,10 +60,12 @@ class Daemon:
         *,
         clock: Callable[[], datetime] | None = None,
         pass_seconds: float = 0.5,
+        metrics: DaemonMetrics | None = None,
         name: str | None = None,
         lease: timedelta = LEASE,
     ) -> None:
         self.store = store
+        self.metrics = metrics  # poll lag is observed here; back-end calls by the wrapped back ends
         self.pass_seconds = pass_seconds
         self.name = name or default_runner_name("daemon")
         self.lease = lease
@@ -96,6 +99,8 @@ class Daemon:
             open_ids.add(campaign.id)
             if self._due.get(campaign.id, now) > now:
                 continue
+            if self.metrics is not None and campaign.id in self._due:
+                self.metrics.poll_lag.observe((self.runner.clock() - self._due[campaign.id]).total_seconds())
             before = campaign.state
             try:
                 wake = self.runner.tick(campaign.id)

@@ -49,6 +49,7 @@ from fuota.store import CampaignRecord, DeploymentRecord, EventKind, LeaseLost, 
 __all__ = ["Runner", "campaign_outcome", "default_runner_name", "ended_here"]
 
 LEASE = timedelta(seconds=30)
+_ABORT_ATTEMPTS = 5
 
 Clock = Callable[[], datetime]
 
@@ -229,8 +230,16 @@ class Runner:
     def abort(self, campaign_id: int, cause: str = "abort requested") -> CampaignState:
         """Stop every open deployment of the campaign on its back end; devices keep their last stage."""
         campaign = self._campaign(campaign_id)
-        for item in list(self._hold(campaign, force=True).values()):
-            self._carry(campaign, item, item.engine.handle(AbortRequested(cause), self.clock()))
+        # A daemon's step already under way may still land between our read and our write (StaleState): read the
+        # deployment again and abort it again. The forced leases keep the daemon from writing any further step.
+        for _ in range(_ABORT_ATTEMPTS):
+            live = self._hold(campaign, force=True)
+            self._follow_the_store(campaign, live)
+            still_open = [item for item in live.values() if not item.engine.state.ended]
+            if not still_open:
+                break
+            for item in still_open:
+                self._carry(campaign, item, item.engine.handle(AbortRequested(cause), self.clock()))
         return self._conclude(campaign) or self._campaign(campaign_id).state
 
     def _campaign(self, campaign_id: int) -> CampaignRecord:

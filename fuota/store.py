@@ -334,6 +334,124 @@ class Store:
         """How many of the campaign's devices ended with each Outcome; devices without one are not counted."""
         return self._count(campaign_id, schema.devices.c.outcome, Outcome)
 
+    # --- reads for the dashboard and the metrics: paged and grouped in SQL, so 10 000 devices stay cheap ---
+
+    def devices_page(
+        self,
+        campaign_id: int,
+        *,
+        deployment_id: int | None = None,
+        stage: Stage | None = None,
+        outcome: Outcome | EllipsisType | None = ...,
+        dev_eui: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[DeviceRecord], int]:
+        """One page of the campaign's devices matching the filters (by deployment and EUI) and how many match in
+        all. `outcome` None selects the devices without an outcome yet; `...` (the default) does not filter."""
+        where = [schema.deployments.c.campaign_id == campaign_id]
+        if deployment_id is not None:
+            where.append(schema.devices.c.deployment_id == deployment_id)
+        if stage is not None:
+            where.append(schema.devices.c.stage == Stage(stage).value)
+        if outcome is None:
+            where.append(schema.devices.c.outcome.is_(None))
+        elif outcome is not ...:
+            where.append(schema.devices.c.outcome == Outcome(outcome).value)
+        if dev_eui is not None:
+            where.append(schema.devices.c.dev_eui == normalize_eui(dev_eui))
+        joined = schema.devices.join(schema.deployments)
+        rows = (
+            select(schema.devices)
+            .select_from(joined)
+            .where(*where)
+            .order_by(schema.devices.c.deployment_id, schema.devices.c.dev_eui)
+            .offset(max(0, offset))
+            .limit(max(0, limit))
+        )
+        with self._db.transaction(f"page the devices of campaign {campaign_id}") as conn:
+            total = conn.scalar(select(func.count()).select_from(joined).where(*where)) or 0
+            return [_device(row) for row in conn.execute(rows)], total
+
+    def campaign_state_counts(self) -> dict[str, int]:
+        """How many campaigns are in each CampaignState (every state present, zeros included)."""
+        stmt = select(schema.campaigns.c.state, func.count()).group_by(schema.campaigns.c.state)
+        counts = dict.fromkeys((s.value for s in CampaignState), 0)
+        with self._db.transaction("count campaigns by state") as conn:
+            counts.update({state: n for state, n in conn.execute(stmt)})
+        return counts
+
+    def device_counts(self, campaign_id: int | None = None) -> list[tuple[int, str, str | None, int]]:
+        """(deployment id, stage, outcome, devices) for every combination present, of one campaign or all."""
+        stmt = select(
+            schema.devices.c.deployment_id, schema.devices.c.stage, schema.devices.c.outcome, func.count()
+        ).group_by(schema.devices.c.deployment_id, schema.devices.c.stage, schema.devices.c.outcome)
+        if campaign_id is not None:
+            stmt = stmt.select_from(schema.devices.join(schema.deployments)).where(
+                schema.deployments.c.campaign_id == campaign_id
+            )
+        with self._db.transaction("count devices by stage and outcome") as conn:
+            return [tuple(row) for row in conn.execute(stmt)]
+
+    def reason_counts(self, campaign_id: int) -> list[tuple[int, str | None, int]]:
+        """(deployment id, reason, devices) for the campaign's devices that ended other than updated, most
+        frequent first."""
+        count = func.count().label("n")
+        stmt = (
+            select(schema.devices.c.deployment_id, schema.devices.c.reason, count)
+            .select_from(schema.devices.join(schema.deployments))
+            .where(
+                schema.deployments.c.campaign_id == campaign_id,
+                schema.devices.c.outcome.is_not(None),
+                schema.devices.c.outcome != Outcome.UPDATED.value,
+            )
+            .group_by(schema.devices.c.deployment_id, schema.devices.c.reason)
+            .order_by(count.desc(), schema.devices.c.reason)
+        )
+        with self._db.transaction(f"count the failure reasons of campaign {campaign_id}") as conn:
+            return [tuple(row) for row in conn.execute(stmt)]
+
+    def recent_events(
+        self, campaign_id: int, *, dev_eui: str | None = None, skip: Sequence[EventKind] = (), limit: int = 100
+    ) -> tuple[list[EventRecord], int]:
+        """The campaign's latest events, newest first, of one device or skipping some kinds, and how many match."""
+        where = [schema.events.c.campaign_id == campaign_id]
+        if dev_eui is not None:
+            where.append(schema.events.c.dev_eui == normalize_eui(dev_eui))
+        if skip:
+            where.append(schema.events.c.kind.not_in([EventKind(k).value for k in skip]))
+        stmt = (
+            select(schema.events)
+            .where(*where)
+            .order_by(schema.events.c.at.desc(), schema.events.c.id.desc())
+            .limit(max(0, limit))
+        )
+        with self._db.transaction(f"list the latest events of campaign {campaign_id}") as conn:
+            total = conn.scalar(select(func.count()).select_from(schema.events).where(*where)) or 0
+            return [_event(row) for row in conn.execute(stmt)], total
+
+    def event_counts(self) -> dict[str, int]:
+        """How many events of each kind the store holds over all campaigns (every kind present, zeros included)."""
+        stmt = select(schema.events.c.kind, func.count()).group_by(schema.events.c.kind)
+        counts = dict.fromkeys((k.value for k in EventKind), 0)
+        with self._db.transaction("count events by kind") as conn:
+            counts.update({kind: n for kind, n in conn.execute(stmt)})
+        return counts
+
+    def started_at(self) -> dict[int, datetime]:
+        """When each campaign that ever ran went Running (its first such transition), by campaign id."""
+        stmt = (
+            select(schema.events.c.campaign_id, func.min(schema.events.c.at))
+            .where(
+                schema.events.c.deployment_id.is_(None),
+                schema.events.c.kind == EventKind.TRANSITION.value,
+                schema.events.c.to_state == CampaignState.RUNNING.value,
+            )
+            .group_by(schema.events.c.campaign_id)
+        )
+        with self._db.transaction("read when the campaigns started") as conn:
+            return {cid: at for cid, at in conn.execute(stmt)}
+
     # --- internals ------------------------------------------------------------------------------------------
 
     def _count(

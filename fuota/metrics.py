@@ -1,0 +1,179 @@
+"""The daemon's Prometheus metrics, served at /metrics of `fuota daemon --http`.
+
+What the store knows — campaigns by state, devices by stage and outcome, anomalies — is read from the store at
+scrape time by a custom collector, so the numbers are the store's own, whichever process wrote them. What only
+this daemon sees is counted as it happens: every back-end call (through `MeteredBackend`, a thin wrapper around
+each Backend) with its result and latency, the adapters' retries (stamina's on-retry hook), and how late each
+due campaign is ticked (the poll lag).
+
+    fuota_campaigns{state}                              gauge, from the store
+    fuota_devices{stage, outcome}                       gauge, from the store (outcome "none" until it has one)
+    fuota_anomalies_total                               counter, anomaly events in the store
+    fuota_backend_calls_total{backend, operation, result}      result "ok" or the error's class name
+    fuota_backend_call_seconds{backend, operation}      histogram of the calls' latency
+    fuota_backend_retries_total{backend, operation, error}     retries inside an adapter, by the error retried
+    fuota_poll_lag_seconds                              histogram: how long after it was due a campaign is ticked
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from stamina.instrumentation import RetryDetails
+
+from fuota.backends.base import Backend, DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
+from fuota.store import Store
+
+__all__ = ["CONTENT_TYPE", "DaemonMetrics", "MeteredBackend"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+T = TypeVar("T")
+
+
+class _StoreCollector(Collector):
+    """Counts read from the store at each scrape."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        campaigns = GaugeMetricFamily("fuota_campaigns", "Campaigns in the store by state.", labels=["state"])
+        for state, n in self.store.campaign_state_counts().items():
+            campaigns.add_metric([state], n)
+        yield campaigns
+        totals: dict[tuple[str, str], int] = {}
+        for _, stage, outcome, n in self.store.device_counts():
+            key = (stage, outcome or "none")
+            totals[key] = totals.get(key, 0) + n
+        devices = GaugeMetricFamily(
+            "fuota_devices", "Devices of every campaign by stage and outcome.", labels=["stage", "outcome"]
+        )
+        for (stage, outcome), n in sorted(totals.items()):
+            devices.add_metric([stage, outcome], n)
+        yield devices
+        anomalies = CounterMetricFamily("fuota_anomalies", "Anomaly events recorded in the store.")
+        anomalies.add_metric([], self.store.event_counts()["anomaly"])
+        yield anomalies
+
+
+class DaemonMetrics:
+    """The daemon's registry: the store collector plus what the daemon counts itself."""
+
+    def __init__(self, store: Store) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_StoreCollector(store))
+        self.calls = Counter(
+            "fuota_backend_calls",
+            "Back-end calls by back end, operation and result.",
+            ["backend", "operation", "result"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "fuota_backend_call_seconds",
+            "Latency of back-end calls, retries inside the adapter included.",
+            ["backend", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.retries = Counter(
+            "fuota_backend_retries",
+            "Requests an adapter retried after a transient failure.",
+            ["backend", "operation", "error"],
+            registry=self.registry,
+        )
+        self.poll_lag = Histogram(
+            "fuota_poll_lag_seconds",
+            "How long after its due time a campaign was ticked.",
+            buckets=_LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self._calling = threading.local()  # which back-end call a retry on this thread belongs to
+
+    def wrap(self, backends: dict[str, Backend]) -> dict[str, Backend]:
+        """The same back ends, each behind a MeteredBackend."""
+        return {name: MeteredBackend(backend, name, self) for name, backend in backends.items()}
+
+    def on_retry(self, details: RetryDetails) -> None:
+        """stamina's on-retry hook (stamina.instrumentation.set_on_retry_hooks): count the retry against the
+        back-end call under way on this thread."""
+        backend, operation = getattr(self._calling, "call", ("unknown", "unknown"))
+        self.retries.labels(backend, operation, type(details.caused_by).__name__).inc()
+
+    def measure(self, backend: str, operation: str, call: Callable[[], T]) -> T:
+        """Run one back-end call, counting it by result and timing it."""
+        self._calling.call = (backend, operation)
+        began = time.perf_counter()
+        try:
+            result = call()
+        except Exception as exc:
+            self.calls.labels(backend, operation, type(exc).__name__).inc()
+            raise
+        else:
+            self.calls.labels(backend, operation, "ok").inc()
+            return result
+        finally:
+            self.latency.labels(backend, operation).observe(time.perf_counter() - began)
+            self._calling.call = ("unknown", "unknown")
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format."""
+        return generate_latest(self.registry)
+
+
+class MeteredBackend:
+    """A Backend that counts and times every call of the one it wraps; otherwise the same."""
+
+    def __init__(self, inner: Backend, name: str, metrics: DaemonMetrics) -> None:
+        self.inner, self.name, self._metrics = inner, name, metrics
+
+    def __getattr__(self, attribute: str) -> object:
+        # Adapter-specific attributes (poll_interval, …) stay reachable through the wrapper.
+        return getattr(self.inner, attribute)
+
+    def _measure(self, operation: str, call: Callable[[], T]) -> T:
+        return self._metrics.measure(self.name, operation, call)
+
+    def prepare(self, target: str | None, devices: tuple[str, ...], options: dict[str, object]) -> list[TargetReport]:
+        """Backend.prepare, measured."""
+        return self._measure("prepare", lambda: self.inner.prepare(target, devices, options))
+
+    def ready(self, target: str) -> dict[str, bool]:
+        """Backend.ready, measured."""
+        return self._measure("ready", lambda: self.inner.ready(target))
+
+    def find(self, spec: TaskSpec) -> TaskRef | None:
+        """Backend.find, measured."""
+        return self._measure("find", lambda: self.inner.find(spec))
+
+    def create(self, spec: TaskSpec) -> TaskRef:
+        """Backend.create, measured."""
+        return self._measure("create", lambda: self.inner.create(spec))
+
+    def status(self, ref: TaskRef) -> TaskStatus:
+        """Backend.status, measured."""
+        return self._measure("status", lambda: self.inner.status(ref))
+
+    def devices(self, ref: TaskRef) -> list[DeviceReport]:
+        """Backend.devices, measured."""
+        return self._measure("devices", lambda: self.inner.devices(ref))
+
+    def abort(self, ref: TaskRef) -> None:
+        """Backend.abort, measured."""
+        self._measure("abort", lambda: self.inner.abort(ref))
+
+    def cleanup(self, target: TargetReport) -> None:
+        """Backend.cleanup, measured."""
+        self._measure("cleanup", lambda: self.inner.cleanup(target))
+
+    def close(self) -> None:
+        """Close the wrapped back end."""
+        self.inner.close()

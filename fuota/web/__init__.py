@@ -1,0 +1,51 @@
+"""The daemon's web dashboard (`fuota daemon --http HOST:PORT`): campaign pages with JSON twins, abort, /metrics.
+
+    app.py      the Starlette application: routes, security headers, the abort endpoint's checks
+    queries.py  what each page shows, read from the store (the page and its JSON twin share it)
+    server.py   uvicorn on a background thread of the daemon
+    templates/  Jinja2 pages and the fragments they poll; static/ the vendored htmx, the page's script and CSS
+
+Errors: DashboardError (server.py) when it cannot listen where asked; FilterError (queries.py) for a device-table
+filter it cannot apply, answered 400. Requests are refused with HTTP statuses, never exceptions that escape.
+"""
+
+from __future__ import annotations
+
+from fuota.backends.base import Backend
+from fuota.config import Config
+from fuota.metrics import CONTENT_TYPE, DaemonMetrics
+from fuota.model import CampaignState
+from fuota.runner import Runner
+from fuota.store import Store
+from fuota.web.app import create_app
+from fuota.web.server import Dashboard, DashboardError, parse_address
+
+__all__ = ["ABORT_ATTEMPTS", "Dashboard", "DashboardError", "start_dashboard"]
+
+ABORT_ATTEMPTS = 5
+
+
+def start_dashboard(
+    address: str, store: Store, config: Config, backends: dict[str, Backend], metrics: DaemonMetrics
+) -> Dashboard:
+    """Serve the dashboard of `store` at `address` (HOST:PORT or PORT) on a background thread; abort goes
+    through a Runner over `backends`, as `fuota abort` does. Raises DashboardError or ConfigError."""
+
+    def abort(campaign_id: int, cause: str) -> CampaignState:
+        # The daemon's own pass may move a deployment between the abort's read and its write; the abort then
+        # leaves that one (StaleState) and is repeated, reading the store afresh.
+        runner = Runner(store, backends)
+        for _ in range(ABORT_ATTEMPTS):
+            state = runner.abort(campaign_id, cause)
+            if state.ended:
+                break
+        return state
+
+    host, port = parse_address(address)
+    app = create_app(
+        store,
+        token=config.dashboard.secret(),
+        abort=abort,
+        metrics=lambda: (metrics.exposition(), CONTENT_TYPE),
+    )
+    return Dashboard(app, host, port).start()
