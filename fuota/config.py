@@ -4,11 +4,14 @@ Configuration is read from `--config`, else `$FUOTA_CONFIG`, else `./fuota.toml`
 SQLite store in the current directory and no back ends. Environment variables override the file:
 `FUOTA_STORE_URL`, and `FUOTA_BACKEND_<NAME>_<FIELD>` for a back end's field (e.g. FUOTA_BACKEND_IOT_BASE_URL).
 Tokens come from the file (`token`) or from an environment variable it names (`token_env`) and are kept as
-secrets: they never appear in output.
+secrets: they never appear in output. A file that holds a secret and that users other than its owner may read
+draws a warning. Servers' certificates are verified (against `ca_file`/`tls_ca`, else the system's CAs) unless a
+back end says `insecure = true`, which draws a warning at every start.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from pathlib import Path
@@ -30,6 +33,8 @@ __all__ = [
 ]
 
 DEFAULT_STORE_URL = "sqlite:///fuota.db"
+
+log = logging.getLogger("fuota.config")
 
 
 class ConfigError(ValueError):
@@ -71,6 +76,8 @@ class IoTSquareConfig(_Strict):
     token: SecretStr | None = None
     token_env: str | None = None
     token_header: str = "Authorization"
+    ca_file: Path | None = None  # the CA that signed the server's certificate, when not a system CA
+    insecure: bool = False  # accept any certificate: only for a test server, never across a network
     timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
     give_up_after: Annotated[float, Field(gt=0)] = 600.0
@@ -80,6 +87,10 @@ class IoTSquareConfig(_Strict):
     def _one_token_source(self) -> IoTSquareConfig:
         if self.token is not None and self.token_env is not None:
             raise ValueError("give either token or token_env, not both")
+        if self.insecure and self.ca_file is not None:
+            raise ValueError("give either ca_file (verify against that CA) or insecure = true (verify nothing)")
+        if self.base_url.startswith("http://") and (self.insecure or self.ca_file is not None):
+            raise ValueError(f"ca_file and insecure apply to https:// only, and base_url = {self.base_url!r}")
         return self
 
     def secret(self, name: str) -> str:
@@ -101,6 +112,7 @@ class MilesightConfig(_Strict):
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    insecure: bool = False  # accept any broker certificate: only for a test broker, never across a network
     timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
     give_up_after: Annotated[float, Field(gt=0)] = 600.0
@@ -209,7 +221,39 @@ def load_config(path: Path | None = None) -> Config:
     if path is None and Path("fuota.toml").is_file():
         path = Path("fuota.toml")
     data = _read_toml(path, "configuration file") if path is not None else {}
+    if path is not None:
+        _warn_if_others_can_read(path, data)
     try:
         return Config.model_validate(_environment_overrides(data))
     except ValidationError as exc:
         raise ConfigError(describe(exc, str(path or "configuration"))) from None
+
+
+def _secrets_in(data: dict) -> list[str]:
+    """Where the file itself holds a secret (not a *_env name of one)."""
+    found = [
+        f"backends.{name}.{key}"
+        for name, backend in (data.get("backends") or {}).items()
+        if isinstance(backend, dict)
+        for key in ("token", "password")
+        if key in backend
+    ]
+    dashboard = data.get("dashboard")
+    return found + (["dashboard.token"] if isinstance(dashboard, dict) and "token" in dashboard else [])
+
+
+def _warn_if_others_can_read(path: Path, data: dict) -> None:
+    secrets = _secrets_in(data)
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return
+    if secrets and mode & 0o044:
+        log.warning(
+            "%s holds secrets (%s) and users other than its owner may read it (mode %04o): chmod 600 %s, or move "
+            "the secrets to environment variables (token_env, password_env)",
+            path,
+            ", ".join(secrets),
+            mode,
+            path,
+        )

@@ -3,7 +3,7 @@
     BackendError                  anything a back end refused or could not be asked
     ├── TransientError            worth retrying: connection lost, timeout, 5xx, System/Network Busy
     │   └── MalformedAnswer       an answer that breaks the spec (not JSON, a field missing or of the wrong type)
-    ├── AuthError                 the token is missing or refused (IoTSquare 1003, 1004)
+    ├── AuthError                 the token is missing or refused (IoTSquare 1003, 1004), or the certificate untrusted
     ├── NotFoundError             the task, group or device does not exist
     └── RejectedError             any other refusal, with the back end's code and message
 
@@ -38,7 +38,8 @@ class MalformedAnswer(TransientError):
 
 
 class AuthError(BackendError):
-    """The token is missing or refused: check the back end's token in the configuration."""
+    """The token is missing or refused, or the server's certificate is not trusted: retrying cannot help, the
+    configuration must change."""
 
 
 class NotFoundError(BackendError):

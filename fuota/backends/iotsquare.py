@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import ssl
 import string
 
 from fuota.backends import codes
@@ -106,6 +107,7 @@ class IoTSquareBackend:
         retry_timeout: float = 60.0,
         retry_wait_initial: float = 0.5,
         retry_wait_max: float = 10.0,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.name = name
         self._http = IoTSquareHTTP(
@@ -118,6 +120,7 @@ class IoTSquareBackend:
             retry_timeout=retry_timeout,
             retry_wait_initial=retry_wait_initial,
             retry_wait_max=retry_wait_max,
+            verify=verify,
         )
 
     def __repr__(self) -> str:

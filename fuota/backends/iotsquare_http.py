@@ -17,6 +17,7 @@ the time budget are spent. The token travels only in its header: no message, rep
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ class IoTSquareHTTP:
         retry_timeout: float = 60.0,
         retry_wait_initial: float = 0.5,
         retry_wait_max: float = 10.0,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         # Checked here because httpx and h11 would quote the offending value, token included, in their errors.
         if not _HEADER_VALUE.fullmatch(token):
@@ -84,7 +86,7 @@ class IoTSquareHTTP:
             raise ValueError(f"base_url of back end {name!r} must start with http:// or https://, got {base_url!r}")
         self.name = name
         self._timeout = timeout
-        self._client = httpx.Client(base_url=base_url, headers={token_header: token}, timeout=timeout)
+        self._client = httpx.Client(base_url=base_url, headers={token_header: token}, timeout=timeout, verify=verify)
         self._retry = RetryPolicy(retry_attempts, retry_timeout, retry_wait_initial, retry_wait_max)
 
     def __repr__(self) -> str:
@@ -125,6 +127,11 @@ class IoTSquareHTTP:
         except httpx.TimeoutException as exc:
             raise TransientError(f"{where}: no answer within {self._timeout} s") from exc
         except httpx.TransportError as exc:
+            if _untrusted(exc):
+                raise AuthError(
+                    f"{where}: the server's certificate is not trusted ({exc}): give the CA that signed it as ca_file "
+                    f"of backend {self.name}, or check that base_url names the right server"
+                ) from exc
             raise TransientError(f"{where}: {type(exc).__name__}: {exc}") from exc
         status = response.status_code
         if status >= 500 or status == 429:
@@ -175,3 +182,13 @@ class IoTSquareHTTP:
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
+
+
+def _untrusted(exc: BaseException) -> bool:
+    """Whether a transport error comes from a certificate that failed verification: retrying cannot help."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)

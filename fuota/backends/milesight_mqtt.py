@@ -88,6 +88,7 @@ class NsApiClient:
         ca_file: str | None = None,
         cert_file: str | None = None,
         key_file: str | None = None,
+        insecure: bool = False,
         timeout: float = 10.0,
         qos: int = 1,
         retry_attempts: int = 5,
@@ -100,8 +101,8 @@ class NsApiClient:
             raise ValueError("broker_url must not hold credentials: give username and password instead")
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/"):
             raise ValueError(f"broker_url must be mqtt://host:port or mqtts://host:port, got {broker_url!r}")
-        if parts.scheme == "mqtt" and (ca_file or cert_file or key_file):
-            raise ValueError("TLS files given but broker_url starts with mqtt://: use mqtts:// for TLS")
+        if parts.scheme == "mqtt" and (ca_file or cert_file or key_file or insecure):
+            raise ValueError("TLS settings given but broker_url starts with mqtt://: use mqtts:// for TLS")
         if qos not in (0, 1, 2):
             raise ValueError(f"qos must be 0, 1 or 2, got {qos!r}")
         self.name = name
@@ -122,7 +123,13 @@ class NsApiClient:
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         if parts.scheme == "mqtts":
             try:
-                self._client.tls_set(ca_certs=ca_file, certfile=cert_file, keyfile=key_file)
+                self._client.tls_set(
+                    ca_certs=ca_file,
+                    certfile=cert_file,
+                    keyfile=key_file,
+                    cert_reqs=ssl.CERT_NONE if insecure else ssl.CERT_REQUIRED,
+                )
+                self._client.tls_insecure_set(insecure)
             except (OSError, ssl.SSLError) as exc:
                 raise ValueError(f"cannot load the TLS files for {self.url}: {type(exc).__name__}: {exc}") from exc
         if username is not None:

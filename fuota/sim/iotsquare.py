@@ -16,6 +16,7 @@ method (405), both with code 1007. EUIs are accepted in either case and answered
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import threading
 import time
@@ -71,6 +72,7 @@ class IoTSquareSim:
         phase_time: float = 5.0,
         seed: int = 0,
         port: int = 0,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         if not 1 <= frag_size <= 255:
             raise ValueError(f"frag_size = {frag_size}: 1..255 bytes (FragSize is one byte)")
@@ -104,6 +106,7 @@ class IoTSquareSim:
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._tls = tls  # (certificate, key) PEM files: serve HTTPS, as a real IoTSquare server does
 
     # --- serving -------------------------------------------------------------------------------------------
 
@@ -111,6 +114,10 @@ class IoTSquareSim:
         """Listen on 127.0.0.1 (a free port when `port` was 0) in a daemon thread; return self."""
         if self._server is None:
             self._server = _Server(("127.0.0.1", self._port), _RequestHandler, self)
+            if self._tls is not None:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(*self._tls)
+                self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="iotsquare-sim", daemon=True
             )
@@ -153,8 +160,8 @@ class IoTSquareSim:
 
     @property
     def url(self) -> str:
-        """The base URL, e.g. http://127.0.0.1:8123 (the endpoints are under /openapi/)."""
-        return f"http://127.0.0.1:{self.port}"
+        """The base URL, e.g. http://127.0.0.1:8123 (https with `tls`; the endpoints are under /openapi/)."""
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
 
     # --- inspection, for tests and rehearsals ----------------------------------------------------------------
 
