@@ -7,8 +7,8 @@ Foreign exceptions are translated here and nowhere else (`raise … from exc`), 
     code 1001 System Busy, 1009 Network Busy            → TransientError
     code 1003, 1004; HTTP 401/403 without an envelope   → AuthError
     codes.NOT_FOUND_CODES (14001, 4001, …)              → NotFoundError
-    any other code; a body that is not the envelope     → RejectedError
-    a data field of an unexpected shape                 → BackendError
+    any other code; a body that is not the envelope     → RejectedError (MalformedAnswer under HTTP 2xx)
+    a data field of an unexpected shape                 → MalformedAnswer (answer_shape)
 
 TransientError is retried with capped, jittered exponential back-off (stamina) and re-raised once the attempts or
 the time budget are spent. The token travels only in its header: no message, repr or log line made here holds it.
@@ -35,7 +35,7 @@ from fuota.backends.errors import (
 )
 from fuota.backends.retry import RetryPolicy
 
-__all__ = ["PAGE_SIZE", "Envelope", "IoTSquareHTTP"]
+__all__ = ["PAGE_SIZE", "Envelope", "IoTSquareHTTP", "whole"]
 
 PAGE_SIZE = 100  # pageNo/pageSize 0/0 means "all" but is capped at 200 by the server: always page explicitly
 
@@ -52,13 +52,31 @@ class Envelope:
     amount: int | None
 
 
+def whole(value: object, where: str) -> int:
+    """`value` as an int when it is one, or a string or float holding one; ValueError naming `where` otherwise."""
+    if not isinstance(value, bool) and (not isinstance(value, float) or value.is_integer()):
+        try:
+            return int(value)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"{where} = {value!r} is not a whole number")
+
+
 def _envelope(response: httpx.Response) -> Envelope:
     """The body as an Envelope; ValueError or TypeError when it is not one."""
-    doc = response.json()
+    try:
+        doc = response.json()
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to be read") from None
     if not isinstance(doc, dict) or "code" not in doc:
         raise ValueError("no code/msg/data envelope")
     amount = doc.get("amount")
-    return Envelope(int(doc["code"]), str(doc.get("msg", "")), doc.get("data"), None if amount is None else int(amount))
+    return Envelope(
+        whole(doc["code"], "code"),
+        str(doc.get("msg", "")),
+        doc.get("data"),
+        None if amount is None else whole(amount, "amount"),
+    )
 
 
 class IoTSquareHTTP:
