@@ -20,13 +20,12 @@ import base64
 import hashlib
 import re
 import string
-from typing import Any
 
-from fuota.backends import codes
+from fuota.backends import answers, codes
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import RejectedError, TransientError
-from fuota.backends.iotsquare_http import IoTSquareHTTP, whole
-from fuota.model import EUI_PATTERN, normalize_eui
+from fuota.backends.iotsquare_http import IoTSquareHTTP
+from fuota.model import normalize_eui
 
 __all__ = ["GROUP_FIELDS", "MAX_EXT_GROUP_SIZE", "IoTSquareBackend", "group_identity"]
 
@@ -85,30 +84,6 @@ def _option(options: dict[str, object], field: str) -> object:
 
 def _as_bool(value: object) -> bool:
     return value is True or str(value).lower() in ("true", "1")
-
-
-# Readers of an answer's data: TypeError or ValueError naming the field and the value, which answer_shape turns
-# into MalformedAnswer.
-
-
-def _items(value: object, where: str = "data") -> list[dict[str, Any]]:
-    """A list of objects: data of a list call, or of a batch refusal."""
-    if not isinstance(value, list):
-        raise TypeError(f"{where} = {value!r} is not a list")
-    return [_object(item, f"{where}[{index}]") for index, item in enumerate(value)]
-
-
-def _object(value: object, where: str = "data") -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError(f"{where} = {value!r} is not an object")
-    return value
-
-
-def _eui(item: dict[str, Any], field: str, where: str) -> str:
-    value = item[field]
-    if not isinstance(value, str) or not EUI_PATTERN.match(value.strip()):
-        raise ValueError(f"{where}.{field} = {value!r} is not an EUI (16 hexadecimal digits)")
-    return normalize_eui(value)
 
 
 class IoTSquareBackend:
@@ -181,9 +156,8 @@ class IoTSquareBackend:
         """{DevEUI: joined} for every member of the group (all pages of mcdevice/list)."""
         items = self._http.pages(_MCDEVICE_LIST, {"mcEUI": normalize_eui(target)})
         with self._http.answer_shape(_MCDEVICE_LIST):
-            return {
-                _eui(item, "devEUI", f"data[{i}]"): _as_bool(item.get("joined")) for i, item in enumerate(_items(items))
-            }
+            members = enumerate(answers.items(items, "data"))
+            return {answers.eui(item, "devEUI", f"data[{i}]"): _as_bool(item.get("joined")) for i, item in members}
 
     def cleanup(self, target: TargetReport) -> None:
         """Delete a temporary group (its devices are unbound with it); an already deleted one counts as done."""
@@ -198,7 +172,8 @@ class IoTSquareBackend:
         if envelope.code != codes.MCGROUP_BATCH_DELETE_ERROR:
             return
         with self._http.answer_shape(_MCGROUP_DELETE):
-            failures = [(whole(i["code"], "code"), str(i.get("msg"))) for i in _items(envelope.data)]
+            rows = enumerate(answers.items(envelope.data, "data"))
+            failures = [(answers.whole(row["code"], f"data[{i}].code"), str(row.get("msg"))) for i, row in rows]
         failures = [(code, msg) for code, msg in failures if code != codes.MCGROUP_NOT_EXIST]
         if failures:
             code, msg = failures[0]
@@ -248,8 +223,8 @@ class IoTSquareBackend:
         groups = self._http.pages(_MCGROUP_LIST, {})
         with self._http.answer_shape(_MCGROUP_LIST):
             return any(
-                _eui(g, "mcEUI", f"data[{i}]") == mc_eui and g.get("mcName") == mc_name
-                for i, g in enumerate(_items(groups))
+                answers.eui(g, "mcEUI", f"data[{i}]") == mc_eui and g.get("mcName") == mc_name
+                for i, g in enumerate(answers.items(groups, "data"))
             )
 
     def _bind(self, mc_eui: str, devices: list[str]) -> dict[str, str]:
@@ -264,9 +239,10 @@ class IoTSquareBackend:
             if envelope.code != codes.MCDEVICE_BATCH_BIND_ERROR:
                 continue  # 0, or 14010 for a whole batch already in the group: a repeat after a crash
             with self._http.answer_shape(_MCDEVICE_CREATE):
-                for index, item in enumerate(_items(envelope.data)):
-                    if (code := whole(item["code"], f"data[{index}].code")) != codes.ALREADY_BOUND:
-                        refused[_eui(item, "devEUI", f"data[{index}]")] = codes.refusal_reason(code, item.get("msg"))
+                for index, item in enumerate(answers.items(envelope.data, "data")):
+                    if (code := answers.whole(item["code"], f"data[{index}].code")) != codes.ALREADY_BOUND:
+                        device = answers.eui(item, "devEUI", f"data[{index}]")
+                        refused[device] = codes.refusal_reason(code, item.get("msg"))
         return refused
 
     # --- tasks ----------------------------------------------------------------------------------------------------
@@ -277,8 +253,8 @@ class IoTSquareBackend:
         items = self._http.pages(_FUOTA_LIST, {"mcEUI": mc_eui})
         with self._http.answer_shape(_FUOTA_LIST):
             ids = [
-                whole(item["fdID"], f"data[{i}].fdID")
-                for i, item in enumerate(_items(items))
+                answers.whole(item["fdID"], f"data[{i}].fdID")
+                for i, item in enumerate(answers.items(items, "data"))
                 if item.get("firmwareName") == spec.name
             ]
         # Names are unique per deployment; should IoTSquare still list two, the newest is the live one.
@@ -327,7 +303,7 @@ class IoTSquareBackend:
         """The task's state (section 9.3) mapped to a DeploymentState; `raw` is IoTSquare's data object."""
         envelope = self._http.call("GET", _FUOTA_STATUS, params=self._ids(ref))
         with self._http.answer_shape(_FUOTA_STATUS):
-            raw = dict(_object(envelope.data))
+            raw = dict(answers.obj(envelope.data, "data"))
         return TaskStatus(codes.task_state(raw.get("state")), raw)
 
     def devices(self, ref: TaskRef) -> list[DeviceReport]:
@@ -335,9 +311,9 @@ class IoTSquareBackend:
         items = self._http.pages(_FUOTA_DEVICES, self._ids(ref))
         reports = []
         with self._http.answer_shape(_FUOTA_DEVICES):
-            for index, item in enumerate(_items(items)):
+            for index, item in enumerate(answers.items(items, "data")):
                 stage, reason = codes.device_stage(item)
-                reports.append(DeviceReport(_eui(item, "devEUI", f"data[{index}]"), stage, dict(item), reason))
+                reports.append(DeviceReport(answers.eui(item, "devEUI", f"data[{index}]"), stage, dict(item), reason))
         return reports
 
     def abort(self, ref: TaskRef) -> None:

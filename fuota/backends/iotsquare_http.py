@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import stamina
 
+from fuota.backends.answers import whole
 from fuota.backends.codes import AUTH_CODES, NOT_FOUND_CODES, TRANSIENT_CODES, advice
 from fuota.backends.errors import (
     AuthError,
@@ -35,7 +36,7 @@ from fuota.backends.errors import (
 )
 from fuota.backends.retry import RetryPolicy
 
-__all__ = ["PAGE_SIZE", "Envelope", "IoTSquareHTTP", "whole"]
+__all__ = ["PAGE_SIZE", "Envelope", "IoTSquareHTTP"]
 
 PAGE_SIZE = 100  # pageNo/pageSize 0/0 means "all" but is capped at 200 by the server: always page explicitly
 
@@ -50,16 +51,6 @@ class Envelope:
     msg: str
     data: Any
     amount: int | None
-
-
-def whole(value: object, where: str) -> int:
-    """`value` as an int when it is one, or a string or float holding one; ValueError naming `where` otherwise."""
-    if not isinstance(value, bool) and (not isinstance(value, float) or value.is_integer()):
-        try:
-            return int(value)  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            pass
-    raise ValueError(f"{where} = {value!r} is not a whole number")
 
 
 def _envelope(response: httpx.Response) -> Envelope:
