@@ -184,7 +184,7 @@ files = st.one_of(
 @example(content=b"a = 1" + b"0" * 5000)  # over Python's 4300 digits: was ValueError from tomllib
 def test_any_file_plans_or_is_refused(folder: Path, content: bytes) -> None:
     message = check(folder, content)
-    assert message is None or "c.toml" in message, message
+    assert message is None or message.strip()
 
 
 # --- (b) a good campaign with one field wrong ----------------------------------------------------------------------
