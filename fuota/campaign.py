@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import tomllib
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -29,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fuota.config import ConfigError, describe
+from fuota.config import ConfigError, describe, read_toml
 from fuota.model import EUI_PATTERN, normalize_eui
 
 __all__ = ["Campaign", "CampaignFile", "IoTSquareTarget", "MilesightTarget", "Window", "load_campaign"]
@@ -154,12 +153,25 @@ class CampaignFile(BaseModel):
     def _euis(cls, devices: list[str] | None) -> list[str] | None:
         return None if devices is None else [_eui(d, f"devices[{i}]") for i, d in enumerate(devices)]
 
+    @field_validator("firmware", "devices_file")
+    @classmethod
+    def _file_name(cls, path: Path | None) -> Path | None:
+        # The OS would refuse it with a bare "embedded null byte" that names no field.
+        if path is not None and "\x00" in str(path):
+            raise ValueError("a file name cannot hold a NUL character (\\u0000)")
+        return path
+
     @field_validator("start")
     @classmethod
     def _aware(cls, start: datetime | None) -> datetime | None:
-        if start is not None and start.tzinfo is None:
+        if start is None:
+            return None
+        if start.tzinfo is None:
             raise ValueError("give a time zone, e.g. 2026-11-24T02:00:00Z (RFC 3339)")
-        return start.astimezone(UTC) if start is not None else None
+        try:
+            return start.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range once converted to UTC (years 1–9999)") from None
 
 
 class Campaign(BaseModel):
@@ -204,12 +216,7 @@ def _read_devices_file(path: Path) -> list[str]:
 
 def load_campaign(path: Path) -> Campaign:
     """Read and validate a campaign file and what it names; ConfigError says what is wrong and where."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"campaign file {path} cannot be read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"campaign file {path} is not valid TOML: {exc}") from exc
+    data = read_toml(path, "campaign file")
     try:
         spec = CampaignFile.model_validate(data)
     except ValidationError as exc:

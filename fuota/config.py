@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -30,9 +32,13 @@ __all__ = [
     "MilesightConfig",
     "StoreConfig",
     "load_config",
+    "read_toml",
 ]
 
 DEFAULT_STORE_URL = "sqlite:///fuota.db"
+# RFC 9110 section 5.6.2: a header name is a token; its value printable ASCII, what httpx and h11 send unescaped.
+_HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+_HEADER_VALUE = re.compile(r"[\x21-\x7e][\x20-\x7e]*")
 
 log = logging.getLogger("fuota.config")
 
@@ -75,7 +81,7 @@ class IoTSquareConfig(_Strict):
     base_url: Annotated[str, Field(pattern=r"^https?://")]
     token: SecretStr | None = None
     token_env: str | None = None
-    token_header: str = "Authorization"
+    token_header: Annotated[str, Field(pattern=_HEADER_NAME)] = "Authorization"
     ca_file: Path | None = None  # the CA that signed the server's certificate, when not a system CA
     insecure: bool = False  # accept any certificate: only for a test server, never across a network
     timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
@@ -94,8 +100,15 @@ class IoTSquareConfig(_Strict):
         return self
 
     def secret(self, name: str) -> str:
-        """The token, from the file or the environment; ConfigError naming the back end when missing."""
-        return str(_from_env(name, "token", self.token, self.token_env, required=True))
+        """The token, from the file or the environment; ConfigError naming the back end when missing or unusable."""
+        token = str(_from_env(name, "token", self.token, self.token_env, required=True))
+        if not _HEADER_VALUE.fullmatch(token):
+            field = "token_env" if self.token is None else "token"
+            raise ConfigError(  # the token itself is a secret: never shown
+                f"backends.{name}.{field}: the token is empty or holds characters an HTTP header cannot carry "
+                "(spaces at its start, control or non-ASCII characters): copy it again"
+            )
+        return token
 
 
 class MilesightConfig(_Strict):
@@ -118,6 +131,34 @@ class MilesightConfig(_Strict):
     give_up_after: Annotated[float, Field(gt=0)] = 600.0
     max_concurrent: Annotated[int, Field(ge=1)] | None = None  # deployments under way at once; None: no limit
     gateways: list[str] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials_in_url(cls, data: object) -> object:
+        # Checked before the URL's other checks: their messages quote it, and so would show the password.
+        url = data.get("broker_url") if isinstance(data, dict) else None
+        if isinstance(url, str) and "@" in url.partition("://")[2].partition("/")[0]:
+            raise ValueError("broker_url holds credentials (user:password@): give username and password instead")
+        return data
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_address(cls, url: str) -> str:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - reading the port is what checks it
+        except ValueError as exc:
+            raise ValueError(f"not a broker address ({exc}): write mqtt://host:port, the port within 0–65535") from None
+        if not parts.hostname:
+            raise ValueError("no host: write mqtt://host:port or mqtts://host:port")
+        return url
+
+    @model_validator(mode="after")
+    def _tls_needs_mqtts(self) -> MilesightConfig:
+        given = [f for f in ("tls_ca", "tls_cert", "tls_key") if getattr(self, f) is not None]
+        if given and not self.broker_url.startswith("mqtts://"):
+            raise ValueError(f"{', '.join(given)} given but broker_url = {self.broker_url!r} is not TLS: use mqtts://")
+        return self
 
     @field_validator("gateways")
     @classmethod
@@ -189,27 +230,38 @@ def describe(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def _read_toml(path: Path, what: str) -> dict:
+def read_toml(path: Path, what: str) -> dict:
+    """The TOML document at `path`; ConfigError naming `what` and the file when it cannot be read or is not TOML."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{what} {path} cannot be read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{what} {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): save it "
+            "as UTF-8"
+        ) from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{what} {path} nests arrays or tables too deeply to be read: flatten it") from exc
+    except ValueError as exc:  # TOMLDecodeError, and integers of more digits than Python converts (4300)
         raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from exc
 
 
 def _environment_overrides(data: dict) -> dict:
-    data = {
-        **data,
-        "store": dict(data.get("store", {})),
-        "backends": {k: dict(v) for k, v in data.get("backends", {}).items()},
-    }
-    if url := os.environ.get("FUOTA_STORE_URL"):
-        data["store"]["url"] = url
+    # Only tables take overrides: a store or back end of another type is left as it is for validation to name.
+    data = {**data}
+    store, backends = data.get("store", {}), data.get("backends", {})
+    if isinstance(store, dict):
+        data["store"] = dict(store)
+        if url := os.environ.get("FUOTA_STORE_URL"):
+            data["store"]["url"] = url
+    if not isinstance(backends, dict):
+        return data
+    data["backends"] = {name: dict(b) if isinstance(b, dict) else b for name, b in backends.items()}
     for name, backend in data["backends"].items():
         prefix = f"FUOTA_BACKEND_{name.upper().replace('-', '_')}_"
         for key, value in os.environ.items():
-            if key.startswith(prefix) and value:
+            if isinstance(backend, dict) and key.startswith(prefix) and value:
                 backend[key[len(prefix) :].lower()] = value
     return data
 
@@ -220,7 +272,7 @@ def load_config(path: Path | None = None) -> Config:
         path = Path(env)
     if path is None and Path("fuota.toml").is_file():
         path = Path("fuota.toml")
-    data = _read_toml(path, "configuration file") if path is not None else {}
+    data = read_toml(path, "configuration file") if path is not None else {}
     if path is not None:
         _warn_if_others_can_read(path, data)
     try:

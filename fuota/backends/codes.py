@@ -243,9 +243,16 @@ _ENDED_IN: dict[str, str] = {
 }
 
 
-def _count(value: object) -> int:
-    """A counter that the spec types as int or string and sends as either (section 9.4); empty means 0."""
-    return int(value) if value not in (None, "") else 0
+def _count(raw: Mapping[str, object], field: str) -> int:
+    """A counter that the spec types as int or string and sends as either (section 9.4); empty means 0.
+    ValueError naming the field when it is neither."""
+    value = raw.get(field)
+    if value in (None, ""):
+        return 0
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{field} = {value!r} is not a count") from None
 
 
 def _error_text(value: object) -> str | None:
@@ -254,10 +261,10 @@ def _error_text(value: object) -> str | None:
 
 
 def _missing_reason(raw: Mapping[str, object]) -> str | None:
-    missing = _count(raw.get("nbFragMissing"))
+    missing = _count(raw, "nbFragMissing")
     if str(raw.get("state")) not in _AFTER_STATUS or missing <= 0:
         return None
-    received = _count(raw.get("nbFragReceived"))
+    received = _count(raw, "nbFragReceived")
     return (
         f"could not rebuild the image: {missing} fragments missing ({received} received): raise the redundancy "
         "or improve the radio coverage"

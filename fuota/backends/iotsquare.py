@@ -22,7 +22,7 @@ import re
 import ssl
 import string
 
-from fuota.backends import codes
+from fuota.backends import answers, codes
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import RejectedError, TransientError
 from fuota.backends.iotsquare_http import IoTSquareHTTP
@@ -159,7 +159,8 @@ class IoTSquareBackend:
         """{DevEUI: joined} for every member of the group (all pages of mcdevice/list)."""
         items = self._http.pages(_MCDEVICE_LIST, {"mcEUI": normalize_eui(target)})
         with self._http.answer_shape(_MCDEVICE_LIST):
-            return {normalize_eui(item["devEUI"]): _as_bool(item.get("joined")) for item in items}
+            members = enumerate(answers.items(items, "data"))
+            return {answers.eui(item, "devEUI", f"data[{i}]"): _as_bool(item.get("joined")) for i, item in members}
 
     def cleanup(self, target: TargetReport) -> None:
         """Delete a temporary group (its devices are unbound with it); an already deleted one counts as done."""
@@ -174,7 +175,8 @@ class IoTSquareBackend:
         if envelope.code != codes.MCGROUP_BATCH_DELETE_ERROR:
             return
         with self._http.answer_shape(_MCGROUP_DELETE):
-            failures = [(int(i["code"]), str(i.get("msg"))) for i in envelope.data]
+            rows = enumerate(answers.items(envelope.data, "data"))
+            failures = [(answers.whole(row["code"], f"data[{i}].code"), str(row.get("msg"))) for i, row in rows]
         failures = [(code, msg) for code, msg in failures if code != codes.MCGROUP_NOT_EXIST]
         if failures:
             code, msg = failures[0]
@@ -223,7 +225,10 @@ class IoTSquareBackend:
         """Whether the group that a create found existing is the one an earlier attempt of ours made."""
         groups = self._http.pages(_MCGROUP_LIST, {})
         with self._http.answer_shape(_MCGROUP_LIST):
-            return any(normalize_eui(g["mcEUI"]) == mc_eui and g.get("mcName") == mc_name for g in groups)
+            return any(
+                answers.eui(g, "mcEUI", f"data[{i}]") == mc_eui and g.get("mcName") == mc_name
+                for i, g in enumerate(answers.items(groups, "data"))
+            )
 
     def _bind(self, mc_eui: str, devices: list[str]) -> dict[str, str]:
         """Add the devices to the group; {DevEUI: reason} for those IoTSquare refused."""
@@ -237,9 +242,10 @@ class IoTSquareBackend:
             if envelope.code != codes.MCDEVICE_BATCH_BIND_ERROR:
                 continue  # 0, or 14010 for a whole batch already in the group: a repeat after a crash
             with self._http.answer_shape(_MCDEVICE_CREATE):
-                for item in envelope.data:
-                    if (code := int(item["code"])) != codes.ALREADY_BOUND:
-                        refused[normalize_eui(item["devEUI"])] = codes.refusal_reason(code, item.get("msg"))
+                for index, item in enumerate(answers.items(envelope.data, "data")):
+                    if (code := answers.whole(item["code"], f"data[{index}].code")) != codes.ALREADY_BOUND:
+                        device = answers.eui(item, "devEUI", f"data[{index}]")
+                        refused[device] = codes.refusal_reason(code, item.get("msg"))
         return refused
 
     # --- tasks ----------------------------------------------------------------------------------------------------
@@ -249,7 +255,11 @@ class IoTSquareBackend:
         mc_eui = normalize_eui(spec.target)
         items = self._http.pages(_FUOTA_LIST, {"mcEUI": mc_eui})
         with self._http.answer_shape(_FUOTA_LIST):
-            ids = [int(item["fdID"]) for item in items if item.get("firmwareName") == spec.name]
+            ids = [
+                answers.whole(item["fdID"], f"data[{i}].fdID")
+                for i, item in enumerate(answers.items(items, "data"))
+                if item.get("firmwareName") == spec.name
+            ]
         # Names are unique per deployment; should IoTSquare still list two, the newest is the live one.
         return TaskRef(spec.name, {"fdID": max(ids), "mcEUI": mc_eui}) if ids else None
 
@@ -296,7 +306,7 @@ class IoTSquareBackend:
         """The task's state (section 9.3) mapped to a DeploymentState; `raw` is IoTSquare's data object."""
         envelope = self._http.call("GET", _FUOTA_STATUS, params=self._ids(ref))
         with self._http.answer_shape(_FUOTA_STATUS):
-            raw = dict(envelope.data)
+            raw = dict(answers.obj(envelope.data, "data"))
         return TaskStatus(codes.task_state(raw.get("state")), raw)
 
     def devices(self, ref: TaskRef) -> list[DeviceReport]:
@@ -304,9 +314,9 @@ class IoTSquareBackend:
         items = self._http.pages(_FUOTA_DEVICES, self._ids(ref))
         reports = []
         with self._http.answer_shape(_FUOTA_DEVICES):
-            for item in items:
+            for index, item in enumerate(answers.items(items, "data")):
                 stage, reason = codes.device_stage(item)
-                reports.append(DeviceReport(normalize_eui(item["devEUI"]), stage, dict(item), reason))
+                reports.append(DeviceReport(answers.eui(item, "devEUI", f"data[{index}]"), stage, dict(item), reason))
         return reports
 
     def abort(self, ref: TaskRef) -> None:

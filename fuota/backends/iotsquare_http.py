@@ -7,8 +7,8 @@ Foreign exceptions are translated here and nowhere else (`raise … from exc`), 
     code 1001 System Busy, 1009 Network Busy            → TransientError
     code 1003, 1004; HTTP 401/403 without an envelope   → AuthError
     codes.NOT_FOUND_CODES (14001, 4001, …)              → NotFoundError
-    any other code; a body that is not the envelope     → RejectedError
-    a data field of an unexpected shape                 → BackendError
+    any other code; a body that is not the envelope     → RejectedError (MalformedAnswer under HTTP 2xx)
+    a data field of an unexpected shape                 → MalformedAnswer (answer_shape)
 
 TransientError is retried with capped, jittered exponential back-off (stamina) and re-raised once the attempts or
 the time budget are spent. The token travels only in its header: no message, repr or log line made here holds it.
@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import stamina
 
+from fuota.backends.answers import whole
 from fuota.backends.codes import AUTH_CODES, NOT_FOUND_CODES, TRANSIENT_CODES, advice
 from fuota.backends.errors import (
     AuthError,
@@ -55,11 +56,19 @@ class Envelope:
 
 def _envelope(response: httpx.Response) -> Envelope:
     """The body as an Envelope; ValueError or TypeError when it is not one."""
-    doc = response.json()
+    try:
+        doc = response.json()
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to be read") from None
     if not isinstance(doc, dict) or "code" not in doc:
         raise ValueError("no code/msg/data envelope")
     amount = doc.get("amount")
-    return Envelope(int(doc["code"]), str(doc.get("msg", "")), doc.get("data"), None if amount is None else int(amount))
+    return Envelope(
+        whole(doc["code"], "code"),
+        str(doc.get("msg", "")),
+        doc.get("data"),
+        None if amount is None else whole(amount, "amount"),
+    )
 
 
 class IoTSquareHTTP:

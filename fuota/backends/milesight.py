@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fuota.backends import answers
 from fuota.backends import milesight_codes as codes
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import NotFoundError, RejectedError
@@ -229,7 +230,10 @@ class MilesightBackend:
         gateway = normalize_eui(gateway)
         body = self._api.call("GET", _PAYLOAD_SIZE, gateway)
         with self._api.answer_shape(gateway, _PAYLOAD_SIZE):
-            sizes = {int(entry["dr"]): int(entry["maxPayloadSize"]) for entry in body["maxPayloadSizeMap"]}
+            sizes: dict[int, int] = {}
+            for i, entry in enumerate(answers.items(body["maxPayloadSizeMap"], "maxPayloadSizeMap")):
+                size = answers.whole(entry["maxPayloadSize"], f"maxPayloadSizeMap[{i}].maxPayloadSize")
+                sizes[answers.whole(entry["dr"], f"maxPayloadSizeMap[{i}].dr")] = size
         if dr not in sizes:
             offered = ", ".join(map(str, sorted(sizes)))
             raise RejectedError(f"dr = {dr} is not offered by gateway {gateway.upper()}: it offers {offered}")
@@ -256,7 +260,8 @@ class MilesightBackend:
         gateway = normalize_eui(spec.target)
         tasks = self._api.pages(gateway, _TASK, {"search": spec.name}, "tasks", "total")
         with self._api.answer_shape(gateway, _TASK):
-            ids = [int(task["id"]) for task in tasks if task.get("name") == spec.name]
+            rows = enumerate(answers.items(tasks, "tasks"))
+            ids = [answers.whole(task["id"], f"tasks[{i}].id") for i, task in rows if task.get("name") == spec.name]
         # Names are unique per deployment; should the gateway still list two, the newest is the live one.
         return TaskRef(spec.name, {"taskId": max(ids), "gatewayEUI": gateway}) if ids else None
 
@@ -309,7 +314,8 @@ class MilesightBackend:
         gateway, task_id = self._ids(ref)
         tasks = self._api.pages(gateway, _TASK, {"search": ref.name}, "tasks", "total")
         with self._api.answer_shape(gateway, _TASK):
-            entry = next((task for task in tasks if int(task["id"]) == task_id), None)
+            rows = enumerate(answers.items(tasks, "tasks"))
+            entry = next((task for i, task in rows if answers.whole(task["id"], f"tasks[{i}].id") == task_id), None)
         if entry is None:
             raise NotFoundError(
                 f"back end {self.name!r}: task {task_id} ({ref.name}) is not on gateway {gateway.upper()}: it was "
@@ -324,9 +330,10 @@ class MilesightBackend:
         items = self._api.pages(gateway, _DEVICES, {"taskId": task_id}, "devices", "total")
         reports = []
         with self._api.answer_shape(gateway, _DEVICES):
-            for item in items:
+            for index, item in enumerate(answers.items(items, "devices")):
                 stage, reason = codes.device_stage(item)
-                reports.append(DeviceReport(normalize_eui(str(item["devEui"])), stage, dict(item), reason))
+                dev_eui = answers.eui(item, "devEui", f"devices[{index}]")
+                reports.append(DeviceReport(dev_eui, stage, dict(item), reason))
         return reports
 
     def abort(self, ref: TaskRef) -> None:

@@ -1,0 +1,46 @@
+"""Readers of the fields of a back end's answer, shared by the adapters.
+
+Each raises TypeError or ValueError naming the field and the value it met, which the adapter's `answer_shape`
+turns into MalformedAnswer: an answer that breaks its spec never escapes as a KeyError, AttributeError or
+OverflowError from deep inside an adapter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fuota.model import EUI_PATTERN, normalize_eui
+
+__all__ = ["eui", "items", "obj", "whole"]
+
+
+def obj(value: object, where: str) -> dict[str, Any]:
+    """`value` when it is a JSON object."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{where} = {value!r} is not an object")
+    return value
+
+
+def items(value: object, where: str) -> list[dict[str, Any]]:
+    """`value` when it is a list of JSON objects (the rows of a list call, of a batch refusal)."""
+    if not isinstance(value, list):
+        raise TypeError(f"{where} = {value!r} is not a list")
+    return [obj(item, f"{where}[{index}]") for index, item in enumerate(value)]
+
+
+def whole(value: object, where: str) -> int:
+    """`value` as an int when it is one, or a string or float holding one (the specs send either)."""
+    if not isinstance(value, bool) and (not isinstance(value, float) or value.is_integer()):
+        try:
+            return int(value)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"{where} = {value!r} is not a whole number")
+
+
+def eui(item: dict[str, Any], field: str, where: str) -> str:
+    """The EUI-64 in `item[field]`, normalized; KeyError when it is absent."""
+    value = item[field]
+    if not isinstance(value, str) or not EUI_PATTERN.match(value.strip()):
+        raise ValueError(f"{where}.{field} = {value!r} is not an EUI (16 hexadecimal digits)")
+    return normalize_eui(value)
