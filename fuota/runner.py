@@ -9,6 +9,7 @@ killed at any point and started again resumes without creating anything twice.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ from fuota.model import CampaignState, DeploymentState, DeviceProgress, Outcome
 from fuota.store import CampaignRecord, DeploymentRecord, NewEvent, StaleState, Store
 
 __all__ = ["Runner", "campaign_outcome"]
+
+log = logging.getLogger("fuota.runner")
 
 Clock = Callable[[], datetime]
 
@@ -268,8 +271,10 @@ class Runner:
                 # An answer that breaks the spec is worth an operator's look even when a retry gets a good one.
                 kind = "anomaly" if isinstance(exc, MalformedAnswer) else "error"
                 self.store.record_event(campaign.id, NewEvent(kind=kind, cause=cause, at=now))
+                log.warning("campaign %s (%s): %s: %s", campaign.id, campaign.name, kind, cause)
                 return
             observations = [(BackendFailed(f"no answer for {silent:.0f} s, giving up: {exc}"), {})]
+            log.error("campaign %s (%s): %s fails: %s", campaign.id, campaign.name, item.record.task_name, exc)
         except BackendError as exc:
             observations = [(BackendFailed(f"{type(command).__name__}: {exc}"), {})]
         else:
