@@ -122,7 +122,7 @@ class FaultInjector:
         self._known = frozenset(endpoints)
         self._lock = threading.Lock()
         self._rng = np.random.default_rng([seed, 3])
-        self._injected: Counter[str] = Counter()
+        self._injected: Counter[tuple[str, str]] = Counter()
         self._faults, self._left = self._checked(faults), faults.calls
 
     @property
@@ -132,8 +132,8 @@ class FaultInjector:
             return self._faults
 
     @property
-    def injected(self) -> Counter[str]:
-        """A snapshot of the faults injected so far, by kind: error, busy, drop, malformed, wrong, slow."""
+    def injected(self) -> Counter[tuple[str, str]]:
+        """A snapshot of the faults injected so far by (kind, endpoint); kinds are Fate's values and "slow"."""
         with self._lock:
             return Counter(self._injected)
 
@@ -162,9 +162,9 @@ class FaultInjector:
             variant = int(self._rng.integers(1 << 30))
             slow = faults.slow.get(endpoint, 0.0)
             if fate is not None:
-                self._injected[fate.value] += 1
+                self._injected[fate.value, endpoint] += 1
             if slow:
-                self._injected["slow"] += 1
+                self._injected["slow", endpoint] += 1
         return Verdict(fate, faults.delay + slow, variant)
 
     def _checked(self, faults: Faults) -> Faults:
