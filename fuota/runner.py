@@ -273,7 +273,8 @@ class Runner:
                 self.store.record_event(campaign.id, NewEvent(kind=kind, cause=cause, at=now))
                 log.warning("campaign %s (%s): %s: %s", campaign.id, campaign.name, kind, cause)
                 return
-            observations = [(BackendFailed(f"no answer for {silent:.0f} s, giving up: {exc}"), {})]
+            lack = "no well-formed answer" if isinstance(exc, MalformedAnswer) else "no answer"
+            observations = [(BackendFailed(f"{lack} for {silent:.0f} s, giving up: {exc}"), {})]
             log.error("campaign %s (%s): %s fails: %s", campaign.id, campaign.name, item.record.task_name, exc)
         except BackendError as exc:
             observations = [(BackendFailed(f"{type(command).__name__}: {exc}"), {})]
