@@ -17,7 +17,7 @@ from fuota.store import CampaignRecord, EventRecord, Store
 __all__ = ["live_progress", "print_list", "print_plan", "print_status", "print_sweep", "status_data"]
 
 RETRY_SUFFIX = "; will retry"  # how the runner ends the cause of a transient failure it will retry
-_RETRIED_KINDS = frozenset({"error", "anomaly"})
+_RETRIED_KINDS = ("error", "anomaly")
 
 
 def _retries(events: list[EventRecord], task_name: str) -> tuple[int, dict[str, str] | None]:
@@ -41,7 +41,9 @@ def status_data(store: Store, campaign_id: int) -> dict[str, object]:
     deployments = store.deployments(campaign_id)
     names = {d.id: d.task_name for d in deployments}
     devices = store.devices(campaign_id=campaign_id)
-    events = store.events(campaign_id)
+    # Only the kinds a retry is recorded as: device events run to thousands and live progress calls this each tick.
+    events = [e for kind in _RETRIED_KINDS for e in store.events(campaign_id, kind=kind)]
+    events.sort(key=lambda e: (e.at, e.id))
     retries = {d.id: _retries(events, d.task_name) for d in deployments}
     return {
         "id": campaign.id,

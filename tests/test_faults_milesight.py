@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -82,11 +84,19 @@ def _wait_retried(folder: Path, run: subprocess.Popen, gateway: str | None = Non
         time.sleep(0.1)
 
 
-def _finish(run: subprocess.Popen) -> tuple[int, str]:
+@contextmanager
+def _running(folder: Path) -> Iterator[subprocess.Popen]:
+    """`fuota run c.toml` in the background, killed on the way out whatever happened."""
+    run = start_run(folder)
     try:
-        out, err = run.communicate(timeout=120)
+        yield run
     finally:
         run.kill()
+        run.communicate()
+
+
+def _finish(run: subprocess.Popen) -> tuple[int, str]:
+    out, err = run.communicate(timeout=120)
     return run.returncode, out[-3000:] + err[-3000:]
 
 
@@ -104,10 +114,10 @@ def test_the_broker_restarted_mid_campaign(tmp_path: Path, mqtt_broker: Broker) 
     spread = _spread(GATEWAYS, 15, seed=60)
     with MilesightSim(mqtt_broker.url, spread, loss=0.03, speed=SPEED, timing=TIMING, seed=8) as sim:
         _setup(tmp_path, mqtt_broker, spread, give_up_after=10)
-        run = start_run(tmp_path)
-        wait_for_state(tmp_path, "EnqueueFragment")
-        mqtt_broker.restart(downtime=1.5)
-        code, output = _finish(run)
+        with _running(tmp_path) as run:
+            wait_for_state(tmp_path, "EnqueueFragment")
+            mqtt_broker.restart(downtime=1.5)
+            code, output = _finish(run)
         assert code == 0, output
         status = _status(tmp_path)
         assert status["state"] == "Done" and _rebuilt(sim, status["devices"])
@@ -120,16 +130,16 @@ def test_gateways_gone_for_minutes_one_comes_back_one_does_not(tmp_path: Path, m
     with MilesightSim(mqtt_broker.url, spread, loss=0.03, speed=SPEED, timing=TIMING, seed=9) as sim:
         # The runner gives up after 1 s of failures in a row, its adapter after about 2 s of retries within one call.
         _setup(tmp_path, mqtt_broker, spread, give_up_after=1)
-        run = start_run(tmp_path)
-        wait_for_state(tmp_path, "EnqueueFragment")
-        sim.silence(back)
-        sim.silence(gone)
-        silent_since = sim.clock.now()
-        sim.clock.advance(240)  # four simulated minutes pass while both are gone; their tasks run on meanwhile
-        _wait_retried(tmp_path, run, back)
-        sim.silence(back, False)
-        assert sim.clock.now() - silent_since >= 240
-        code, output = _finish(run)
+        with _running(tmp_path) as run:
+            wait_for_state(tmp_path, "EnqueueFragment")
+            sim.silence(back)
+            sim.silence(gone)
+            silent_since = sim.clock.now()
+            sim.clock.advance(240)  # four simulated minutes pass while both are gone; their tasks run on meanwhile
+            _wait_retried(tmp_path, run, back)
+            sim.silence(back, False)
+            assert sim.clock.now() - silent_since >= 240
+            code, output = _finish(run)
         assert code == 1, output  # one deployment failed, so the campaign did
         status = _status(tmp_path)
         states = {d["target"]: d for d in status["deployments"]}
@@ -148,12 +158,13 @@ def test_garbled_answers_for_a_while_are_anomalies_and_the_campaign_ends_done(
     spread = _spread(GATEWAYS[:1], 20, seed=62)
     with MilesightSim(mqtt_broker.url, spread, loss=0.03, speed=SPEED, timing=TIMING, seed=10) as sim:
         _setup(tmp_path, mqtt_broker, spread, give_up_after=2)
-        run = start_run(tmp_path)
-        wait_for_state(tmp_path, "EnqueueFragment")
-        sim.garbler.set(AnswerFaults(malformed_rate=1.0, kinds=("body_not_object", "code_not_number", "wrong_types")))
-        _wait_retried(tmp_path, run)
-        sim.garbler.clear()
-        code, output = _finish(run)
+        with _running(tmp_path) as run:
+            wait_for_state(tmp_path, "EnqueueFragment")
+            garbled = AnswerFaults(malformed_rate=1.0, kinds=("body_not_object", "code_not_number", "wrong_types"))
+            sim.garbler.set(garbled)
+            _wait_retried(tmp_path, run)
+            sim.garbler.clear()
+            code, output = _finish(run)
         assert code == 0, output
         status = _status(tmp_path)
         assert status["state"] == "Done" and _rebuilt(sim, status["devices"])
