@@ -12,18 +12,39 @@ from rich.markup import escape
 from rich.table import Table
 
 from fuota.model import Stage
-from fuota.store import CampaignRecord, Store
+from fuota.store import CampaignRecord, EventRecord, Store
 
 __all__ = ["live_progress", "print_list", "print_plan", "print_status", "print_sweep", "status_data"]
 
+RETRY_SUFFIX = "; will retry"  # how the runner ends the cause of a transient failure it will retry
+_RETRIED_KINDS = ("error", "anomaly")
+
+
+def _retries(events: list[EventRecord], task_name: str) -> tuple[int, dict[str, str] | None]:
+    """How many transient failures of the deployment the runner recorded (each retried), and the last one."""
+    mine = [
+        e
+        for e in events
+        if e.kind in _RETRIED_KINDS and e.cause.startswith(f"{task_name} ") and e.cause.endswith(RETRY_SUFFIX)
+    ]
+    if not mine:
+        return 0, None
+    last = mine[-1]
+    return len(mine), {"at": last.at.isoformat(), "kind": str(last.kind), "cause": last.cause}
+
 
 def status_data(store: Store, campaign_id: int) -> dict[str, object]:
-    """The campaign as one JSON-ready object: id, name, state, counts, deployments and devices."""
+    """The campaign as one JSON-ready object: id, name, state, counts, deployments (with their retries: how many
+    transient failures were recorded and the last one) and devices."""
     campaign = store.campaign(campaign_id)
     assert campaign is not None
     deployments = store.deployments(campaign_id)
     names = {d.id: d.task_name for d in deployments}
     devices = store.devices(campaign_id=campaign_id)
+    # Only the kinds a retry is recorded as: device events run to thousands and live progress calls this each tick.
+    events = [e for kind in _RETRIED_KINDS for e in store.events(campaign_id, kind=kind)]
+    events.sort(key=lambda e: (e.at, e.id))
+    retries = {d.id: _retries(events, d.task_name) for d in deployments}
     return {
         "id": campaign.id,
         "name": campaign.name,
@@ -38,10 +59,12 @@ def status_data(store: Store, campaign_id: int) -> dict[str, object]:
                 "state": str(d.state),
                 "backend_ref": d.backend_ref,
                 "task_name": d.task_name,
+                "retries": retries[d.id][0],
+                "last_retry": retries[d.id][1],
             }
             for d in deployments
         ],
-        "anomalies": [{"at": e.at.isoformat(), "cause": e.cause} for e in store.events(campaign_id, kind="anomaly")],
+        "anomalies": [{"at": e.at.isoformat(), "cause": e.cause} for e in events if e.kind == "anomaly"],
         "devices": [
             {
                 "dev_eui": d.dev_eui,
@@ -112,9 +135,11 @@ def _summary(store: Store, campaign_id: int) -> Table:
     shown = [s for s in stages if any(c[s] for c in per.values())]
     for stage in shown:
         table.add_column(stage, justify="right")
+    table.add_column("retries", justify="right")
     for d in data["deployments"]:
         counts = per.get(d["task_name"], Counter())
-        table.add_row(d["task_name"], d["target"] or "-", d["state"], *(str(counts[s]) for s in shown))
+        row = [d["task_name"], d["target"] or "-", d["state"], *(str(counts[s]) for s in shown)]
+        table.add_row(*row, str(d["retries"]))
     return table
 
 
@@ -125,6 +150,10 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
     console.print("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(data["outcomes"].items())) or "none yet"))
     for anomaly in data["anomalies"]:
         console.print(f"[yellow]anomaly[/] {anomaly['at']}: {escape(anomaly['cause'])}")
+    for d in data["deployments"]:
+        if d["last_retry"] is not None:
+            last = d["last_retry"]
+            console.print(f"{d['task_name']}: {d['retries']} retries, the last {last['at']}: {escape(last['cause'])}")
     failed = [d for d in data["devices"] if d["outcome"] not in (None, "updated")]
     if failed:
         table = Table("device", "deployment", "stage", "outcome", "reason", title="devices not updated")

@@ -13,6 +13,7 @@ deployment is driven by one runner at a time and taken over by another when its 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -50,6 +51,8 @@ __all__ = ["Runner", "campaign_outcome", "default_runner_name", "ended_here"]
 
 LEASE = timedelta(seconds=30)
 _ABORT_ATTEMPTS = 5
+
+log = logging.getLogger("fuota.runner")
 
 Clock = Callable[[], datetime]
 
@@ -340,8 +343,11 @@ class Runner:
                 # An answer that breaks the spec is worth an operator's look even when a retry gets a good one.
                 kind = "anomaly" if isinstance(exc, MalformedAnswer) else "error"
                 self.store.record_event(campaign.id, NewEvent(kind=kind, cause=cause, at=now))
+                log.warning("campaign %s (%s): %s: %s", campaign.id, campaign.name, kind, cause)
                 return
-            observations = [(BackendFailed(f"no answer for {silent:.0f} s, giving up: {exc}"), {})]
+            lack = "no well-formed answer" if isinstance(exc, MalformedAnswer) else "no answer"
+            observations = [(BackendFailed(f"{lack} for {silent:.0f} s, giving up: {exc}"), {})]
+            log.error("campaign %s (%s): %s fails: %s", campaign.id, campaign.name, item.record.task_name, exc)
         except BackendError as exc:
             observations = [(BackendFailed(f"{type(command).__name__}: {exc}"), {})]
         else:

@@ -307,6 +307,9 @@ class IoTSquareBackend:
         envelope = self._http.call("GET", _FUOTA_STATUS, params=self._ids(ref))
         with self._http.answer_shape(_FUOTA_STATUS):
             raw = dict(answers.obj(envelope.data, "data"))
+            if not isinstance(raw.get("state"), str):
+                # Without it the task would read as Unknown: a garbled answer must not move the deployment.
+                raise TypeError(f"state = {raw.get('state')!r}, not a task state's name")
         return TaskStatus(codes.task_state(raw.get("state")), raw)
 
     def devices(self, ref: TaskRef) -> list[DeviceReport]:

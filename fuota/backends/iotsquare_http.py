@@ -8,7 +8,7 @@ Foreign exceptions are translated here and nowhere else (`raise … from exc`), 
     code 1003, 1004; HTTP 401/403 without an envelope   → AuthError
     codes.NOT_FOUND_CODES (14001, 4001, …)              → NotFoundError
     any other code; a body that is not the envelope     → RejectedError (MalformedAnswer under HTTP 2xx)
-    a data field of an unexpected shape                 → MalformedAnswer (answer_shape)
+    a data field of an unexpected shape                 → MalformedAnswer (answer_shape; a TransientError)
 
 TransientError is retried with capped, jittered exponential back-off (stamina) and re-raised once the attempts or
 the time budget are spent. The token travels only in its header: no message, repr or log line made here holds it.
@@ -180,10 +180,11 @@ class IoTSquareHTTP:
 
     @contextmanager
     def answer_shape(self, path: str) -> Iterator[None]:
-        """Turn a missing field or a value of the wrong type, met while reading an answer, into a BackendError."""
+        """Turn a missing field or a value of the wrong type (an item that is no object too), met while reading an
+        answer, into MalformedAnswer."""
         try:
             yield
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise MalformedAnswer(
                 f"IoTSquare back end {self.name!r}, {path}: unexpected answer ({type(exc).__name__}: {exc})"
             ) from exc

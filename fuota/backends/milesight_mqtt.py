@@ -9,7 +9,7 @@ queue, filled from paho's network thread. Failures become fuota.backends.errors 
     connection lost under a non-idempotent request       → TransientError at once: look it up before re-sending
     the broker refused the credentials                   → AuthError
     a body code other than 200 (appendix, 6.11)          → milesight_codes.answer_error()
-    a body of an unexpected shape                        → BackendError
+    a body of an unexpected shape                        → MalformedAnswer (a TransientError)
 
 Idempotent requests in flight when the connection dropped are published again once paho has reconnected and the
 response topic is subscribed again. Non-idempotent ones (a create) go out at QoS 0: paho replays unacknowledged QoS 1
@@ -208,10 +208,11 @@ class NsApiClient:
 
     @contextmanager
     def answer_shape(self, gateway: str, path: str) -> Iterator[None]:
-        """Turn a missing field or a value of the wrong type, met while reading an answer, into a BackendError."""
+        """Turn a missing field or a value of the wrong type (an item that is no object too), met while reading an
+        answer, into MalformedAnswer."""
         try:
             yield
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise MalformedAnswer(
                 f"back end {self.name!r}, gateway {gateway.upper()}, {path}: unexpected answer "
                 f"({type(exc).__name__}: {exc})"

@@ -5,9 +5,11 @@ file-transfer endpoints under /openapi/ (GET parameters in the query string, POS
 codes and messages of section 10.1. Behind it a fleet of virtual devices really decodes the fragments the
 tasks send (fuota.sim.fleet); tasks run on a simulated clock that `speed` accelerates.
 
-Faults are injectable: `busy_rate` answers a share of calls 1001 System Busy without doing anything, `delay`
-slows every answer, `loss` and `never_join` shape the devices. Every request is counted in `calls` by its path
-under /openapi/ (e.g. calls["fuota/create"]), whatever it was answered.
+Faults are injectable (fuota.sim.iotsquare_faults): storms of 5xx and 1001 System Busy, slow answers, connections
+dropped mid-answer, bodies that are not JSON and envelopes of the wrong types, set at construction (`faults`) or
+while serving (`faults.set(...)`); `loss` and `never_join` shape the devices. Every request is counted in `calls`
+by its path under /openapi/ (e.g. calls["fuota/create"]), whatever it was answered; `done` counts the requests
+the simulator carried out (a dropped or garbled answer's request included).
 
 Answers are HTTP 200 with the envelope, except an unknown path (404) and a known path asked with the wrong
 method (405), both with code 1007. EUIs are accepted in either case and answered in lower case.
@@ -23,6 +25,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -33,10 +36,11 @@ import numpy as np
 from fuota.sim.clock import SimClock
 from fuota.sim.fleet import Fleet, VirtualDevice, fleet_euis
 from fuota.sim.iotsquare_codes import RESPONSE_CODES, ApiError, Reply
+from fuota.sim.iotsquare_faults import Fate, FaultInjector, Faults, error_answer, malformed_body, wrong_types
 from fuota.sim.iotsquare_groups import GroupBook
 from fuota.sim.iotsquare_tasks import TaskBook, Timing
 
-__all__ = ["IoTSquareSim", "fleet_euis"]
+__all__ = ["Answer", "Faults", "IoTSquareSim", "fleet_euis"]
 
 _Handler = Callable[[dict[str, object], float], Reply]
 
@@ -50,8 +54,9 @@ class IoTSquareSim:
     `loss` is every device's fragment loss probability, or one per EUI (others 0); `never_join` devices never
     join an auto-configured group (in a manual one the server counts them joined, as the spec says, but they
     hear no fragment). `speed` is simulated seconds per real second (0 freezes the clock: move it with
-    `clock.advance`); `join_delay`, `fragment_interval` and `phase_time` are simulated seconds. `seed` makes the
-    channels, descriptors and busy answers reproducible.
+    `clock.advance`); `join_delay`, `fragment_interval` and `phase_time` are simulated seconds. `faults` are the
+    answers' faults (`busy_rate` and `delay` are shortcuts for the same fields when `faults` is not given); the
+    `faults` attribute changes them while serving. `seed` makes the channels, descriptors and faults reproducible.
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class IoTSquareSim:
         token_header: str = "Authorization",
         loss: float | Mapping[str, float] = 0.0,
         never_join: Iterable[str] = (),
+        faults: Faults | None = None,
         busy_rate: float = 0.0,
         delay: float = 0.0,
         speed: float = 1.0,
@@ -76,14 +82,14 @@ class IoTSquareSim:
     ) -> None:
         if not 1 <= frag_size <= 255:
             raise ValueError(f"frag_size = {frag_size}: 1..255 bytes (FragSize is one byte)")
-        if not 0.0 <= busy_rate <= 1.0:
-            raise ValueError(f"busy_rate = {busy_rate}: a share of the calls, 0..1")
-        if min(delay, join_delay, fragment_interval, phase_time) < 0:
-            raise ValueError("delay, join_delay, fragment_interval and phase_time are durations, ≥ 0")
-        self.token, self.token_header, self.busy_rate, self.delay = token, token_header, busy_rate, delay
+        if faults is not None and (busy_rate or delay):
+            raise ValueError(f"busy_rate = {busy_rate}, delay = {delay}: give them inside faults, or no faults")
+        if min(join_delay, fragment_interval, phase_time) < 0:
+            raise ValueError("join_delay, fragment_interval and phase_time are durations, ≥ 0")
+        self.token, self.token_header = token, token_header
         self.clock = SimClock(speed)
         self.fleet = Fleet(devices, loss=loss, never_join=never_join, seed=seed)
-        self._rng = np.random.default_rng([seed, 1])  # descriptors, group keys and busy answers
+        self._rng = np.random.default_rng([seed, 1])  # descriptors and group keys
         self._groups = GroupBook(self.fleet, self.clock, join_delay, self._rng)
         self._tasks = TaskBook(self._groups, Timing(phase_time, fragment_interval), frag_size, self._rng, self.clock)
         for mc_eui, members in (groups or {}).items():
@@ -101,8 +107,10 @@ class IoTSquareSim:
             "fuota/device/list": ("GET", self._tasks.devices),
             "fuota/abort": ("POST", self._tasks.abort),
         }
+        self.faults = FaultInjector(faults or Faults(busy_rate=busy_rate, delay=delay), seed, self._routes)
         self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
         self._calls: Counter[str] = Counter()
+        self._done: Counter[str] = Counter()
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -171,6 +179,13 @@ class IoTSquareSim:
         with self._lock:
             return Counter(self._calls)
 
+    @property
+    def done(self) -> Counter[str]:
+        """A snapshot of the requests carried out (code 0) per path, whether or not their answer reached the client:
+        done["fuota/create"] is the number of tasks really created."""
+        with self._lock:
+            return Counter(self._done)
+
     def device(self, dev_eui: str) -> VirtualDevice:
         """The virtual device `dev_eui`, its decoder brought up to now (`.session.decoder`, `.session.received`)."""
         with self._lock:
@@ -184,14 +199,30 @@ class IoTSquareSim:
 
     # --- answering -------------------------------------------------------------------------------------------
 
-    def answer(self, method: str, target: str, headers: Message | Mapping[str, str], raw: bytes) -> tuple[int, dict]:
-        """Answer one request: the HTTP status and the JSON envelope."""
-        url = urlsplit(target)
-        endpoint = url.path.removeprefix("/openapi/").strip("/")
+    def answer(self, method: str, target: str, headers: Message | Mapping[str, str], raw: bytes) -> Answer:
+        """Answer one request as the faults in force have it: the HTTP status, the body, whether to cut it."""
+        endpoint = urlsplit(target).path.removeprefix("/openapi/").strip("/")
         with self._lock:
             self._calls[endpoint] += 1
-        if self.delay:
-            time.sleep(self.delay)
+        verdict = self.faults.draw(endpoint)
+        if verdict.delay:
+            time.sleep(verdict.delay)  # outside the lock: other requests go on meanwhile
+        if verdict.fate is Fate.ERROR:
+            status, body = error_answer(verdict.variant)
+            return Answer(status, body, "text/html" if body.startswith(b"<") else "application/json")
+        status, envelope = self._envelope(method, target, headers, raw, busy=verdict.fate is Fate.BUSY)
+        if verdict.fate is Fate.MALFORMED:
+            return Answer(status, malformed_body(envelope, verdict.variant))
+        if verdict.fate is Fate.WRONG:
+            envelope = wrong_types(endpoint, envelope, verdict.variant)
+        return Answer(status, json.dumps(envelope).encode(), cut=verdict.fate is Fate.DROP)
+
+    def _envelope(
+        self, method: str, target: str, headers: Message | Mapping[str, str], raw: bytes, *, busy: bool
+    ) -> tuple[int, dict]:
+        """The model's answer: the HTTP status and the JSON envelope; `busy` answers 1001 without acting."""
+        url = urlsplit(target)
+        endpoint = url.path.removeprefix("/openapi/").strip("/")
         route = self._routes.get(endpoint) if url.path.startswith("/openapi/") else None
         if route is None:
             return 404, _envelope(ApiError(1007, f"no endpoint {url.path}"))
@@ -199,12 +230,12 @@ class IoTSquareSim:
             return 405, _envelope(ApiError(1007, f"{endpoint} answers {route[0]}, not {method}"))
         try:
             self._authorize(headers.get(self.token_header))
-            with self._lock:
-                if self.busy_rate and self._rng.random() < self.busy_rate:
-                    raise ApiError(1001)
+            if busy:
+                raise ApiError(1001)
             body = _parse(method, url.query, raw)
             with self._lock:  # the time is read inside the lock, so that it never runs backwards for the model
                 reply = route[1](body, self.clock.now())
+                self._done[endpoint] += 1
         except ApiError as exc:
             return 200, _envelope(exc)
         envelope: dict[str, object] = {"code": 0, "msg": RESPONSE_CODES[0]}
@@ -226,6 +257,16 @@ class IoTSquareSim:
         if refusals:
             raise ApiError(14007, f"{len(refusals)} group(s) not deleted", refusals)
         return Reply()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the server sends: `cut` sends the headers and half the body, then closes the connection."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    cut: bool = False
 
 
 def _parse(method: str, query: str, raw: bytes) -> dict[str, object]:
@@ -276,17 +317,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
-            status, envelope = self.server.sim.answer(method, self.path, self.headers, raw)
+            answer = self.server.sim.answer(method, self.path, self.headers, raw)
         except Exception:
             # A bug of the simulator: say so on stderr and answer as a failing server would, with a 5xx.
             traceback.print_exc(file=sys.stderr)
-            status, envelope = 500, _envelope(ApiError(1008, "simulator error"))
-        payload = json.dumps(envelope).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+            answer = Answer(500, json.dumps(_envelope(ApiError(1008, "simulator error"))).encode())
+        try:
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            # A cut answer dies mid-body: the promised length never arrives.
+            self.wfile.write(answer.body[: len(answer.body) // 2] if answer.cut else answer.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up waiting (a slow answer): nobody to answer
+        if answer.cut:
+            self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # an access line per poll would drown test and demo output

@@ -15,6 +15,9 @@ gateway, none can tell it was not meant for it), 23 for a bug of the simulator. 
 answers write the gateway's and 3.3's device EUIs in upper case and chapter 6's in lower case, as the spec's
 samples do.
 
+Answers can be garbled (fuota.sim.milesight_faults): a share of them not JSON, with a body that is no object, a code
+that is no number or lists of the wrong types, set with `answer_faults` or while serving with `garbler.set(...)`.
+
 paho reconnects by itself after a broker restart and on_connect subscribes again (clean session).
 """
 
@@ -37,9 +40,10 @@ import paho.mqtt.client as mqtt
 from fuota.sim.clock import SimClock
 from fuota.sim.fleet import Fleet, VirtualDevice
 from fuota.sim.milesight_codes import CHANNEL_PLAN_FREQUENCIES, MAX_PAYLOAD_SIZES, ApiError, ReturnCode, window
+from fuota.sim.milesight_faults import AnswerFaults, Garbler
 from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, TaskBook, Timing
 
-__all__ = ["Call", "MilesightSim", "Timing", "gateway_euis"]
+__all__ = ["AnswerFaults", "Call", "MilesightSim", "Timing", "gateway_euis"]
 
 _Handler = Callable[[Mapping[str, object], Mapping[str, str], float], dict[str, object]]
 
@@ -132,10 +136,12 @@ class MilesightSim:
     `gateways` maps each gateway EUI to the device EUIs its network server knows. `loss` is every device's
     fragment loss probability, or one per EUI (others 0). Faults: `never_answer_multicast` devices never answer
     the multicast set-up (multicastSessionStatus 6), `low_memory` ones refuse the fragmentation session (7),
-    `silent_gateways` never answer (see also `silence`). `payload_sizes` is maxPayloadSize per data rate (6.6,
+    `silent_gateways` never answer (see also `silence`); `answer_faults` garbles answers (see also `garbler`).
+    `payload_sizes` is maxPayloadSize per data rate (6.6,
     default EU868's); `channel_plan` bounds the frequencies devices accept; `max_tasks` is how many tasks a
     gateway keeps (10310013 beyond). `speed` is simulated seconds per real second (0 freezes the clock: move it
-    with `clock.advance`); `timing` the phases' simulated durations; `seed` makes the channels reproducible.
+    with `clock.advance`); `timing` the phases' simulated durations; `seed` makes the channels and the garbled
+    answers reproducible.
     """
 
     def __init__(
@@ -155,6 +161,7 @@ class MilesightSim:
         channel_plan: str = "EU868",
         timing: Timing | None = None,
         max_tasks: int = 32,
+        answer_faults: AnswerFaults | None = None,
     ) -> None:
         parts = urlsplit(broker_url)
         if parts.scheme != "mqtt" or not parts.hostname or parts.port is None:
@@ -179,6 +186,7 @@ class MilesightSim:
             )
             for gw, euis in members.items()
         }
+        self.garbler = Garbler(answer_faults or AnswerFaults(), seed)
         self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
         self._calls: Counter[Call] = Counter()
         self._subscribed = threading.Event()
@@ -277,10 +285,10 @@ class MilesightSim:
         self._subscribed.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        for answer in self._answers(message.payload):
-            client.publish(self.response_topic, json.dumps(answer), qos=0)
+        for gateway, answer in self._answers(message.payload):
+            client.publish(self.response_topic, self.garbler.payload(gateway, answer), qos=0)
 
-    def _answers(self, payload: bytes) -> list[dict[str, object]]:
+    def _answers(self, payload: bytes) -> list[tuple[str, dict[str, object]]]:
         try:
             request = json.loads(payload)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -288,7 +296,7 @@ class MilesightSim:
         with self._lock:
             if not isinstance(request, dict):
                 error = ApiError(ReturnCode.PARSE_JSON, "the request is not a JSON object").body()
-                return [_envelope({}, gw, error) for gw in self._gateways.values() if not gw.silent]
+                return [(gw.eui, _envelope({}, gw, error)) for gw in self._gateways.values() if not gw.silent]
             target = request.get("gatewayEUI")
             if target is None or target == "":
                 chosen = list(self._gateways.values())
@@ -300,7 +308,7 @@ class MilesightSim:
             for gateway in chosen:
                 self._calls[Call(gateway.eui, str(request.get("method", "")).upper(), path)] += 1
                 if not gateway.silent:
-                    answers.append(_envelope(request, gateway, self._body(gateway, request)))
+                    answers.append((gateway.eui, _envelope(request, gateway, self._body(gateway, request))))
             return answers
 
     def _body(self, gateway: Gateway, request: Mapping[str, object]) -> dict[str, object]:
