@@ -93,7 +93,7 @@ class IoTSquareTarget(BaseModel):
     mc_app_s_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
     mc_nwk_s_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
     frag_size: Annotated[int, Field(ge=1, le=255)] = 48
-    join_timeout: Annotated[float, Field(gt=0)] = 600.0
+    join_timeout: Annotated[float, Field(gt=0, le=7 * 86400)] = 600.0
 
     @model_validator(mode="after")
     def _group_parameters(self) -> IoTSquareTarget:

@@ -86,7 +86,7 @@ class IoTSquareConfig(_Strict):
     insecure: bool = False  # accept any certificate: only for a test server, never across a network
     timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    give_up_after: Annotated[float, Field(gt=0)] = 600.0
+    give_up_after: Annotated[float, Field(gt=0, le=7 * 86400)] = 600.0
     max_concurrent: Annotated[int, Field(ge=1)] | None = None  # deployments under way at once; None: no limit
 
     @model_validator(mode="after")
@@ -128,7 +128,7 @@ class MilesightConfig(_Strict):
     insecure: bool = False  # accept any broker certificate: only for a test broker, never across a network
     timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    give_up_after: Annotated[float, Field(gt=0)] = 600.0
+    give_up_after: Annotated[float, Field(gt=0, le=7 * 86400)] = 600.0
     max_concurrent: Annotated[int, Field(ge=1)] | None = None  # deployments under way at once; None: no limit
     gateways: list[str] = []
 
@@ -283,9 +283,10 @@ def load_config(path: Path | None = None) -> Config:
 
 def _secrets_in(data: dict) -> list[str]:
     """Where the file itself holds a secret (not a *_env name of one)."""
+    backends = data.get("backends")
     found = [
         f"backends.{name}.{key}"
-        for name, backend in (data.get("backends") or {}).items()
+        for name, backend in (backends.items() if isinstance(backends, dict) else ())
         if isinstance(backend, dict)
         for key in ("token", "password")
         if key in backend

@@ -54,31 +54,48 @@ def forecast(
     expected_loss: float,
     start: datetime | None = None,
 ) -> dict[str, object]:
-    """The `plan` object of one deployment, as `fuota plan --json` prints it."""
-    speed = pace(frag_size, options)
-    send = (nb_frag + redundancy) * speed.interval_ms / 1000
+    """The `plan` object of one deployment, as `fuota plan --json` prints it. Where the pacing cannot be known (a
+    region or data rate fuota's tables lack), its fields are None and `pacing_unknown` says why; the decoding
+    forecast does not depend on it."""
     received = received_iid(TRIALS, nb_frag + redundancy, expected_loss, np.random.default_rng(0))
     share = estimate(nb_frag, redundancy, received)
-    begins = start or datetime.now(UTC)
-    return {
+    found: dict[str, object] = {
         "nb_frag": nb_frag,
         "frag_size": frag_size,
         "padding": padding,
         "redundancy": redundancy,
+        "airtime_ms": None,
+        "min_interval_ms": None,
+        "interval_ms": None,
+        "send_duration_s": None,
+        "expected_duration_s": None,
+        "finish_at": None,
+        "expected_loss": expected_loss,
+        "p_decode": round(share.p, 4),
+        "p_decode_interval": [round(share.low, 4), round(share.high, 4)],
+    }
+    try:
+        speed = pace(frag_size, options)
+    except (ValueError, KeyError) as exc:
+        return found | {"pacing_unknown": f"{exc.args[0] if exc.args else exc}: duration not forecast"}
+    send = (nb_frag + redundancy) * speed.interval_ms / 1000
+    begins = start or datetime.now(UTC)
+    try:
+        finish = (begins + timedelta(seconds=send + SETUP_SECONDS)).isoformat(timespec="seconds")
+    except OverflowError:
+        finish = None  # a start near the end of the calendar: the duration still stands
+    return found | {
         "airtime_ms": round(speed.airtime_ms, 1),
         "min_interval_ms": round(speed.min_interval_ms, 1),
         "interval_ms": round(speed.interval_ms, 1),
         "send_duration_s": round(send, 1),
         "expected_duration_s": round(send + SETUP_SECONDS, 1),
-        "finish_at": (begins + timedelta(seconds=send + SETUP_SECONDS)).isoformat(timespec="seconds"),
-        "expected_loss": expected_loss,
-        "p_decode": round(share.p, 4),
-        "p_decode_interval": [round(share.low, 4), round(share.high, 4)],
+        "finish_at": finish,
     }
 
 
 def recommendation(
-    nb_frag: int, redundancy: int, interval_ms: float, target: float, loss: float, seed: int = 0
+    nb_frag: int, redundancy: int, interval_ms: float | None, target: float, loss: float, seed: int = 0
 ) -> dict[str, object]:
     """The smallest redundancy reaching `target` at `loss`, its interval, and the send time it adds."""
     ceiling = min(16383 - nb_frag, max(4 * redundancy, nb_frag))
@@ -94,7 +111,7 @@ def recommendation(
         "percent": round(100 * best / nb_frag, 1),
         "p_decode": round(share.p, 4),
         "p_decode_interval": [round(share.low, 4), round(share.high, 4)],
-        "adds_s": round((best - redundancy) * interval_ms / 1000, 1),
+        "adds_s": None if interval_ms is None else round((best - redundancy) * interval_ms / 1000, 1),
     }
 
 

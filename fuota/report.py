@@ -20,12 +20,12 @@ RETRY_SUFFIX = "; will retry"  # how the runner ends the cause of a transient fa
 _RETRIED_KINDS = ("error", "anomaly")
 
 
-def _retries(events: list[EventRecord], task_name: str) -> tuple[int, dict[str, str] | None]:
+def _retries(events: list[EventRecord], deployment_id: int) -> tuple[int, dict[str, str] | None]:
     """How many transient failures of the deployment the runner recorded (each retried), and the last one."""
     mine = [
         e
         for e in events
-        if e.kind in _RETRIED_KINDS and e.cause.startswith(f"{task_name} ") and e.cause.endswith(RETRY_SUFFIX)
+        if e.kind in _RETRIED_KINDS and e.deployment_id == deployment_id and e.cause.endswith(RETRY_SUFFIX)
     ]
     if not mine:
         return 0, None
@@ -44,7 +44,7 @@ def status_data(store: Store, campaign_id: int) -> dict[str, object]:
     # Only the kinds a retry is recorded as: device events run to thousands and live progress calls this each tick.
     events = [e for kind in _RETRIED_KINDS for e in store.events(campaign_id, kind=kind)]
     events.sort(key=lambda e: (e.at, e.id))
-    retries = {d.id: _retries(events, d.task_name) for d in deployments}
+    retries = {d.id: _retries(events, d.id) for d in deployments}
     return {
         "id": campaign.id,
         "name": campaign.name,
@@ -79,6 +79,12 @@ def status_data(store: Store, campaign_id: int) -> dict[str, object]:
     }
 
 
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
 def print_plan(console: Console, data: dict) -> None:
     """The plan of `fuota plan` as tables: what is sent, how fast, how long, and who will decode."""
     firmware = data["firmware"]
@@ -89,12 +95,17 @@ def print_plan(console: Console, data: dict) -> None:
     table = Table("task", "target", "devices", "uncoded + coded", "frag", "pad", "air ms", "every s", "sends", "decode")
     for d in data["deployments"]:
         p = d["plan"]
-        send = p["send_duration_s"]
-        sends = f"{send / 3600:.1f} h" if send >= 3600 else f"{send / 60:.0f} min" if send >= 120 else f"{send:.0f} s"
         row = [d["task_name"], d["target"], str(d["devices"]), f"{p['nb_frag']} + {p['redundancy']}"]
-        row += [str(p["frag_size"]), str(p["padding"]), f"{p['airtime_ms']:g}", f"{p['interval_ms'] / 1000:g}"]
-        table.add_row(*row, sends, f"{100 * p['p_decode']:.1f} %")
+        row += [str(p["frag_size"]), str(p["padding"])]
+        if p["send_duration_s"] is None:
+            row += ["?", "?", "?"]
+        else:
+            row += [f"{p['airtime_ms']:g}", f"{p['interval_ms'] / 1000:g}", _duration(p["send_duration_s"])]
+        table.add_row(*row, f"{100 * p['p_decode']:.1f} %")
     console.print(table)
+    for d in data["deployments"]:
+        if why := d["plan"].get("pacing_unknown"):
+            console.print(f"{escape(d['task_name'])}: {escape(why)}")
     loss = data["deployments"][0]["plan"]["expected_loss"] if data["deployments"] else 0
     console.print(
         f"decode: share of devices expected to rebuild the image at {100 * loss:g} % fragment loss "
@@ -105,10 +116,11 @@ def print_plan(console: Console, data: dict) -> None:
             console.print(f"target {advice['target']:g} at {advice['loss']:g} loss: {advice['why']}")
             continue
         low, high = advice["p_decode_interval"]
+        adds = "" if advice["adds_s"] is None else f", {advice['adds_s']:+g} s of sending"
         console.print(
             f"target {advice['target']:g} of devices at {advice['loss']:g} loss: redundancy {advice['redundancy']} "
             f"({advice['percent']:g} %), {100 * advice['p_decode']:.2f} % decode [95 % CI {100 * low:.2f}–"
-            f"{100 * high:.2f} %], {advice['adds_s']:+g} s of sending"
+            f"{100 * high:.2f} %]{adds}"
         )
 
 

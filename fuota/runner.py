@@ -342,7 +342,9 @@ class Runner:
                 cause = f"{item.record.task_name} {type(command).__name__}: {exc}; will retry"
                 # An answer that breaks the spec is worth an operator's look even when a retry gets a good one.
                 kind = "anomaly" if isinstance(exc, MalformedAnswer) else "error"
-                self.store.record_event(campaign.id, NewEvent(kind=kind, cause=cause, at=now))
+                self.store.record_event(
+                    campaign.id, NewEvent(kind=kind, cause=cause, at=now), deployment_id=item.record.id
+                )
                 log.warning("campaign %s (%s): %s: %s", campaign.id, campaign.name, kind, cause)
                 return
             lack = "no well-formed answer" if isinstance(exc, MalformedAnswer) else "no answer"
@@ -364,7 +366,8 @@ class Runner:
         differences = plan_differences(record.plan, raw)
         if differences:
             cause = f"{record.task_name}: the back end's plan differs: {'; '.join(differences)}"
-            self.store.record_event(campaign.id, NewEvent(kind="anomaly", cause=cause, at=self.clock()))
+            event = NewEvent(kind="anomaly", cause=cause, at=self.clock())
+            self.store.record_event(campaign.id, event, deployment_id=record.id)
 
     def _call(
         self, campaign: CampaignRecord, record: DeploymentRecord, backend: Backend, command: Command

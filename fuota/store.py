@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import EllipsisType
@@ -260,19 +261,39 @@ class Store(StoreReads):
         with self._db.transaction(f"release the leases of {owner}", write=True) as conn:
             return store_leases.release(conn, owner)
 
-    def record_event(self, campaign_id: int, new: NewEvent) -> None:
-        """Record an event of the campaign that belongs to no deployment step."""
+    def record_event(self, campaign_id: int, new: NewEvent, *, deployment_id: int | None = None) -> None:
+        """Record an event of the campaign (of one of its deployments, given `deployment_id`) that belongs to no
+        engine step: a retry, an anomaly."""
         now = self._clock()
         with self._db.transaction(f"record an event of campaign {campaign_id}", write=True) as conn:
             if conn.scalar(select(schema.campaigns.c.id).where(schema.campaigns.c.id == campaign_id)) is None:
                 raise NotFound(f"no campaign {campaign_id} in {self._db.url}")
-            conn.execute(insert(schema.events).values(_event_row(campaign_id, None, new, now)))
+            conn.execute(insert(schema.events).values(_event_row(campaign_id, deployment_id, new, now)))
 
 
 def _json(value: Any) -> Any:
     # What the value becomes once stored (tuples turn into lists, keys into strings), so that comparing it
     # with a stored value finds real changes only.
-    return json.loads(json.dumps(value))
+    return json.loads(json.dumps(_storable(value), allow_nan=False))
+
+
+def _storable(value: Any) -> Any:
+    """`value` with what some database cannot hold replaced, the same on every database: NaN and infinities
+    (not JSON, refused by PostgreSQL) become their names, NUL characters (refused in PostgreSQL's text) U+FFFD.
+    A back end's answer may carry either; it must not stop the deployment."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, dict):
+        return {_text(key) if isinstance(key, str) else key: _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
+
+
+def _text(value: str) -> str:
+    return value.replace("\x00", "\ufffd")
 
 
 def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[DeviceProgress], now: datetime) -> None:
@@ -285,7 +306,7 @@ def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[Devi
         values = {
             "stage": Stage(p.stage).value,
             "outcome": None if p.outcome is None else Outcome(p.outcome).value,
-            "reason": p.reason,
+            "reason": None if p.reason is None else _text(p.reason),
             "raw": _json(p.raw),
         }
         old = stored.get(eui)
@@ -317,5 +338,5 @@ def _event_row(campaign_id: int, deployment_id: int | None, new: NewEvent, now: 
         "kind": EventKind(new.kind).value,
         "from_state": None if new.from_state is None else str(new.from_state),
         "to_state": None if new.to_state is None else str(new.to_state),
-        "cause": new.cause,
+        "cause": _text(new.cause),
     }

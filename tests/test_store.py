@@ -273,6 +273,17 @@ def test_apply_writes_fields_events_and_devices(store: Store, clock: Clock) -> N
     assert store.deployment(deployment_id).backend_ref == {"fdID": 16, "mcEUI": "0000000000000001"}
 
 
+def test_what_a_database_cannot_hold_is_stored_the_same_everywhere(store: Store) -> None:
+    (deployment_id,) = (d.id for d in store.deployments(store.create_campaign("odd", {}, b"fw", [deployment()]).id))
+    raw = {"rssi": float("nan"), "snr": float("-inf"), "note": "a\x00b", "list": [float("inf")]}
+    failed = DeviceProgress(EUIS[0], Stage.FAILED, raw, Outcome.FAILED, "the gateway said \x00")
+    store.apply(deployment_id, devices=[failed], events=[NewEvent(EventKind.ERROR, "nul \x00 in a cause")])
+    (device,) = (d for d in store.devices(deployment_id=deployment_id) if d.dev_eui == EUIS[0].lower())
+    assert device.raw == {"rssi": "nan", "snr": "-inf", "note": "a\ufffdb", "list": ["inf"]}
+    assert device.reason == "the gateway said \ufffd"
+    assert store.events(store.deployment(deployment_id).campaign_id)[-1].cause == "nul \ufffd in a cause"
+
+
 def test_only_changed_devices_are_written(store: Store) -> None:
     _, deployment_id = new_campaign(store)
     extra = [f"70b3d5e75e01{i:04x}" for i in range(50)]
