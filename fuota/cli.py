@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 import codec
 from fuota import demo as demo_module
 from fuota.campaign import load_campaign
+from fuota.cli_common import fail, out
+from fuota.cli_sim import sim_app
 from fuota.config import Config, ConfigError, load_config
 from fuota.model import CampaignState, Outcome
 
@@ -25,10 +25,7 @@ if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported where a command nee
     from fuota.store import CampaignRecord, Store
 
 app = typer.Typer(help="Orchestrate LoRaWAN FUOTA campaigns.", no_args_is_help=True, add_completion=False)
-sim_app = typer.Typer(help="Run a back-end simulator on loopback.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
-err = Console(stderr=True)
-out = Console()
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Configuration file (else $FUOTA_CONFIG, ./fuota.toml).")
@@ -40,16 +37,11 @@ class _State:
     config_path: Path | None = None
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code)
-
-
 def _config() -> Config:
     try:
         return load_config(_State.config_path)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 @app.callback()
@@ -64,7 +56,7 @@ def _store(config: Config):
     try:
         return Store(config.store.url)
     except StoreError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 def _backends(config: Config, names: set[str]) -> dict:
@@ -73,7 +65,7 @@ def _backends(config: Config, names: set[str]) -> dict:
     try:
         return {name: make_backend(name, config.backend(name)) for name in names}
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 @app.command()
@@ -98,7 +90,7 @@ def plan(
         campaign = load_campaign(campaign_file)
         plans = plan_campaign(campaign, config)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     rate = campaign.file.expected_loss if loss is None else loss
     deployments = [p.as_dict(rate, campaign.file.start) for p in plans]
     data: dict[str, object] = {
@@ -141,7 +133,7 @@ def _launch(campaign_file: Path):
         store = _store(config)
         record, resumed = launch_campaign(store, campaign, plans)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     return config, store, record, resumed
 
 
@@ -182,9 +174,9 @@ def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> N
         with live_progress(out, store, record.id) as refresh:
             final = runner.run(record.id, on_progress=refresh)
     except AuthError as exc:
-        raise _fail(f"{exc} (the campaign is kept; run again once fixed)") from exc
+        raise fail(f"{exc} (the campaign is kept; run again once fixed)") from exc
     except KeyboardInterrupt:
-        raise _fail("interrupted; the campaign is kept: `fuota run` resumes it, `fuota abort` stops it", 130) from None
+        raise fail("interrupted; the campaign is kept: `fuota run` resumes it, `fuota abort` stops it", 130) from None
     finally:
         for backend in backends.values():
             backend.close()
@@ -204,20 +196,22 @@ def retry(campaign: Annotated[str, typer.Argument(help="Id or name of a finished
     store = _store(config)
     record = _find(store, campaign)
     if not record.state.ended:
-        raise _fail(f"campaign {record.id} ({record.name}) is {record.state}; retry it once it has ended")
+        raise fail(f"campaign {record.id} ({record.name}) is {record.state}; retry it once it has ended")
     devices = tuple(d.dev_eui for d in store.devices(campaign_id=record.id) if d.outcome is not Outcome.UPDATED)
     if not devices:
         out.print(f"campaign {record.id} ({record.name}): every device updated, nothing to retry")
         return
     taken = {r.name for r in store.campaigns()}
     name = next(f"{record.name}.retry{n}" for n in range(1, 1000) if f"{record.name}.retry{n}" not in taken)
-    spec = {k: v for k, v in record.spec.items() if k not in ("options", "devices_file")}
+    spec = {k: v for k, v in record.spec.items() if k not in ("options", "devices_file", "firmware_path")}
+    # The image stored at launch is sent again, still checked against the file it came from.
+    source = Path(record.spec["firmware_path"]) if record.spec.get("firmware_path") else None
     try:
         file = CampaignFile.model_validate({**spec, "name": name, "devices": list(devices), "start": None})
-        retried = Campaign(file=file, firmware=store.firmware(record.id), devices=devices)
+        retried = Campaign(file=file, firmware=store.firmware(record.id), devices=devices, firmware_path=source)
         record, _ = launch_campaign(store, retried, plan_campaign(retried, config))
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     _drive(config, store, record, f"retrying {len(devices)} devices of {campaign} as")
 
 
@@ -309,7 +303,7 @@ def _dashboard(address: str, store: Store, config: Config, backends: dict):
     try:
         return metrics, metered, start_dashboard(address, store, config, metered, metrics)
     except (DashboardError, ConfigError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 @app.command()
@@ -338,7 +332,7 @@ def report(
     from fuota.reporting import FORMATS, render, report_data
 
     if fmt not in FORMATS:
-        raise _fail(f"--format = {fmt!r} is not one of {', '.join(FORMATS)}")
+        raise fail(f"--format = {fmt!r} is not one of {', '.join(FORMATS)}")
     store = _store(_config())
     try:
         text = render(report_data(store, _find(store, campaign).id), fmt)
@@ -350,7 +344,7 @@ def report(
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"-o {output}: cannot write the report: {exc.strerror}") from exc
+        raise fail(f"-o {output}: cannot write the report: {exc.strerror}") from exc
     out.print(f"report written to {output}")
 
 
@@ -385,7 +379,7 @@ def abort(campaign: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
     store = _store(config)
     record = _find(store, campaign)
     if record.state.ended:
-        raise _fail(f"campaign {record.id} ({record.name}) already ended {record.state}; nothing to abort", 1)
+        raise fail(f"campaign {record.id} ({record.name}) already ended {record.state}; nothing to abort", 1)
     names = {d.backend for d in store.deployments(record.id)}
     backends = _backends(config, names)
     final = Runner(store, backends).abort(record.id, "aborted with `fuota abort`")
@@ -397,105 +391,12 @@ def _find(store, key: str | None):
     records = store.campaigns()
     if key is None:
         if not records:
-            raise _fail("no campaign yet; `fuota launch CAMPAIGN.toml` stores one")
+            raise fail("no campaign yet; `fuota launch CAMPAIGN.toml` stores one")
         return records[0]
     record = store.campaign(int(key)) if key.isdigit() else store.campaign(key)
     if record is None:
-        raise _fail(f"campaign {key!r} does not exist; `fuota list` shows the campaigns")
+        raise fail(f"campaign {key!r} does not exist; `fuota list` shows the campaigns")
     return record
-
-
-def _slow_option(values: list[str]) -> dict[str, float]:
-    """--slow ENDPOINT=SECONDS, repeated, as {endpoint: seconds}; typer.BadParameter naming the bad one."""
-    slow: dict[str, float] = {}
-    for value in values:
-        endpoint, _, seconds = value.partition("=")
-        try:
-            duration = float(seconds)
-        except ValueError:
-            duration = -1.0
-        if not endpoint.strip() or not duration >= 0:
-            raise typer.BadParameter(
-                f"{value!r}: give ENDPOINT=SECONDS with SECONDS ≥ 0, e.g. fuota/status=7", param_hint="--slow"
-            )
-        slow[endpoint.strip().strip("/").removeprefix("openapi/")] = duration
-    return slow
-
-
-@sim_app.command("iotsquare")
-def sim_iotsquare(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8080,
-    devices: Annotated[int, typer.Option(min=1, help="Registered virtual devices.")] = 100,
-    loss: Annotated[float, typer.Option(min=0, max=1, help="Each device's fragment loss.")] = 0.1,
-    speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 100.0,
-    token: Annotated[str, typer.Option(help="The token clients must send.")] = "sim-token",
-    devices_csv: Annotated[Path | None, typer.Option(help="Write the devices' EUIs to this CSV (dev_eui).")] = None,
-    error_rate: Annotated[
-        float, typer.Option(min=0, max=1, help="Share of calls answered HTTP 500/502/503, not carried out.")
-    ] = 0.0,
-    busy_rate: Annotated[
-        float, typer.Option(min=0, max=1, help="Share of calls answered 1001 System Busy, not carried out.")
-    ] = 0.0,
-    drop_rate: Annotated[
-        float, typer.Option(min=0, max=1, help="Share of calls carried out whose connection drops mid-answer.")
-    ] = 0.0,
-    malformed_rate: Annotated[
-        float, typer.Option(min=0, max=1, help="Share of calls carried out and answered with a body that is not JSON.")
-    ] = 0.0,
-    wrong_rate: Annotated[
-        float, typer.Option(min=0, max=1, help="Share of calls carried out and answered with fields of wrong types.")
-    ] = 0.0,
-    slow: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="ENDPOINT=SECONDS",
-            help="Wait this long before answering ENDPOINT (e.g. fuota/status=7, beyond the client's timeout); "
-            "repeatable.",
-        ),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the channels and of the faults drawn.")] = 0,
-) -> None:
-    """Run the IoTSquare simulator on 127.0.0.1 until Ctrl-C, optionally with faults (the rates add up to ≤ 1)."""
-    from fuota.sim.iotsquare import Faults, IoTSquareSim, fleet_euis
-
-    try:
-        faults = Faults(error_rate, busy_rate, drop_rate, malformed_rate, wrong_rate, slow=_slow_option(slow or []))
-        euis = fleet_euis(devices)
-        sim = IoTSquareSim(devices=euis, loss=loss, speed=speed, token=token, port=port, faults=faults, seed=seed)
-    except ValueError as exc:
-        raise _fail(str(exc)) from exc
-    if devices_csv is not None:
-        devices_csv.write_text("dev_eui\n" + "".join(f"{eui}\n" for eui in euis))
-    sim.start()
-    where = f", EUIs in {devices_csv}" if devices_csv else f" (first {euis[0]})"
-    out.print(f"IoTSquare simulator on {sim.url}: {devices} devices{where}, speed ×{speed:g}, token {token!r}")
-    if faults.active:
-        out.print(f"faults: {faults}")
-    sim.serve_forever()
-
-
-@sim_app.command("milesight")
-def sim_milesight(
-    broker: Annotated[str, typer.Option(help="Broker URL, mqtt://127.0.0.1:1883.")] = "mqtt://127.0.0.1:1883",
-    gateways: Annotated[int, typer.Option(min=1, help="Gateways to play.")] = 3,
-    devices: Annotated[int, typer.Option(min=1, help="Virtual devices, spread over the gateways.")] = 300,
-    loss: Annotated[float, typer.Option(min=0, max=1, help="Each device's fragment loss.")] = 0.1,
-    speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 100.0,
-    devices_csv: Annotated[Path | None, typer.Option(help="Write the devices' EUIs to this CSV (dev_eui).")] = None,
-) -> None:
-    """Play Milesight gateways on an MQTT broker until Ctrl-C: each answers ns-api requests for its EUI."""
-    from fuota.sim.iotsquare import fleet_euis
-    from fuota.sim.milesight import MilesightSim, gateway_euis
-
-    euis, gateway_list = fleet_euis(devices), gateway_euis(gateways)
-    spread = {g: euis[i :: len(gateway_list)] for i, g in enumerate(gateway_list)}
-    if devices_csv is not None:
-        devices_csv.write_text("dev_eui\n" + "".join(f"{eui}\n" for eui in euis))
-    sim = MilesightSim(broker, spread, loss=loss, speed=speed).start()
-    out.print(
-        f"Milesight simulator on {broker}: gateways {', '.join(gateway_list)}, {devices} devices, speed ×{speed:g}"
-    )
-    sim.serve_forever()
 
 
 @app.command()
@@ -511,7 +412,7 @@ def demo(
     try:
         result = demo_module.run(size, frag_size, percent, loss, version, seed)
     except codec.CodecError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     typer.echo(demo_module.report(result))
     if not result.verified:
         raise typer.Exit(1)

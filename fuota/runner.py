@@ -21,30 +21,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from fuota.backends.base import Backend, TargetReport, TaskRef, TaskSpec
+from fuota.backends.base import Backend
 from fuota.backends.errors import AuthError, BackendError, MalformedAnswer, TransientError
 from fuota.campaign import Window
 from fuota.engine import DeploymentEngine
-from fuota.firmware_check import FirmwareChanged, checked_firmware
+from fuota.firmware_check import FirmwareChanged
 from fuota.messages import (
     AbortRequested,
-    AbortTask,
     BackendFailed,
-    CheckJoined,
-    Cleanup,
     Command,
-    CreateTask,
-    DevicesReported,
-    JoinedReported,
-    Observation,
-    PollTask,
-    PrepareTarget,
     Step,
-    TargetPrepared,
-    TaskCreated,
-    TaskReported,
 )
 from fuota.model import CampaignState, DeploymentState, DeviceProgress, Outcome
+from fuota.runner_commands import PLAN_FIELDS, carry_out, plan_differences
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, LeaseLost, NewEvent, StaleState, Store
 
 __all__ = ["Runner", "campaign_outcome", "default_runner_name", "ended_here"]
@@ -327,7 +316,14 @@ class Runner:
     def _execute(self, campaign: CampaignRecord, item: _Live, command: Command) -> None:
         backend = self.backends[item.record.backend]
         try:
-            observations = self._call(campaign, item.record, backend, command)
+            observations = carry_out(
+                self.store,
+                campaign,
+                item.record,
+                backend,
+                command,
+                lambda raw: self._check_plan(campaign, item.record, raw),
+            )
         except AuthError:
             raise  # the configuration is wrong: stop here, the campaign stays resumable
         except FirmwareChanged as exc:
@@ -360,7 +356,7 @@ class Runner:
     def _check_plan(self, campaign: CampaignRecord, record: DeploymentRecord, raw: dict[str, object]) -> None:
         """Record, once per deployment, an anomaly where the back end fragments otherwise than fuota planned."""
         item = self._lives.get(campaign.id, {}).get(record.id)
-        if item is None or item.plan_checked or not any(field in raw for field in _PLAN_FIELDS):
+        if item is None or item.plan_checked or not any(field in raw for field in PLAN_FIELDS):
             return
         item.plan_checked = True
         differences = plan_differences(record.plan, raw)
@@ -368,67 +364,6 @@ class Runner:
             cause = f"{record.task_name}: the back end's plan differs: {'; '.join(differences)}"
             event = NewEvent(kind="anomaly", cause=cause, at=self.clock())
             self.store.record_event(campaign.id, event, deployment_id=record.id)
-
-    def _call(
-        self, campaign: CampaignRecord, record: DeploymentRecord, backend: Backend, command: Command
-    ) -> list[tuple[Observation, dict[str, object]]]:
-        ref = TaskRef(record.task_name, dict(record.backend_ref)) if record.backend_ref else None
-        devices = tuple(d.dev_eui for d in self.store.devices(deployment_id=record.id))
-        match command:
-            case PrepareTarget():
-                options = {**campaign.spec.get("options", {}), "name_prefix": record.task_name}
-                reports = backend.prepare(None if record.temporary else record.target, devices, options)
-                report = _merge(reports)
-                return [(TargetPrepared(report), {"target": report.target})]
-            case CheckJoined():
-                return [(JoinedReported(backend.ready(record.target or "")), {})]
-            case CreateTask():
-                spec = TaskSpec(
-                    name=record.task_name,
-                    target=record.target or "",
-                    firmware=checked_firmware(
-                        self.store.firmware(campaign.id), campaign.firmware_sha256, campaign.spec.get("firmware_path")
-                    ),
-                    redundancy_percent=float(campaign.spec["redundancy_percent"]) / 100,
-                    devices=devices,
-                    options=dict(campaign.spec.get("options", {})),
-                )
-                found = backend.find(spec) or backend.create(spec)
-                return [(TaskCreated(found), {"backend_ref": dict(found.ids)})]
-            case PollTask() if ref is not None:
-                # The devices are asked after the task, so that when the task reports Done the devices' report
-                # is at least as recent; they are fed first so that the outcomes are judged on it.
-                status = backend.status(ref)
-                self._check_plan(campaign, record, status.raw)
-                reports = tuple(backend.devices(ref))
-                return [(DevicesReported(reports), {}), (TaskReported(status), {})]
-            case AbortTask() if ref is not None:
-                backend.abort(ref)
-            case Cleanup() if record.target and record.temporary:
-                backend.cleanup(TargetReport(record.target, (), {}, temporary=True))
-        return []
-
-
-_PLAN_FIELDS = {"nbFrag": "nb_frag", "fragSize": "frag_size", "padding": "padding", "redundancy": "redundancy"}
-
-
-def plan_differences(ours: dict[str, object] | None, raw: dict[str, object]) -> list[str]:
-    """Where the back end's reported plan (IoTSquare fuota/status: nbFrag, fragSize, padding, redundancy)
-    differs from fuota's; empty when it agrees or reports none."""
-    if not ours:
-        return []
-    return [
-        f"{theirs} = {raw[theirs]!r}, fuota planned {ours.get(mine)!r}"
-        for theirs, mine in _PLAN_FIELDS.items()
-        if theirs in raw and mine in ours and str(raw[theirs]) != str(ours[mine])
-    ]
-
-
-def _merge(reports: list[TargetReport]) -> TargetReport:
-    """A deployment holds one target: the runner asks for at most one group's worth of devices."""
-    first = reports[0]
-    refused = {k: v for r in reports for k, v in r.refused.items()}
-    return TargetReport(first.target, tuple(m for r in reports for m in r.members), refused, first.temporary)
 
 
 def _text(value: object) -> str | None:

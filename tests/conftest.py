@@ -86,3 +86,12 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield url
     finally:
         postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database, once a SQLite file and once a database of the session's PostgreSQL server: a test
+    that takes it runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fuota.db'}"
+    return request.getfixturevalue("postgres_url")

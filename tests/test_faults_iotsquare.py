@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 from cli_helpers import fuota, start_run, write_campaign
+from daemons import start_daemon, stop_daemon, wait_campaign
 from typer.testing import CliRunner
 
 from fuota.backends.base import TaskRef, TaskSpec
@@ -30,6 +31,7 @@ from fuota.campaign import load_campaign
 from fuota.cli import app
 from fuota.config import load_config
 from fuota.launch import launch, plan_campaign
+from fuota.model import CampaignState
 from fuota.report import status_data
 from fuota.sim.iotsquare import Faults, IoTSquareSim, fleet_euis
 from fuota.sim.iotsquare_faults import Fate
@@ -153,27 +155,6 @@ def test_malformed_json_and_wrong_types_for_a_while_are_anomalies_and_the_campai
     assert deployment["last_retry"]["kind"] == "anomaly"
 
 
-def _daemon(folder: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fuota", "--config", str(folder / "fuota.toml"), "daemon", "--log-json"],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_ended(folder: Path, name: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with Store(f"sqlite:///{folder / 'fuota.db'}") as store:
-            record = store.campaign(name)
-            if record is not None and record.state.ended:
-                return str(record.state)
-        time.sleep(0.2)
-    raise AssertionError(f"campaign {name} did not end within {timeout} s")
-
-
 def _launch(folder: Path, file: str) -> None:
     """`fuota launch FILE`, in this process (a subprocess costs a second)."""
     config, campaign = load_config(folder / "fuota.toml"), load_campaign(folder / file)
@@ -202,15 +183,16 @@ def test_malformed_forever_fails_the_deployment_and_the_daemon_serves_another_ca
         _launch(tmp_path, "b.toml")
         write_campaign(tmp_path, "healthy", euis[20:], firmware=FIRMWARE, join_timeout=2, file="h.toml")
         _launch(tmp_path, "h.toml")
-        daemon = _daemon(tmp_path)
+        daemon = start_daemon(tmp_path)
+        url = f"sqlite:///{tmp_path / 'fuota.db'}"
         try:
-            assert _wait_ended(tmp_path, "healthy") == "Done"
-            assert _wait_ended(tmp_path, "broken") == "Failed"
+            assert wait_campaign(url, "healthy", timeout=60) is CampaignState.DONE
+            assert wait_campaign(url, "broken", timeout=60) is CampaignState.FAILED
             assert daemon.poll() is None
         finally:
-            daemon.terminate()
-            _, log = daemon.communicate(timeout=20)
-    assert daemon.returncode == 0, log[-3000:]
+            code = stop_daemon(daemon, within=20)
+    log = (tmp_path / "daemon.log").read_text()
+    assert code == 0, log[-3000:]
     broken = _status(tmp_path, "broken")
     (deployment,) = broken["deployments"]
     assert deployment["state"] == "Failed" and deployment["retries"] >= 1

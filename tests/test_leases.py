@@ -23,13 +23,6 @@ from fuota.store import EventKind, LeaseLost, Store, alembic_config
 LEASE = timedelta(seconds=30)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fuota.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

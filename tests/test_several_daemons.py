@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pytest
 from cli_helpers import fuota, write_campaign, write_config
 from daemons import kill_daemon, start_daemon, stop_daemon, wait_campaign
 from sqlalchemy import create_engine, select
@@ -21,13 +20,6 @@ from fuota.store_schema import runners
 
 FIRMWARE = np.random.default_rng(46).bytes(2000)
 LEASE_SECONDS = 3
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fuota.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 def _config(folder: Path, sim_url: str, store_url: str) -> None:

@@ -55,12 +55,10 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture
+def url(store_url: str) -> str:
     """A new, empty database: a SQLite file, or a database of the session's PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fuota.db'}"
-    return request.getfixturevalue("postgres_url")
+    return store_url
 
 
 @pytest.fixture

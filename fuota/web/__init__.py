@@ -20,9 +20,7 @@ from fuota.store import Store
 from fuota.web.app import create_app
 from fuota.web.server import Dashboard, DashboardError, parse_address
 
-__all__ = ["ABORT_ATTEMPTS", "Dashboard", "DashboardError", "start_dashboard"]
-
-ABORT_ATTEMPTS = 5
+__all__ = ["Dashboard", "DashboardError", "start_dashboard"]
 
 
 def start_dashboard(
@@ -32,14 +30,7 @@ def start_dashboard(
     through a Runner over `backends`, as `fuota abort` does. Raises DashboardError or ConfigError."""
 
     def abort(campaign_id: int, cause: str) -> CampaignState:
-        # The daemon's own pass may move a deployment between the abort's read and its write; the abort then
-        # leaves that one (StaleState) and is repeated, reading the store afresh.
-        runner = Runner(store, backends)
-        for _ in range(ABORT_ATTEMPTS):
-            state = runner.abort(campaign_id, cause)
-            if state.ended:
-                break
-        return state
+        return Runner(store, backends).abort(campaign_id, cause)
 
     host, port = parse_address(address)
     app = create_app(
@@ -47,5 +38,7 @@ def start_dashboard(
         token=config.dashboard.secret(),
         abort=abort,
         metrics=lambda: (metrics.exposition(), CONTENT_TYPE),
+        # Served on loopback, it answers loopback names only: a page elsewhere cannot read it by DNS rebinding.
+        hosts=["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else None,
     )
     return Dashboard(app, host, port).start()

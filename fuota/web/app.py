@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -66,9 +67,11 @@ def create_app(
     token: str | None = None,
     abort: AbortFunction | None = None,
     metrics: Callable[[], tuple[bytes, str]] | None = None,
+    hosts: list[str] | None = None,
 ) -> Starlette:
     """The dashboard over `store`. `token` enables abort (calling `abort(campaign_id, cause)`, the same path as
-    `fuota abort`); `metrics` returns /metrics' body and content type."""
+    `fuota abort`); `metrics` returns /metrics' body and content type; `hosts`, when given, are the only Host
+    names answered (others get 400)."""
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(
         stages=[s.value for s in Stage],
@@ -165,9 +168,10 @@ def create_app(
         Route("/metrics", metrics_endpoint),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(
-        routes=routes, middleware=[Middleware(_SecurityHeaders)], exception_handlers={HTTPException: errors}
-    )
+    middleware = [Middleware(_SecurityHeaders)]
+    if hosts is not None:
+        middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=hosts))
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: errors})
 
 
 def _when(iso: str | None) -> str:
