@@ -19,6 +19,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 import numpy as np
 from rich.console import Console
 
@@ -122,13 +123,17 @@ def main() -> int:
             console.print(_fuota(folder, "plan", campaign).stdout)
             launched = _fuota(folder, "launch", campaign)
             console.print(f"$ fuota launch {campaign}\n{launched.stdout.strip() or launched.stderr.strip()}")
+        dashboard = f"127.0.0.1:{_free_port()}"
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "fuota", "--config", str(folder / "fuota.toml"), "daemon"],
+            [sys.executable, "-m", "fuota", "--config", str(folder / "fuota.toml"), "daemon", "--http", dashboard],
             cwd=folder,
             stderr=(folder / "daemon.log").open("w"),
         )
         stack.callback(lambda: (daemon.send_signal(signal.SIGTERM), daemon.wait(10)))
-        console.print(f"$ fuota daemon   (pid {daemon.pid}, log {folder / 'daemon.log'})")
+        console.print(f"$ fuota daemon --http {dashboard}   (pid {daemon.pid}, log {folder / 'daemon.log'})")
+        console.print(
+            f"dashboard while the demo runs: http://{dashboard}/campaigns, Prometheus: http://{dashboard}/metrics"
+        )
         store = stack.enter_context(Store(f"sqlite:///{folder / 'fuota.db'}"))
         finals = []
         for record in sorted(store.campaigns(), key=lambda r: r.id):
@@ -141,9 +146,20 @@ def main() -> int:
             html = folder / f"{record.name}.html"
             html.write_text(render(data, "html"), encoding="utf-8")
             console.print(f"HTML report: {html}")
+        console.rule(f"GET http://{dashboard}/metrics (campaigns and devices)")
+        console.print(_metrics(dashboard), highlight=False, markup=False)
     ok = all(state.value == "Done" for state in finals)
     console.rule("demo " + ("done: both campaigns ended Done" if ok else "ended: a campaign did not end Done"))
     return 0 if ok else 1
+
+
+def _metrics(address: str) -> str:
+    """The campaign and device lines of the daemon's /metrics, as Prometheus would scrape them."""
+    try:
+        body = httpx.get(f"http://{address}/metrics", timeout=5).text
+    except httpx.HTTPError as exc:
+        return f"(the dashboard did not answer: {exc})"
+    return "\n".join(line for line in body.splitlines() if line.startswith(("fuota_campaigns", "fuota_devices{")))
 
 
 if __name__ == "__main__":
