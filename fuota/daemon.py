@@ -2,9 +2,10 @@
 
 The store is the only truth: each pass reads which campaigns are open, so a campaign launched by `fuota launch`,
 or aborted by `fuota abort`, from another process takes effect at the next pass, and a daemon started again after
-a stop rebuilds everything from the store. The Runner does the work (one `tick` per campaign when it is due);
-windows and `max_concurrent` decide when deployments may start. SIGTERM or SIGINT lets the pass in progress
-finish — it persists as it goes — gives the daemon's leases back, and the daemon exits 0.
+a stop rebuilds everything from the store. The Runner does the work (one `tick` per campaign when it is due, on a
+pool of threads so that campaigns never wait for each other, and within a tick the due deployments at once);
+windows and `max_concurrent` decide when deployments may start. SIGTERM or SIGINT lets the ticks under way
+finish — they persist as they go — gives the daemon's leases back, and the daemon exits 0.
 
 Several daemons may share one store: each pass renews this daemon's heartbeat and leases (fuota/store_leases.py),
 and each runner tick claims the campaign's deployments up to the daemon's fair share, so a daemon that dies
@@ -19,6 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -27,7 +29,7 @@ from fuota.backends.base import Backend
 from fuota.config import Config
 from fuota.metrics import DaemonMetrics
 from fuota.runner import LEASE, Runner, default_runner_name
-from fuota.store import Store
+from fuota.store import CampaignRecord, Store
 
 __all__ = ["Daemon", "JsonFormatter"]
 
@@ -63,6 +65,7 @@ class Daemon:
         metrics: DaemonMetrics | None = None,
         name: str | None = None,
         lease: timedelta = LEASE,
+        campaign_workers: int = 4,
     ) -> None:
         self.store = store
         self.metrics = metrics  # poll lag is observed here; back-end calls by the wrapped back ends
@@ -84,9 +87,13 @@ class Daemon:
         self._scheduler = BlockingScheduler(timezone=UTC)
         self._stopping = threading.Event()
         self._renewed: float | None = None  # time.monotonic() of the last renewal of the leases
+        self._pool = ThreadPoolExecutor(campaign_workers, thread_name_prefix="fuota-campaign")
+        self._ticking: set[int] = set()  # campaigns whose tick is under way on the pool
 
     def one_pass(self) -> None:
-        """Tick every open campaign whose next wake-up has come; forget the ones that ended."""
+        """Start a tick of every open campaign whose next wake-up has come and that is not being ticked already;
+        forget the ones that ended. Ticks run on the campaign pool, so one campaign waiting on a slow back end
+        never holds up another."""
         # Renewed four times a lease, so a slow pass or two never lets a lease lapse.
         if self._renewed is None or time.monotonic() - self._renewed >= self.lease.total_seconds() / 4:
             self.store.renew_leases(self.name, self.lease)
@@ -97,17 +104,24 @@ class Daemon:
             if campaign.state.ended or self._stopping.is_set():
                 continue
             open_ids.add(campaign.id)
-            if self._due.get(campaign.id, now) > now:
+            if campaign.id in self._ticking or self._due.get(campaign.id, now) > now:
                 continue
             if self.metrics is not None and campaign.id in self._due:
-                self.metrics.poll_lag.observe((self.runner.clock() - self._due[campaign.id]).total_seconds())
-            before = campaign.state
-            try:
-                wake = self.runner.tick(campaign.id)
-            except Exception:
-                # One campaign's trouble must not stop the others; it is retried at the next pass.
-                log.exception("campaign %s (%s): the pass failed; retrying", campaign.id, campaign.name)
-                wake = now + timedelta(seconds=5)
+                self.metrics.poll_lag.observe((now - self._due[campaign.id]).total_seconds())
+            self._ticking.add(campaign.id)
+            self._pool.submit(self._tick, campaign)
+        for gone in set(self._due) - open_ids - self._ticking:
+            self._due.pop(gone, None)
+
+    def _tick(self, campaign: CampaignRecord) -> None:
+        before = campaign.state
+        try:
+            wake = self.runner.tick(campaign.id)
+        except Exception:
+            # One campaign's trouble must not stop the others; it is retried at a later pass.
+            log.exception("campaign %s (%s): the pass failed; retrying", campaign.id, campaign.name)
+            wake = self.runner.clock() + timedelta(seconds=5)
+        try:
             after = self.store.campaign(campaign.id)
             if after is not None and after.state is not before:
                 log.info("campaign %s (%s): %s → %s", campaign.id, campaign.name, before, after.state)
@@ -115,8 +129,8 @@ class Daemon:
                 self._due.pop(campaign.id, None)
             else:
                 self._due[campaign.id] = wake
-        for gone in set(self._due) - open_ids:
-            del self._due[gone]
+        finally:
+            self._ticking.discard(campaign.id)
 
     def stop(self, *_: object) -> None:
         """Finish the pass in progress, then stop (safe from a signal handler)."""
@@ -142,5 +156,6 @@ class Daemon:
         try:
             self._scheduler.start()
         finally:
+            self._pool.shutdown(wait=True)  # the ticks under way persist as they go: let them finish
             released = self.store.release_leases(self.name)
             log.info("daemon %s stopped; %d deployment(s) left for the next daemon", self.name, released)

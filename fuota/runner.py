@@ -17,7 +17,9 @@ import logging
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -117,6 +119,7 @@ class Runner:
         recheck: timedelta = timedelta(seconds=1),
         name: str | None = None,
         lease: timedelta = LEASE,
+        workers: int = 8,
     ) -> None:
         self.store = store
         self.backends = backends
@@ -128,7 +131,9 @@ class Runner:
         self.recheck = recheck  # how soon a deployment held back (window, concurrency) asks again
         self.name = name or default_runner_name()
         self.lease = lease
+        self.workers = workers  # deployments of one campaign stepped at once
         self._lives: dict[int, dict[int, _Live]] = {}
+        self._stops: dict[int, str] = {}  # campaigns to stop at the end of their pass, and why
 
     # -- building engines from the store --------------------------------------------------------------------
     def _engine(self, campaign: CampaignRecord, record: DeploymentRecord) -> DeploymentEngine:
@@ -175,16 +180,23 @@ class Runner:
         live = self._hold(campaign)
         self._follow_the_store(campaign, live)
         now = self.clock()
+        steps: list[_Live] = []
+        admitted: Counter[str] = Counter()  # deployments this pass lets start, by back end
         for item in list(live.values()):
             if item.deadline is None or item.deadline > now or item.engine.state.ended:
                 continue
             due = item.engine.start_at is None or item.engine.start_at <= now
-            if due and not item.engine.started and not self._may_start(campaign, item, now):
-                item.deadline = now + self.recheck
-                continue
+            if due and not item.engine.started:
+                if not self._may_start(campaign, item, now, admitted[item.record.backend]):
+                    item.deadline = now + self.recheck
+                    continue
+                admitted[item.record.backend] += 1
             if due and campaign.state is CampaignState.SCHEDULED:
                 campaign = self._set_running(campaign, item)
-            self._carry(campaign, item, item.engine.timer(now))
+            steps.append(item)
+        self._step_all(campaign, steps, now)
+        if (cause := self._stops.pop(campaign_id, None)) is not None:
+            self.abort(campaign_id, cause)
         if self._conclude(campaign) is not None:
             self._lives.pop(campaign_id, None)
             return None
@@ -204,20 +216,34 @@ class Runner:
                 return self._campaign(campaign_id).state
             self.sleep(max(0.0, min((wake_at - self.clock()).total_seconds(), wake)))
 
-    def _may_start(self, campaign: CampaignRecord, item: _Live, now: datetime) -> bool:
-        """A deployment starts only inside its campaign's window, and within its back end's max_concurrent."""
+    def _step_all(self, campaign: CampaignRecord, items: list[_Live], now: datetime) -> None:
+        """The timer step of each item, several at once on threads: a slow or silent back end (a gateway gone for
+        minutes) then holds up only its own deployments. Each deployment stays on one thread."""
+        if len(items) <= 1 or self.workers <= 1:
+            for item in items:
+                self._carry(campaign, item, item.engine.timer(now))
+            return
+        with ThreadPoolExecutor(min(self.workers, len(items)), thread_name_prefix="fuota-deployment") as pool:
+            futures = [pool.submit(lambda i=item: self._carry(campaign, i, i.engine.timer(now))) for item in items]
+        for future in futures:
+            future.result()  # what one raised (AuthError: stop, the configuration is wrong) is raised here
+
+    def _may_start(self, campaign: CampaignRecord, item: _Live, now: datetime, admitted: int = 0) -> bool:
+        """A deployment starts only inside its campaign's window, and within its back end's max_concurrent
+        (counting the `admitted` ones this pass already lets start)."""
         window = campaign.spec.get("window")
         if window and not Window.model_validate(window).open_at(now):
             return False
         limit = self.max_concurrent.get(item.record.backend)
         if limit is None:
             return True
+        # Copies: other campaigns' threads may add or drop deployments meanwhile.
         active = sum(
             other.record.backend == item.record.backend and other.engine.started and not other.engine.state.ended
-            for lives in self._lives.values()
-            for other in lives.values()
+            for lives in list(self._lives.values())
+            for other in list(lives.values())
         )
-        return active < limit
+        return active + admitted < limit
 
     def abort(self, campaign_id: int, cause: str = "abort requested") -> CampaignState:
         """Stop every open deployment of the campaign on its back end; devices keep their last stage."""
@@ -328,7 +354,8 @@ class Runner:
             raise  # the configuration is wrong: stop here, the campaign stays resumable
         except FirmwareChanged as exc:
             self._carry(campaign, item, item.engine.handle(BackendFailed(str(exc)), self.clock()))
-            self.abort(campaign.id, str(exc))  # every other deployment of the campaign stops too
+            # Every other deployment of the campaign stops too, once this pass's other threads are done with them.
+            self._stops[campaign.id] = str(exc)
             return
         except TransientError as exc:
             now = self.clock()
