@@ -14,6 +14,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from broker import Broker, make_tls_files
 from postgres import PostgresServer
+from store_helpers import Clock
+
+from fuota.store import Store
 
 VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
 
@@ -95,3 +98,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'fuota.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock the test moves by hand (clock.advance(seconds))."""
+    return Clock()
+
+
+@pytest.fixture
+def store(store_url: str, clock: Clock) -> Iterator[Store]:
+    """A Store on `store_url` (so on SQLite and on PostgreSQL), stamping rows with `clock`."""
+    with Store(store_url, clock=clock) as opened:
+        yield opened

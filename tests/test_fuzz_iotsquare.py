@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fuzzing import is_eui, json_values
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from iotsquare_stub import IoTSquareStub, Reply, ok
@@ -22,7 +23,7 @@ from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, T
 from fuota.backends.errors import BackendError, MalformedAnswer
 from fuota.backends.iotsquare import IoTSquareBackend
 from fuota.backends.iotsquare_http import Envelope, _envelope
-from fuota.model import EUI_PATTERN, DeploymentState, Stage
+from fuota.model import DeploymentState, Stage
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 MC = "cc3e92cea33ac62a"
@@ -31,18 +32,8 @@ REF = TaskRef("camp-1", {"fdID": 16, "mcEUI": MC})
 SPEC = TaskSpec(name="camp-1", target=MC, firmware=b"\x23\x33", redundancy_percent=0.3)
 OPTIONS = {"name_prefix": "camp-1", "enableMCRemote": True, "genAppKey": "504e83e6dd1a457af1bf93f99d362e89"}
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=16,
-)
-
 
 # --- what each call reads, and what a well-formed result of it is ---------------------------------------------------
-
-
-def _eui(value: object) -> bool:
-    return isinstance(value, str) and bool(EUI_PATTERN.match(value)) and value == value.lower()
 
 
 def _status(result: object, sent: object) -> bool:
@@ -58,7 +49,7 @@ def _same(a: object, b: object) -> bool:
 def _devices(result: object, _sent: object = None) -> bool:
     return isinstance(result, list) and all(
         isinstance(r, DeviceReport)
-        and _eui(r.dev_eui)
+        and is_eui(r.dev_eui)
         and isinstance(r.stage, Stage)
         and isinstance(r.raw, dict)
         and (r.reason is None or isinstance(r.reason, str))
@@ -73,14 +64,14 @@ def _found(result: object, _sent: object = None) -> bool:
 
 
 def _ready(result: object, _sent: object = None) -> bool:
-    return isinstance(result, dict) and all(_eui(k) and isinstance(v, bool) for k, v in result.items())
+    return isinstance(result, dict) and all(is_eui(k) and isinstance(v, bool) for k, v in result.items())
 
 
 def _prepared(result: object, _sent: object = None) -> bool:
     return isinstance(result, list) and all(
         isinstance(t, TargetReport)
-        and all(_eui(d) for d in t.members)
-        and all(_eui(d) and isinstance(why, str) for d, why in t.refused.items())
+        and all(is_eui(d) for d in t.members)
+        and all(is_eui(d) and isinstance(why, str) for d, why in t.refused.items())
         for t in result
     )
 

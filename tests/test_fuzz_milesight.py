@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from broker import Broker
+from fuzzing import is_eui, json_values
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from milesight_responder import Responder
@@ -22,7 +23,7 @@ from milesight_responder import Responder
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import BackendError, MalformedAnswer
 from fuota.backends.milesight import MilesightBackend
-from fuota.model import EUI_PATTERN, DeploymentState, Stage
+from fuota.model import DeploymentState, Stage
 
 # Fewer examples than the other fuzz files: each request crosses mosquitto twice, ~45-90 ms on loopback (Nagle's
 # algorithm against delayed ACKs), and the file should stay under 30 s.
@@ -37,24 +38,14 @@ SIZES = {"maxPayloadSizeMap": [{"dr": dr, "maxPayloadSize": size} for dr, size i
 NO_TASKS = {"total": 0, "tasks": []}
 FAILED_TASK = {"total": 1, "tasks": [{"id": 184, "name": "camp-1-gw", "status": 4}]}
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=16,
-)
-
 
 # --- what each call reads, and what a well-formed result of it is ---------------------------------------------------
-
-
-def _eui(value: object) -> bool:
-    return isinstance(value, str) and bool(EUI_PATTERN.match(value)) and value == value.lower()
 
 
 def _devices(result: object) -> bool:
     return isinstance(result, list) and all(
         isinstance(r, DeviceReport)
-        and _eui(r.dev_eui)
+        and is_eui(r.dev_eui)
         and isinstance(r.stage, Stage)
         and isinstance(r.raw, dict)
         and (r.reason is None or isinstance(r.reason, str))

@@ -8,30 +8,18 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
-from test_store import Clock, deployment
+from store_helpers import Clock, deployment
 
 from fuota.model import CampaignState, DeploymentState
 from fuota.runner import ended_here
 from fuota.store import EventKind, LeaseLost, Store, alembic_config
 
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(store_url: str, clock: Clock) -> Iterator[Store]:
-    with Store(store_url, clock=clock) as store:
-        yield store
 
 
 def _campaign(store: Store, n: int, name: str = "spring") -> int:

@@ -8,17 +8,18 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM_ARGS
+from store_helpers import T0, Clock
 
 from fuota.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
 from fuota.reporting import CSV_FIELDS, render, report_data
 from fuota.store import EventKind, NewDeployment, NewEvent, Store
 
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 NORTH = [f"70b3d5e75e01{i:04x}" for i in range(12)]
 SOUTH = [f"70b3d5e75e02{i:04x}" for i in range(8)]
 EVIL = "<script>alert(1)</script>"
@@ -32,16 +33,6 @@ ENDINGS: dict[str, tuple[Stage, Outcome, str | None]] = {
     NORTH[11]: (Stage.MULTICAST_SETUP, Outcome.UNREACHABLE, "never joined the multicast group"),
     SOUTH[7]: (Stage.RECEIVING, Outcome.FAILED, "no status answer"),
 }
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -279,13 +270,7 @@ def _chromium(page: Path, folder: Path) -> tuple[str, str]:
         raise RuntimeError("chromium is not installed: `make test` installs Debian's chromium as root")
     flags = [
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_ARGS,
         f"--user-data-dir={folder / 'profile'}",
         "--enable-logging=stderr",
         "--v=0",

@@ -22,12 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from postgres import PASSWORD, PASSWORD_ROLE, PostgresServer
 from sqlalchemy import Engine, create_engine, event, inspect
+from store_helpers import EUIS, T0, Clock, deployment, new_campaign
 
 from fuota.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
 from fuota.store import (
     DuplicateCampaign,
     EventKind,
-    NewDeployment,
     NewEvent,
     NotFound,
     StaleState,
@@ -37,56 +37,11 @@ from fuota.store import (
 )
 from fuota.store_schema import metadata
 
-EUIS = [f"70b3d5e75e00{i:04x}" for i in range(6)]
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float = 1) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
 
 @pytest.fixture
 def url(store_url: str) -> str:
     """A new, empty database: a SQLite file, or a database of the session's PostgreSQL server."""
     return store_url
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(url: str, clock: Clock) -> Iterator[Store]:
-    with Store(url, clock=clock) as store:
-        yield store
-
-
-def deployment(n: int = 0, devices: list[str] = EUIS[:3], campaign: str = "spring") -> NewDeployment:
-    return NewDeployment(
-        backend="iotsquare",
-        target=None,
-        task_name=f"fuota-{campaign}-{n}",
-        temporary=True,
-        devices=devices,
-        plan={"nb_frag": 287, "frag_size": 48, "padding": 39, "redundancy": 86},
-    )
-
-
-def new_campaign(store: Store, name: str = "spring", firmware: bytes = b"\x00image\xff") -> tuple[int, int]:
-    """A campaign with one deployment of three devices; returns (campaign id, deployment id)."""
-    campaign = store.create_campaign(name, {"name": name, "region": "EU868"}, firmware, [deployment(campaign=name)])
-    return campaign.id, store.deployments(campaign.id)[0].id
 
 
 @contextmanager

@@ -1,0 +1,19 @@
+"""What the fuzz tests of both back ends' answer readers share: arbitrary JSON values and what a well-formed EUI
+is."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from fuota.model import EUI_PATTERN
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=16,
+)
+
+
+def is_eui(value: object) -> bool:
+    """A DevEUI as fuota hands it on: 16 lower-case hexadecimal digits."""
+    return isinstance(value, str) and bool(EUI_PATTERN.match(value)) and value == value.lower()
