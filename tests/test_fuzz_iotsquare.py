@@ -14,16 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-from fuzzing import is_eui, json_values
+from fuzzing import are_device_reports, is_eui, json_values
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from iotsquare_stub import IoTSquareStub, Reply, ok
 
-from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
+from fuota.backends.base import TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import BackendError, MalformedAnswer
 from fuota.backends.iotsquare import IoTSquareBackend
 from fuota.backends.iotsquare_http import Envelope, _envelope
-from fuota.model import DeploymentState, Stage
+from fuota.model import DeploymentState
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 MC = "cc3e92cea33ac62a"
@@ -47,14 +47,7 @@ def _same(a: object, b: object) -> bool:
 
 
 def _devices(result: object, _sent: object = None) -> bool:
-    return isinstance(result, list) and all(
-        isinstance(r, DeviceReport)
-        and is_eui(r.dev_eui)
-        and isinstance(r.stage, Stage)
-        and isinstance(r.raw, dict)
-        and (r.reason is None or isinstance(r.reason, str))
-        for r in result
-    )
+    return are_device_reports(result)
 
 
 def _found(result: object, _sent: object = None) -> bool:

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 from broker import Broker
-from fuzzing import is_eui, json_values
+from fuzzing import are_device_reports, json_values
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from milesight_responder import Responder
 
-from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
+from fuota.backends.base import TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import BackendError, MalformedAnswer
 from fuota.backends.milesight import MilesightBackend
-from fuota.model import DeploymentState, Stage
+from fuota.model import DeploymentState
 
 # Fewer examples than the other fuzz files: each request crosses mosquitto twice, ~45-90 ms on loopback (Nagle's
 # algorithm against delayed ACKs), and the file should stay under 30 s.
@@ -43,14 +43,7 @@ FAILED_TASK = {"total": 1, "tasks": [{"id": 184, "name": "camp-1-gw", "status": 
 
 
 def _devices(result: object) -> bool:
-    return isinstance(result, list) and all(
-        isinstance(r, DeviceReport)
-        and is_eui(r.dev_eui)
-        and isinstance(r.stage, Stage)
-        and isinstance(r.raw, dict)
-        and (r.reason is None or isinstance(r.reason, str))
-        for r in result
-    )
+    return are_device_reports(result)
 
 
 def _found(result: object) -> bool:
