@@ -45,7 +45,7 @@ def _mosquitto(folder: Path, stack: ExitStack) -> str:
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     port = _free_port()
     conf = folder / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n")
     process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stack.callback(lambda: (process.terminate(), process.wait(5)))
     for _ in range(100):

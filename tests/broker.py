@@ -114,6 +114,7 @@ class Broker:
         # read the generated certificates in the test's private folder.
         user = pwd.getpwuid(os.getuid()).pw_name
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false", f"user {user}"]
+        lines.append("set_tcp_nodelay true")  # as a production broker should: no Nagle delay on small packets
         if self.tls is not None:
             lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.cert}", f"keyfile {self.tls.key}"]
         config.write_text("\n".join(lines) + "\n")
