@@ -95,11 +95,24 @@ class Store(StoreReads):
     ) -> CampaignRecord:
         """Store a campaign in `Scheduled` with its deployments and their devices (stage `pending`), all or
         nothing. Raises DuplicateCampaign if the name is taken."""
+        try:
+            return self._create_campaign(name, spec, firmware, deployments)
+        except DuplicateCampaign:
+            raise
+        except StoreError as exc:
+            if self.campaign(name) is not None:
+                # Created by another process between our look-up and our insert (PostgreSQL lets both read).
+                raise _duplicate(name) from exc
+            raise
+
+    def _create_campaign(
+        self, name: str, spec: dict[str, Any], firmware: bytes, deployments: Sequence[NewDeployment]
+    ) -> CampaignRecord:
         now = self._clock()
         task_names = [d.task_name for d in deployments]
         with self._db.transaction(f"create campaign {name!r}", write=True) as conn:
             if conn.scalar(select(schema.campaigns.c.id).where(schema.campaigns.c.name == name)) is not None:
-                raise DuplicateCampaign(f"a campaign named {name!r} exists already: resume it or choose another name")
+                raise _duplicate(name)
             taken = select(schema.deployments.c.task_name).where(schema.deployments.c.task_name.in_(task_names))
             if clash := {t for t in task_names if task_names.count(t) > 1} | set(conn.scalars(taken)):
                 raise StoreError(f"task names used twice: {sorted(clash)}; every deployment needs its own")
@@ -269,6 +282,10 @@ class Store(StoreReads):
             if conn.scalar(select(schema.campaigns.c.id).where(schema.campaigns.c.id == campaign_id)) is None:
                 raise NotFound(f"no campaign {campaign_id} in {self._db.url}")
             conn.execute(insert(schema.events).values(_event_row(campaign_id, deployment_id, new, now)))
+
+
+def _duplicate(name: str) -> DuplicateCampaign:
+    return DuplicateCampaign(f"a campaign named {name!r} exists already: resume it or choose another name")
 
 
 def _json(value: Any) -> Any:

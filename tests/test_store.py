@@ -146,6 +146,31 @@ def test_campaigns_are_listed_newest_first(store: Store, clock: Clock) -> None:
     assert [c.name for c in store.campaigns()] == ["c", "b", "a"]
 
 
+def test_of_several_stores_creating_one_name_at_once_one_wins_the_others_hear_duplicate(url: str) -> None:
+    stores = [Store(url) for _ in range(6)]
+    start = threading.Barrier(len(stores))
+    outcomes: list[str] = []
+
+    def create(store: Store) -> None:
+        start.wait()
+        try:
+            store.create_campaign("race", {}, b"fw", [deployment(0, campaign="race")])
+            outcomes.append("created")
+        except DuplicateCampaign:
+            outcomes.append("duplicate")
+        except StoreError as exc:
+            outcomes.append(f"other: {exc}")
+
+    threads = [threading.Thread(target=create, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert sorted(outcomes) == ["created"] + ["duplicate"] * 5
+
+
 def test_duplicate_name_raises_and_writes_nothing(store: Store) -> None:
     campaign_id, _ = new_campaign(store)
     before = snapshot(store, campaign_id)

@@ -14,7 +14,17 @@ log = logging.getLogger("fuota.backends")
 
 
 def make_backend(name: str, config: BackendConfig) -> Backend:
-    """The adapter for `[backends.NAME]`; raises ConfigError when a secret or a CA file it needs is missing."""
+    """The adapter for `[backends.NAME]`; raises ConfigError naming the back end when a secret or a file it needs
+    is missing, or a value passed the configuration's checks but the adapter still cannot use it."""
+    try:
+        return _make(name, config)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"backends.{name}: {exc}") from exc
+
+
+def _make(name: str, config: BackendConfig) -> Backend:
     if config.insecure:
         log.warning(
             "back end %s: insecure = true: its server's certificate is not verified, so anyone on the way can "
