@@ -37,6 +37,7 @@ __all__ = [
 
 DEFAULT_STORE_URL = "sqlite:///fuota.db"
 # RFC 9110 section 5.6.2: a header name is a token; its value printable ASCII, what httpx and h11 send unescaped.
+_TOPIC = r"^[^+#\x00]+$"  # a concrete MQTT topic: not empty, no wildcard (+ #), no NUL
 _HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 _HEADER_VALUE = re.compile(r"[\x21-\x7e][\x20-\x7e]*")
 
@@ -116,8 +117,10 @@ class MilesightConfig(_Strict):
 
     kind: Literal["milesight"]
     broker_url: Annotated[str, Field(pattern=r"^mqtts?://[^/]+$")]
-    request_topic: str = "milesight/ns-api/request"
-    response_topic: str = "milesight/ns-api/response"
+    # MQTT v3.1.1 section 4.7: a topic a client publishes to holds no wildcard; the answers' topic is matched
+    # exactly too, so that no other traffic is taken for an answer.
+    request_topic: Annotated[str, Field(pattern=_TOPIC)] = "milesight/ns-api/request"
+    response_topic: Annotated[str, Field(pattern=_TOPIC)] = "milesight/ns-api/response"
     client_id: str = "fuota"
     username: str | None = None
     password: SecretStr | None = None
