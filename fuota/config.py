@@ -37,7 +37,6 @@ __all__ = [
 
 DEFAULT_STORE_URL = "sqlite:///fuota.db"
 # RFC 9110 section 5.6.2: a header name is a token; its value printable ASCII, what httpx and h11 send unescaped.
-_TOPIC = r"^[^+#\x00]+$"  # a concrete MQTT topic: not empty, no wildcard (+ #), no NUL
 _HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 _HEADER_VALUE = re.compile(r"[\x21-\x7e][\x20-\x7e]*")
 
@@ -119,8 +118,8 @@ class MilesightConfig(_Strict):
     broker_url: Annotated[str, Field(pattern=r"^mqtts?://[^/]+$")]
     # MQTT v3.1.1 section 4.7: a topic a client publishes to holds no wildcard; the answers' topic is matched
     # exactly too, so that no other traffic is taken for an answer.
-    request_topic: Annotated[str, Field(pattern=_TOPIC)] = "milesight/ns-api/request"
-    response_topic: Annotated[str, Field(pattern=_TOPIC)] = "milesight/ns-api/response"
+    request_topic: str = "milesight/ns-api/request"
+    response_topic: str = "milesight/ns-api/response"
     client_id: str = "fuota"
     username: str | None = None
     password: SecretStr | None = None
@@ -162,6 +161,13 @@ class MilesightConfig(_Strict):
         if given and not self.broker_url.startswith("mqtts://"):
             raise ValueError(f"{', '.join(given)} given but broker_url = {self.broker_url!r} is not TLS: use mqtts://")
         return self
+
+    @field_validator("request_topic", "response_topic")
+    @classmethod
+    def _concrete(cls, topic: str) -> str:
+        if not topic or any(c in topic for c in "+#\x00"):
+            raise ValueError("give a concrete topic, e.g. milesight/ns-api/request: not empty, no wildcard + or #")
+        return topic
 
     @field_validator("gateways")
     @classmethod
