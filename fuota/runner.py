@@ -17,7 +17,6 @@ import logging
 import os
 import socket
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -181,16 +180,13 @@ class Runner:
         self._follow_the_store(campaign, live)
         now = self.clock()
         steps: list[_Live] = []
-        admitted: Counter[str] = Counter()  # deployments this pass lets start, by back end
         for item in list(live.values()):
             if item.deadline is None or item.deadline > now or item.engine.state.ended:
                 continue
             due = item.engine.start_at is None or item.engine.start_at <= now
-            if due and not item.engine.started:
-                if not self._may_start(campaign, item, now, admitted[item.record.backend]):
-                    item.deadline = now + self.recheck
-                    continue
-                admitted[item.record.backend] += 1
+            if due and not item.engine.started and not self._may_start(campaign, item, now):
+                item.deadline = now + self.recheck
+                continue
             if due and campaign.state is CampaignState.SCHEDULED:
                 campaign = self._set_running(campaign, item)
             steps.append(item)
@@ -228,22 +224,14 @@ class Runner:
         for future in futures:
             future.result()  # what one raised (AuthError: stop, the configuration is wrong) is raised here
 
-    def _may_start(self, campaign: CampaignRecord, item: _Live, now: datetime, admitted: int = 0) -> bool:
-        """A deployment starts only inside its campaign's window, and within its back end's max_concurrent
-        (counting the `admitted` ones this pass already lets start)."""
+    def _may_start(self, campaign: CampaignRecord, item: _Live, now: datetime) -> bool:
+        """A deployment starts only inside its campaign's window, and within its back end's max_concurrent,
+        counted in the store across every runner (so several daemons together keep to it)."""
         window = campaign.spec.get("window")
         if window and not Window.model_validate(window).open_at(now):
             return False
-        limit = self.max_concurrent.get(item.record.backend)
-        if limit is None:
-            return True
-        # Copies: other campaigns' threads may add or drop deployments meanwhile.
-        active = sum(
-            other.record.backend == item.record.backend and other.engine.started and not other.engine.state.ended
-            for lives in list(self._lives.values())
-            for other in list(lives.values())
-        )
-        return active + admitted < limit
+        backend = item.record.backend
+        return self.store.admit(item.record.id, backend, self.max_concurrent.get(backend))
 
     def abort(self, campaign_id: int, cause: str = "abort requested") -> CampaignState:
         """Stop every open deployment of the campaign on its back end; devices keep their last stage."""

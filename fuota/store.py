@@ -269,6 +269,12 @@ class Store(StoreReads):
             store_leases.heartbeat(conn, owner, now)
             return store_leases.renew(conn, owner, now, ttl)
 
+    def admit(self, deployment_id: int, backend: str, limit: int | None) -> bool:
+        """Whether the deployment may begin acting on `backend` within `limit` deployments under way at once,
+        counted across every runner of this store; stamps its start when it may."""
+        with self._db.transaction(f"admit deployment {deployment_id}", write=True) as conn:
+            return store_leases.admit(conn, deployment_id, backend, limit, self._clock())
+
     def release_leases(self, owner: str) -> int:
         """Give up every lease `owner` holds and leave the runners alive; how many leases there were."""
         with self._db.transaction(f"release the leases of {owner}", write=True) as conn:

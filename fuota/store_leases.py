@@ -29,7 +29,7 @@ from fuota import store_schema as schema
 from fuota.model import DeploymentState
 from fuota.store_records import EventKind, NewEvent
 
-__all__ = ["Claim", "claim", "heartbeat", "release", "renew"]
+__all__ = ["Claim", "admit", "claim", "heartbeat", "release", "renew"]
 
 _OPEN = [s.value for s in DeploymentState if not s.ended]
 _deployments = schema.deployments
@@ -144,3 +144,26 @@ def _takeover_event(
         late = "" if until is None else f" {(now - until).total_seconds():.0f} s ago"
         cause = f"{owner} takes {task} over from {previous}, whose lease expired{late}"
     return NewEvent(EventKind.LEASE, cause, at=now)
+
+
+def admit(conn: Connection, deployment_id: int, backend: str, limit: int | None, now: datetime) -> bool:
+    """Let the deployment begin acting on `backend` if fewer than `limit` of its deployments are under way (begun,
+    not ended), whichever runner drives them; True when it may (also when it had begun already: a runner that
+    took it over, or restarted, goes on). The open deployments of the back end are locked while counting, so two
+    runners admitting at once cannot both take the last place."""
+    rows = conn.execute(
+        select(_deployments.c.id, _deployments.c.state, _deployments.c.started_at)
+        .where(_deployments.c.backend == backend, _deployments.c.state.in_(_OPEN))
+        .order_by(_deployments.c.id)  # one locking order for every runner: no deadlock between two admits
+        .with_for_update()
+    ).all()
+    mine = next((r for r in rows if r.id == deployment_id), None)
+    if mine is None:
+        return False  # ended meanwhile
+    if mine.started_at is not None:
+        return True
+    begun = sum(r.started_at is not None or r.state != DeploymentState.SCHEDULED.value for r in rows)
+    if limit is not None and begun >= limit:
+        return False
+    conn.execute(update(_deployments).where(_deployments.c.id == deployment_id).values(started_at=now))
+    return True

@@ -96,6 +96,7 @@ class DeploymentRecord:
     updated_at: datetime
     lease_owner: str | None = None  # the runner that drives it, while lease_until lies ahead
     lease_until: datetime | None = None
+    started_at: datetime | None = None  # when a runner let it begin acting on its back end
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,8 @@ deployments = Table(
     # Which runner drives the deployment, and until when (migration 0002): see fuota/store_leases.py.
     Column("lease_owner", String(200), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
+    # When a runner let it begin under its back end's max_concurrent (migration 0003): fuota/store_leases.py.
+    Column("started_at", UTCDateTime, nullable=True),
 )
 
 devices = Table(

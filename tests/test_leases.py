@@ -135,3 +135,14 @@ def test_a_dead_process_of_this_machine_is_taken_over_at_once(store: Store) -> N
     assert store.claim_deployments("b", LEASE, campaign_id=cid, dead=ended_here({dead_name})) == {did}
     (event,) = store.events(cid, EventKind.LEASE)
     assert event.cause == f"b takes fuota-spring-0 over from {dead_name}, a process of this machine that ended"
+
+
+def test_admit_keeps_max_concurrent_across_runners(store: Store) -> None:
+    cid = _campaign(store, 3)
+    first, second, third = (d.id for d in store.deployments(cid))
+    assert store.admit(first, "iotsquare", 2) and store.admit(second, "iotsquare", 2)
+    assert not store.admit(third, "iotsquare", 2)  # whichever runner asks: two are under way
+    assert store.admit(first, "iotsquare", 2)  # one that began goes on (a runner restarted, or took it over)
+    store.apply(first, state=DeploymentState.DONE)
+    assert store.admit(third, "iotsquare", 2)
+    assert store.deployment(third).started_at is not None

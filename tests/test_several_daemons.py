@@ -3,6 +3,7 @@ it drives some, and the others take them over: every deployment finishes exactly
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import Counter
@@ -95,3 +96,29 @@ def test_three_daemons_one_killed_every_deployment_finishes_exactly_once(tmp_pat
         for device in status["devices"]:
             session = sim.device(device["dev_eui"]).session
             assert (device["outcome"] == "updated") == (session is not None and session.rebuilt(FIRMWARE))
+
+
+def test_max_concurrent_holds_across_daemons(tmp_path: Path, store_url: str) -> None:
+    euis = fleet_euis(600, seed=59)  # three temporary groups: three deployments of one back end
+    with IoTSquareSim(devices=euis, loss=0.01, speed=20, join_delay=2, phase_time=2, fragment_interval=1) as sim:
+        _config(tmp_path, sim.url, store_url)
+        with (tmp_path / "fuota.toml").open("a") as config:
+            config.write("max_concurrent = 1\n")
+        write_campaign(tmp_path, "one-at-a-time", euis, firmware=FIRMWARE, join_timeout=5)
+        Store(store_url).close()  # the schema, before the daemons are asked who is alive
+        daemons = [start_daemon(tmp_path, "--name", name, "--lease-seconds", "5") for name in ("e1", "e2", "e3")]
+        try:
+            _wait_for(lambda: _alive(store_url) == {"e1", "e2", "e3"}, what="three daemons running")
+            assert fuota(tmp_path, "launch", "c.toml").returncode == 0
+            assert wait_campaign(store_url, "one-at-a-time", timeout=150) is CampaignState.DONE
+        finally:
+            codes = [stop_daemon(d) for d in daemons]
+        assert codes == [0, 0, 0]
+    with Store(store_url) as store:
+        cid = store.campaign("one-at-a-time").id
+        deployments = store.deployments(cid)
+        ended = {e.deployment_id: e.at for e in store.events(cid, EventKind.TRANSITION) if e.to_state == "Done"}
+    assert len(deployments) == 3 and len({d.lease_owner for d in deployments} - {None}) <= 3
+    spans = sorted((d.started_at, ended[d.id]) for d in deployments)
+    # One under way at a time, whichever daemon drove it: each began after the one before had ended.
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))
