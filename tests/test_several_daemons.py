@@ -1,5 +1,6 @@
-"""Three `fuota daemon` processes on one store divide a campaign's deployments; one is killed with SIGKILL while
-it drives some, and the others take them over: every deployment finishes exactly once."""
+"""Three `fuota daemon` processes on one PostgreSQL divide a campaign's deployments; one is killed with SIGKILL
+while it drives some, and the others take them over: every deployment finishes exactly once. Together they keep
+a back end's max_concurrent. (The leases themselves are tested on SQLite too, in test_leases.py.)"""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def _wait_for(check, timeout: float = 60, what: str = "") -> object:
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
-def test_three_daemons_one_killed_every_deployment_finishes_exactly_once(tmp_path: Path, store_url: str) -> None:
+def test_three_daemons_one_killed_every_deployment_finishes_exactly_once(tmp_path: Path, postgres_url: str) -> None:
+    store_url = postgres_url
     euis = fleet_euis(1500, seed=47)  # six temporary groups of at most 253: six deployments, two a daemon
     with IoTSquareSim(devices=euis, loss=0.01, speed=10, join_delay=5, phase_time=3, fragment_interval=1) as sim:
         _config(tmp_path, sim.url, store_url)
@@ -98,7 +100,8 @@ def test_three_daemons_one_killed_every_deployment_finishes_exactly_once(tmp_pat
             assert (device["outcome"] == "updated") == (session is not None and session.rebuilt(FIRMWARE))
 
 
-def test_max_concurrent_holds_across_daemons(tmp_path: Path, store_url: str) -> None:
+def test_max_concurrent_holds_across_daemons(tmp_path: Path, postgres_url: str) -> None:
+    store_url = postgres_url
     euis = fleet_euis(600, seed=59)  # three temporary groups: three deployments of one back end
     with IoTSquareSim(devices=euis, loss=0.01, speed=20, join_delay=2, phase_time=2, fragment_interval=1) as sim:
         _config(tmp_path, sim.url, store_url)
