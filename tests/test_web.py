@@ -31,12 +31,24 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 @pytest.fixture
 def aborted(served: Running) -> Running:
-    """The module's campaign, aborted with the token if it is still under way."""
+    """The module's campaign, aborted with the token if it is still under way (once the daemon polled it)."""
     with served.store() as store:
         if not store.campaign(served.campaign_id).state.ended:
+            _wait_polled(served)
             answer = _abort(served, {"Authorization": f"Bearer {TOKEN}"})
             assert answer.status_code == 200, answer.text
     return served
+
+
+def _wait_polled(running: Running) -> None:
+    """Until the daemon has polled a task (a deployment moved past Created on its report): /metrics then has
+    status and device-list calls to count, whatever the order the tests run in."""
+
+    def polled() -> bool:
+        with running.store() as store:
+            return any(d.state not in ("Scheduled", "Created") for d in store.deployments(running.campaign_id))
+
+    wait_until(polled, timeout=60)
 
 
 def _abort(running: Running, headers: dict[str, str]) -> httpx.Response:
@@ -82,6 +94,7 @@ def test_only_loopback_host_names_are_answered(served: Running) -> None:
 
 
 def test_abort_with_the_token_ends_the_campaign_aborted(served: Running) -> None:
+    _wait_polled(served)
     own = {"Authorization": f"Bearer {TOKEN}", "Origin": served.url, "Sec-Fetch-Site": "same-origin"}
     answer = _abort(served, own)
     assert answer.status_code == 200, answer.text
