@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fuota.model import Stage
+from fuota.reporting import device_data
 from fuota.store import CampaignRecord, EventRecord, Store
 
 __all__ = ["live_progress", "print_list", "print_plan", "print_status", "print_sweep", "status_data"]
@@ -65,17 +66,7 @@ def status_data(store: Store, campaign_id: int) -> dict[str, object]:
             for d in deployments
         ],
         "anomalies": [{"at": e.at.isoformat(), "cause": e.cause} for e in events if e.kind == "anomaly"],
-        "devices": [
-            {
-                "dev_eui": d.dev_eui,
-                "deployment": names[d.deployment_id],
-                "stage": str(d.stage),
-                "outcome": None if d.outcome is None else str(d.outcome),
-                "reason": d.reason,
-                "raw": d.raw,
-            }
-            for d in devices
-        ],
+        "devices": [device_data(d, names[d.deployment_id]) for d in devices],
     }
 
 

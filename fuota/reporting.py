@@ -25,11 +25,32 @@ from typing import Any
 from fuota.model import Outcome, Stage
 from fuota.store import CampaignRecord, DeviceRecord, EventKind, EventRecord, Store
 
-__all__ = ["CSV_FIELDS", "FORMATS", "format_duration", "format_time", "render", "report_data", "threshold_line"]
+__all__ = [
+    "CSV_FIELDS",
+    "FORMATS",
+    "device_data",
+    "format_duration",
+    "format_time",
+    "render",
+    "report_data",
+    "threshold_line",
+]
 
 FORMATS = ("text", "json", "csv", "html")
 CSV_FIELDS = ("dev_eui", "deployment", "stage", "outcome", "reason", "last_change", "raw")
 NO_REASON = "(no reason given)"
+
+
+def device_data(device: DeviceRecord, deployment: str) -> dict[str, Any]:
+    """One device as `fuota status --json` and the report show it: stage, outcome, reason, the back end's fields."""
+    return {
+        "dev_eui": device.dev_eui,
+        "deployment": deployment,
+        "stage": str(device.stage),
+        "outcome": None if device.outcome is None else str(device.outcome),
+        "reason": device.reason,
+        "raw": device.raw,
+    }
 
 
 def report_data(store: Store, campaign_id: int) -> dict[str, Any]:
@@ -60,18 +81,7 @@ def report_data(store: Store, campaign_id: int) -> dict[str, Any]:
             }
             for d in deployments
         ],
-        "devices": [
-            {
-                "dev_eui": d.dev_eui,
-                "deployment": names[d.deployment_id],
-                "stage": str(d.stage),
-                "outcome": None if d.outcome is None else str(d.outcome),
-                "reason": d.reason,
-                "raw": d.raw,
-                "last_change": _iso(d.updated_at),
-            }
-            for d in devices
-        ],
+        "devices": [device_data(d, names[d.deployment_id]) | {"last_change": _iso(d.updated_at)} for d in devices],
         "timeline": _timeline(campaign, devices, events),
     }
 

@@ -7,11 +7,24 @@ OverflowError from deep inside an adapter.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from fuota.backends.errors import MalformedAnswer
 from fuota.model import EUI_PATTERN, normalize_eui
 
-__all__ = ["eui", "items", "obj", "whole"]
+__all__ = ["eui", "items", "obj", "shaped", "whole"]
+
+
+@contextmanager
+def shaped(where: str) -> Iterator[None]:
+    """Turn a missing field or a value of the wrong type (an item that is no object too), met while reading an
+    answer from `where`, into MalformedAnswer."""
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise MalformedAnswer(f"{where}: unexpected answer ({type(exc).__name__}: {exc})") from exc
 
 
 def obj(value: object, where: str) -> dict[str, Any]:

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import stamina
 
+from fuota.backends import answers
 from fuota.backends.answers import whole
 from fuota.backends.codes import AUTH_CODES, NOT_FOUND_CODES, TRANSIENT_CODES, advice
 from fuota.backends.errors import (
@@ -178,16 +179,9 @@ class IoTSquareHTTP:
                 return items
             page_no += 1
 
-    @contextmanager
-    def answer_shape(self, path: str) -> Iterator[None]:
-        """Turn a missing field or a value of the wrong type (an item that is no object too), met while reading an
-        answer, into MalformedAnswer."""
-        try:
-            yield
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise MalformedAnswer(
-                f"IoTSquare back end {self.name!r}, {path}: unexpected answer ({type(exc).__name__}: {exc})"
-            ) from exc
+    def answer_shape(self, path: str) -> AbstractContextManager[None]:
+        """Turn what breaks the spec, met while reading an answer of `path`, into MalformedAnswer."""
+        return answers.shaped(f"IoTSquare back end {self.name!r}, {path}")
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -26,8 +26,8 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -35,6 +35,7 @@ from urllib.parse import urlencode, urlsplit
 import paho.mqtt.client as mqtt
 import stamina
 
+from fuota.backends import answers
 from fuota.backends.errors import AuthError, BackendError, MalformedAnswer, TransientError
 from fuota.backends.milesight_codes import SUCCESS, answer_error
 from fuota.backends.retry import RetryPolicy
@@ -206,17 +207,9 @@ class NsApiClient:
             if len(page) < PAGE_SIZE or len(items) >= total:
                 return items
 
-    @contextmanager
-    def answer_shape(self, gateway: str, path: str) -> Iterator[None]:
-        """Turn a missing field or a value of the wrong type (an item that is no object too), met while reading an
-        answer, into MalformedAnswer."""
-        try:
-            yield
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise MalformedAnswer(
-                f"back end {self.name!r}, gateway {gateway.upper()}, {path}: unexpected answer "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
+    def answer_shape(self, gateway: str, path: str) -> AbstractContextManager[None]:
+        """Turn what breaks the spec, met while reading an answer of `gateway` to `path`, into MalformedAnswer."""
+        return answers.shaped(f"back end {self.name!r}, gateway {gateway.upper()}, {path}")
 
     def request(
         self, method: str, url: str, gateway_eui: str, body: object = None, *, idempotent: bool = True
