@@ -35,11 +35,11 @@ test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP) system-packages
-	$(BIN)/python -m fuota.showcase
+	$(BIN)/python -m fuota.sim.showcase
 
 # The crash-consistency harness: campaigns on both simulators, the daemon SIGKILLed at least 24 times.
 chaos: $(STAMP) system-packages
-	$(BIN)/python tests/chaos.py --kills 24
+	$(BIN)/python -m tests.support.chaos --kills 24
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -8,7 +8,7 @@ import numpy as np
 
 from benchmarks.report import Figure
 from benchmarks.timing import best_of, once
-from fuota.planning import sweep
+from fuota.planning.decoding import sweep
 
 M = 287
 REDUNDANCIES = list(range(0, 100, 10))

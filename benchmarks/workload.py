@@ -15,11 +15,11 @@ PERCENT = 30
 
 
 def load_oracle() -> ModuleType:
-    """Import tests/oracle.py, the plain reference, which is not part of the installed packages."""
-    tests = str(Path(__file__).resolve().parent.parent / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
-    return importlib.import_module("oracle")
+    """Import tests/support/oracle.py, the plain reference, which is not part of the installed packages."""
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module("tests.support.oracle")
 
 
 def image(size: int, seed: int) -> bytes:

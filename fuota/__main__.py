@@ -1,5 +1,5 @@
 """`python -m fuota` is the `fuota` command."""
 
-from fuota.cli import main
+from fuota.cli.app import main
 
 main()

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fuota.config import ConfigError, describe, read_toml
-from fuota.model import EUI_PATTERN, normalize_eui
+from fuota.core.model import EUI_PATTERN, normalize_eui
 
 __all__ = ["Campaign", "CampaignFile", "IoTSquareTarget", "MilesightTarget", "Window", "load_campaign"]
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from fuota.model import EUI_PATTERN, normalize_eui
+from fuota.core.model import EUI_PATTERN, normalize_eui
 
 __all__ = [
     "BackendConfig",

@@ -1,49 +1,23 @@
-"""Shared test fixtures: the reference vectors in ../shared/vectors, the oracle on sys.path, Mosquitto and
-PostgreSQL."""
+"""Shared test fixtures: the reference vectors in ../shared/vectors, Mosquitto and PostgreSQL, stores."""
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from broker import Broker, make_tls_files
-from postgres import PostgresServer
-from store_helpers import Clock
-
 from fuota.store import Store
-
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
-
-
-def _require_vectors() -> Path:
-    if not (VECTORS / "index.json").is_file():
-        raise FileNotFoundError(
-            f"reference vectors not found at {VECTORS}: clone the project beside the shared/ folder "
-            "(CI does) so that ../shared/vectors exists"
-        )
-    return VECTORS
+from tests.support.broker import Broker, make_tls_files
+from tests.support.postgres import PostgresServer
+from tests.support.store_helpers import Clock
+from tests.support.vectors import require_vectors
 
 
 @pytest.fixture(scope="session")
 def vectors() -> Path:
     """The folder of TS004 reference vectors."""
-    return _require_vectors()
-
-
-def load_index() -> list[dict]:
-    """Every vector of index.json (at collection time, for parametrization)."""
-    return json.loads((_require_vectors() / "index.json").read_text())["vectors"]
-
-
-def load_json(name: str) -> object:
-    """A JSON file of the vectors folder."""
-    return json.loads((_require_vectors() / name).read_text())
+    return require_vectors()
 
 
 @pytest.fixture

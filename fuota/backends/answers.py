@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fuota.backends.errors import MalformedAnswer
-from fuota.model import EUI_PATTERN, normalize_eui
+from fuota.core.model import EUI_PATTERN, normalize_eui
 
 __all__ = ["eui", "items", "obj", "shaped", "whole"]
 

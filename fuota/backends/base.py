@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from fuota.model import DeploymentState, Stage
+from fuota.core.model import DeploymentState, Stage
 
 __all__ = ["Backend", "DeviceReport", "TargetReport", "TaskRef", "TaskSpec", "TaskStatus"]
 

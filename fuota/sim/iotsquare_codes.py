@@ -1,7 +1,7 @@
 """IoTSquare's vocabulary for the simulator: task states (spec 9.2), device states (9.4), and the response codes.
 
 Also the error the simulator's handlers raise (`ApiError`) and the parsing of request fields, so that every
-refusal is answered with a code and message taken from the one table of section 10.1 (fuota.backends.codes).
+refusal is answered with a code and message taken from the one table of section 10.1 (fuota.backends.iotsquare.codes).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 # One table of section 10.1 for the whole project: the simulator answers with the codes the adapter reads.
-from fuota.backends.codes import RESPONSE_CODES
+from fuota.backends.iotsquare.codes import RESPONSE_CODES
 
 __all__ = ["RESPONSE_CODES", "ApiError", "DeviceState", "Reply", "TaskState", "eui", "hex_field", "integer", "page"]
 

@@ -9,7 +9,7 @@
     Appendix "Default RX2/Ping Slot Settings"   CHANNEL_PLAN_FREQUENCIES the downlink frequency range per plan
 
 Each table is an enum naming the codes; their descriptions are the adapter's tables of the same sections
-(fuota.backends.milesight_codes), so that a code and its message are written once in the project.
+(fuota.backends.milesight.codes), so that a code and its message are written once in the project.
 6.7 calls a device's `status` "Device status" without listing values: the simulator reuses 6.2's task
 statuses for it (0 pending … 3 upgrade success, 4 upgrade failed).
 
@@ -28,7 +28,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import codec
-from fuota.backends.milesight_codes import (
+from fuota.backends.milesight.codes import (
     FRAGMENT_SESSION_STATUS,
     FUOTA_ERROR_CODES,
     MULTICAST_SESSION_STATUS,

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from fuota.backends.base import Backend
 from fuota.config import Config
-from fuota.metrics import CONTENT_TYPE, DaemonMetrics
-from fuota.model import CampaignState
-from fuota.runner import Runner
+from fuota.core.model import CampaignState
+from fuota.service.runner import Runner
 from fuota.store import Store
+from fuota.views.metrics import CONTENT_TYPE, DaemonMetrics
 from fuota.web.app import create_app
 from fuota.web.server import Dashboard, DashboardError, parse_address
 

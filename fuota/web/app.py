@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from fuota.backends.errors import BackendError
-from fuota.model import CampaignState, Outcome, Stage
+from fuota.core.model import CampaignState, Outcome, Stage
 from fuota.store import CampaignRecord, Store
 from fuota.web.queries import (
     NO_OUTCOME,

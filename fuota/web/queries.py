@@ -13,7 +13,7 @@ from datetime import datetime
 from types import EllipsisType
 from typing import Any
 
-from fuota.model import Outcome, Stage
+from fuota.core.model import Outcome, Stage
 from fuota.store import CampaignRecord, DeviceRecord, EventKind, EventRecord, Store
 
 __all__ = ["PER_PAGE", "DeviceFilter", "FilterError", "campaign_data", "campaigns_data", "device_data", "devices_data"]

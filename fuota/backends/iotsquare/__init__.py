@@ -1,0 +1,1 @@
+"""Everything fuota knows of RisingHF IoTSquare's OpenAPI (../shared/specs/iotsquare-openapi.md)."""

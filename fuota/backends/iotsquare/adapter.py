@@ -1,0 +1,336 @@
+"""The IoTSquare adapter: the Backend protocol over IoTSquare's OpenAPI (specs/iotsquare-openapi.md).
+
+    prepare  an existing group's members (7.2.1), or temporary groups (6.2.2) that the devices join (7.2.2)
+    ready    each member's `joined` (7.2.1)
+    find     the task named spec.name on the group (9.2)
+    create   fuota/create (9.1), then its fdID through fuota/list (9.2): the answer carries none
+    status   fuota/status (9.3)                  devices  fuota/device/list, every page (9.4)
+    abort    fuota/abort (9.5)                   cleanup  mcgroup/delete of temporary groups (6.2.3)
+
+Every call can be repeated after a crash: temporary groups get an mcEUI and mcName derived from
+options["name_prefix"], and what a repeat meets is reconciled, not raised — 14002/14005 on a group we would
+create (reused when it is ours), 14010 on a device already in the group, 16001 on a task we created, 14001 on a
+group being deleted. Errors are those of fuota.backends.errors (the tree is drawn there); the HTTP edge, its
+translation of foreign exceptions and its retries are in fuota.backends.iotsquare.http.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import ssl
+import string
+
+from fuota.backends import answers
+from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
+from fuota.backends.errors import RejectedError, TransientError
+from fuota.backends.iotsquare import codes
+from fuota.backends.iotsquare.http import IoTSquareHTTP
+from fuota.core.model import normalize_eui
+
+__all__ = ["GROUP_FIELDS", "MAX_EXT_GROUP_SIZE", "IoTSquareBackend", "group_identity"]
+
+MAX_EXT_GROUP_SIZE = 253  # section 6.1.4: the extended function caps a group at 253 devices
+BIND_BATCH = 100  # devices per mcdevice/create request
+
+# Section 6.2.2: the mcgroup/create fields taken from `options` (mcEUI and mcName are derived), each under its
+# spec name or its snake_case alias, as campaign files ([iotsquare] of fuota.campaign) spell them.
+GROUP_FIELDS: dict[str, str] = {
+    "autoSubnet": "auto_subnet",
+    "region": "region",
+    "subnet": "subnet",
+    "class": "class",
+    "enableMCRemote": "enable_mc_remote",
+    "groupID": "group_id",
+    "enableMCExt": "enable_mc_ext",
+    "timeSlotLength": "time_slot_length",
+    "genAppKey": "gen_app_key",
+    "mcAddr": "mc_addr",
+    "mcAppSKey": "mc_app_s_key",
+    "mcNwkSKey": "mc_nwk_s_key",
+    "enableMQTT": "enable_mqtt",
+    "pushURL": "push_url",
+    "headers": "headers",
+}
+
+_MCGROUP_CREATE = "/openapi/mcgroup/create"
+_MCGROUP_DELETE = "/openapi/mcgroup/delete"
+_MCGROUP_LIST = "/openapi/mcgroup/list"
+_MCDEVICE_LIST = "/openapi/mcdevice/list"
+_MCDEVICE_CREATE = "/openapi/mcdevice/create"
+_FUOTA_CREATE = "/openapi/fuota/create"
+_FUOTA_LIST = "/openapi/fuota/list"
+_FUOTA_STATUS = "/openapi/fuota/status"
+_FUOTA_DEVICES = "/openapi/fuota/device/list"
+_FUOTA_ABORT = "/openapi/fuota/abort"
+
+
+def group_identity(prefix: str, index: int) -> tuple[str, str]:
+    """The mcEUI and mcName of temporary group `index`, from the prefix alone so that a retry finds the same group.
+
+    mcName may hold letters and underscores only, at most 20 (section 6.2.2): a readable stem of the prefix and
+    eight letters of the same digest as the mcEUI, so that two campaigns' groups never share a name.
+    """
+    digest = hashlib.sha256(f"fuota/{prefix}/{index}".encode()).digest()
+    tag = "".join(string.ascii_lowercase[byte % 26] for byte in digest[8:16])
+    stem = re.sub(r"[^A-Za-z]+", "_", prefix).strip("_")[:11] or "fuota"
+    return digest[:8].hex(), f"{stem}_{tag}"
+
+
+def _option(options: dict[str, object], field: str) -> object:
+    """The group field `field` of `options`, under its spec name or its alias; None when absent."""
+    value = options.get(field)
+    return options.get(GROUP_FIELDS[field]) if value is None else value
+
+
+def _as_bool(value: object) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
+
+
+class IoTSquareBackend:
+    """One IoTSquare server, as a fuota Backend.
+
+    `base_url` is the server's origin (e.g. https://cloud.iotsquare.xyz; the /openapi/… paths are appended), the
+    token is sent in `token_header`. Every request times out after `timeout` seconds; transient failures are
+    retried up to `retry_attempts` times within `retry_timeout` seconds, waiting from `retry_wait_initial` up to
+    `retry_wait_max` seconds (doubling, jittered).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        token: str,
+        token_header: str = "Authorization",
+        timeout: float = 10.0,
+        retry_attempts: int = 5,
+        retry_timeout: float = 60.0,
+        retry_wait_initial: float = 0.5,
+        retry_wait_max: float = 10.0,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        self.name = name
+        self._http = IoTSquareHTTP(
+            name,
+            base_url,
+            token,
+            token_header=token_header,
+            timeout=timeout,
+            retry_attempts=retry_attempts,
+            retry_timeout=retry_timeout,
+            retry_wait_initial=retry_wait_initial,
+            retry_wait_max=retry_wait_max,
+            verify=verify,
+        )
+
+    def __repr__(self) -> str:
+        return f"IoTSquareBackend({self._http!r})"
+
+    # --- targets: multicast groups and their members ------------------------------------------------------------
+
+    def prepare(self, target: str | None, devices: tuple[str, ...], options: dict[str, object]) -> list[TargetReport]:
+        """An existing group's members (`target` = its mcEUI), or temporary groups holding `devices`.
+
+        Temporary groups take the section 6.2.2 fields of `options` (GROUP_FIELDS: spec names or their snake_case
+        aliases; class C by default) and need options["name_prefix"]. With enableMCExt a group holds at most 253
+        devices; options["max_group_size"] lowers that (without enableMCExt one group holds them all unless it is
+        given). A device IoTSquare refuses is in TargetReport.refused with the reason its code gives; the others go
+        on. Devices of an existing group that are not its members are refused too.
+        """
+        wanted = sorted({normalize_eui(device) for device in devices})
+        if target:
+            return [self._existing(normalize_eui(target), wanted)]
+        if not wanted:
+            return []
+        prefix = options.get("name_prefix")
+        if not prefix:
+            raise ValueError(f"back end {self.name!r}: prepare() without a target needs options['name_prefix']")
+        size = self._group_size(options, len(wanted))
+        chunks = [wanted[start : start + size] for start in range(0, len(wanted), size)]
+        if len(chunks) > 1 and not _option(options, "enableMCRemote"):
+            raise RejectedError(
+                f"back end {self.name!r}: {len(wanted)} devices need {len(chunks)} multicast groups, but manual "
+                "multicast keys (mcAddr, mcAppSKey, mcNwkSKey) serve one group only (IoTSquare refuses duplicates, "
+                "14003): enable enableMCRemote or raise max_group_size"
+            )
+        return [self._temporary(str(prefix), index, chunk, options) for index, chunk in enumerate(chunks)]
+
+    def ready(self, target: str) -> dict[str, bool]:
+        """{DevEUI: joined} for every member of the group (all pages of mcdevice/list)."""
+        items = self._http.pages(_MCDEVICE_LIST, {"mcEUI": normalize_eui(target)})
+        with self._http.answer_shape(_MCDEVICE_LIST):
+            members = enumerate(answers.items(items, "data"))
+            return {answers.eui(item, "devEUI", f"data[{i}]"): _as_bool(item.get("joined")) for i, item in members}
+
+    def cleanup(self, target: TargetReport) -> None:
+        """Delete a temporary group (its devices are unbound with it); an already deleted one counts as done."""
+        if not target.temporary:
+            return
+        envelope = self._http.call(
+            "POST",
+            _MCGROUP_DELETE,
+            body={"mcEUIs": [target.target]},
+            accept=frozenset({codes.MCGROUP_NOT_EXIST, codes.MCGROUP_BATCH_DELETE_ERROR}),
+        )
+        if envelope.code != codes.MCGROUP_BATCH_DELETE_ERROR:
+            return
+        with self._http.answer_shape(_MCGROUP_DELETE):
+            rows = enumerate(answers.items(envelope.data, "data"))
+            failures = [(answers.whole(row["code"], f"data[{i}].code"), str(row.get("msg"))) for i, row in rows]
+        failures = [(code, msg) for code, msg in failures if code != codes.MCGROUP_NOT_EXIST]
+        if failures:
+            code, msg = failures[0]
+            raise RejectedError(
+                f"back end {self.name!r}: could not delete multicast group {target.target}: {code} {msg}: "
+                f"{codes.advice(code)}",
+                code=code,
+                msg=msg,
+            )
+
+    def _group_size(self, options: dict[str, object], count: int) -> int:
+        limits = [int(str(options["max_group_size"]))] if "max_group_size" in options else []
+        if _option(options, "enableMCExt"):
+            limits.append(MAX_EXT_GROUP_SIZE)
+        size = min(limits, default=count)
+        if size < 1:
+            raise ValueError(f"back end {self.name!r}: max_group_size must be at least 1, got {size}")
+        return size
+
+    def _existing(self, target: str, wanted: list[str]) -> TargetReport:
+        members = tuple(self.ready(target))
+        refused = {
+            device: f"not a member of multicast group {target}: add it to the group or choose another target"
+            for device in sorted(set(wanted) - set(members))
+        }
+        return TargetReport(target, members, refused, temporary=False)
+
+    def _temporary(self, prefix: str, index: int, devices: list[str], options: dict[str, object]) -> TargetReport:
+        mc_eui, mc_name = group_identity(prefix, index)
+        body = {"class": "C"} | {key: value for key in GROUP_FIELDS if (value := _option(options, key)) is not None}
+        body |= {"mcEUI": mc_eui, "mcName": mc_name}
+        exists = frozenset({codes.MCGROUP_ALREADY_EXISTS, codes.MCGROUP_NAME_EXISTS})
+        envelope = self._http.call("POST", _MCGROUP_CREATE, body=body, accept=exists)
+        if envelope.code and not self._is_ours(mc_eui, mc_name):
+            raise RejectedError(
+                f"back end {self.name!r}: multicast group {mc_name} ({mc_eui}) exists and is not fuota's: "
+                f"{envelope.code} {envelope.msg}: choose another name_prefix",
+                code=envelope.code,
+                msg=envelope.msg,
+            )
+        refused = self._bind(mc_eui, devices)
+        members = tuple(device for device in devices if device not in refused)
+        return TargetReport(mc_eui, members, refused, temporary=True)
+
+    def _is_ours(self, mc_eui: str, mc_name: str) -> bool:
+        """Whether the group that a create found existing is the one an earlier attempt of ours made."""
+        groups = self._http.pages(_MCGROUP_LIST, {})
+        with self._http.answer_shape(_MCGROUP_LIST):
+            return any(
+                answers.eui(g, "mcEUI", f"data[{i}]") == mc_eui and g.get("mcName") == mc_name
+                for i, g in enumerate(answers.items(groups, "data"))
+            )
+
+    def _bind(self, mc_eui: str, devices: list[str]) -> dict[str, str]:
+        """Add the devices to the group; {DevEUI: reason} for those IoTSquare refused."""
+        refused: dict[str, str] = {}
+        accept = frozenset({codes.MCDEVICE_BATCH_BIND_ERROR, codes.ALREADY_BOUND})
+        for start in range(0, len(devices), BIND_BATCH):
+            batch = devices[start : start + BIND_BATCH]
+            envelope = self._http.call(
+                "POST", _MCDEVICE_CREATE, body={"mcEUI": mc_eui, "devEUIs": batch}, accept=accept
+            )
+            if envelope.code != codes.MCDEVICE_BATCH_BIND_ERROR:
+                continue  # 0, or 14010 for a whole batch already in the group: a repeat after a crash
+            with self._http.answer_shape(_MCDEVICE_CREATE):
+                for index, item in enumerate(answers.items(envelope.data, "data")):
+                    if (code := answers.whole(item["code"], f"data[{index}].code")) != codes.ALREADY_BOUND:
+                        device = answers.eui(item, "devEUI", f"data[{index}]")
+                        refused[device] = codes.refusal_reason(code, item.get("msg"))
+        return refused
+
+    # --- tasks ----------------------------------------------------------------------------------------------------
+
+    def find(self, spec: TaskSpec) -> TaskRef | None:
+        """The task on spec.target whose firmwareName is spec.name (all pages of fuota/list), if any."""
+        mc_eui = normalize_eui(spec.target)
+        items = self._http.pages(_FUOTA_LIST, {"mcEUI": mc_eui})
+        with self._http.answer_shape(_FUOTA_LIST):
+            ids = [
+                answers.whole(item["fdID"], f"data[{i}].fdID")
+                for i, item in enumerate(answers.items(items, "data"))
+                if item.get("firmwareName") == spec.name
+            ]
+        # Names are unique per deployment; should IoTSquare still list two, the newest is the live one.
+        return TaskRef(spec.name, {"fdID": max(ids), "mcEUI": mc_eui}) if ids else None
+
+    def create(self, spec: TaskSpec) -> TaskRef:
+        """Create the task (section 9.1) and find its fdID through fuota/list; a task of that name is reused.
+
+        A create is never blindly repeated: every attempt, the first included, looks the task up by name first,
+        since a create whose answer was lost may have succeeded.
+        """
+        redundancy = spec.redundancy_percent
+        if not 0.1 <= redundancy <= 1:
+            raise RejectedError(
+                f"back end {self.name!r}: redundancyPercent must be within 0.1–1 (IoTSquare section 9.1), got "
+                f"{redundancy!r}: choose a redundancy between 10 % and 100 %"
+            )
+        mc_eui = normalize_eui(spec.target)
+        body = {
+            "mcEUI": mc_eui,
+            "firmwareName": spec.name,
+            "redundancyPercent": redundancy,
+            "payload": base64.b64encode(spec.firmware).decode("ascii"),
+        }
+        accept = frozenset({codes.FUOTA_ALREADY_EXISTS})
+        for attempt in self._http.retrying():
+            with attempt:
+                if (ref := self.find(spec)) is not None:
+                    return ref
+                envelope = self._http.once("POST", _FUOTA_CREATE, body=body, accept=accept)
+        if (ref := self.find(spec)) is not None:
+            return ref
+        if envelope.code == codes.FUOTA_ALREADY_EXISTS:
+            raise RejectedError(
+                f"back end {self.name!r}: multicast group {mc_eui} already runs another FUOTA task "
+                f"({envelope.code} {envelope.msg}): {codes.advice(envelope.code)}",
+                code=envelope.code,
+                msg=envelope.msg,
+            )
+        raise TransientError(
+            f"back end {self.name!r}: fuota/create accepted {spec.name!r} but fuota/list does not show it yet: "
+            "look it up again with find()"
+        )
+
+    def status(self, ref: TaskRef) -> TaskStatus:
+        """The task's state (section 9.3) mapped to a DeploymentState; `raw` is IoTSquare's data object."""
+        envelope = self._http.call("GET", _FUOTA_STATUS, params=self._ids(ref))
+        with self._http.answer_shape(_FUOTA_STATUS):
+            raw = dict(answers.obj(envelope.data, "data"))
+            if not isinstance(raw.get("state"), str):
+                # Without it the task would read as Unknown: a garbled answer must not move the deployment.
+                raise TypeError(f"state = {raw.get('state')!r}, not a task state's name")
+        return TaskStatus(codes.task_state(raw.get("state")), raw)
+
+    def devices(self, ref: TaskRef) -> list[DeviceReport]:
+        """Every device of the task (all pages of fuota/device/list), its Stage mapped and its fields verbatim."""
+        items = self._http.pages(_FUOTA_DEVICES, self._ids(ref))
+        reports = []
+        with self._http.answer_shape(_FUOTA_DEVICES):
+            for index, item in enumerate(answers.items(items, "data")):
+                stage, reason = codes.device_stage(item)
+                reports.append(DeviceReport(answers.eui(item, "devEUI", f"data[{index}]"), stage, dict(item), reason))
+        return reports
+
+    def abort(self, ref: TaskRef) -> None:
+        """Stop the task (section 9.5); devices keep what they have."""
+        self._http.call("POST", _FUOTA_ABORT, body=self._ids(ref))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    @staticmethod
+    def _ids(ref: TaskRef) -> dict[str, object]:
+        return {"mcEUI": normalize_eui(str(ref.ids["mcEUI"])), "fdID": int(str(ref.ids["fdID"]))}

@@ -1,0 +1,198 @@
+"""The HTTP edge of the IoTSquare adapter: one request in, IoTSquare's envelope out, or a typed error.
+
+Foreign exceptions are translated here and nowhere else (`raise … from exc`), into fuota.backends.errors:
+
+    httpx.TimeoutException, httpx.TransportError       → TransientError  (refused, dropped, no answer in time)
+    HTTP 5xx, HTTP 429                                  → TransientError
+    code 1001 System Busy, 1009 Network Busy            → TransientError
+    code 1003, 1004; HTTP 401/403 without an envelope   → AuthError
+    codes.NOT_FOUND_CODES (14001, 4001, …)              → NotFoundError
+    any other code; a body that is not the envelope     → RejectedError (MalformedAnswer under HTTP 2xx)
+    a data field of an unexpected shape                 → MalformedAnswer (answer_shape; a TransientError)
+
+TransientError is retried with capped, jittered exponential back-off (stamina) and re-raised once the attempts or
+the time budget are spent. The token travels only in its header: no message, repr or log line made here holds it.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import stamina
+
+from fuota.backends import answers
+from fuota.backends.answers import whole
+from fuota.backends.errors import (
+    AuthError,
+    MalformedAnswer,
+    NotFoundError,
+    RejectedError,
+    TransientError,
+)
+from fuota.backends.iotsquare.codes import AUTH_CODES, NOT_FOUND_CODES, TRANSIENT_CODES, advice
+from fuota.backends.retry import RetryPolicy
+
+__all__ = ["PAGE_SIZE", "Envelope", "IoTSquareHTTP"]
+
+PAGE_SIZE = 100  # pageNo/pageSize 0/0 means "all" but is capped at 200 by the server: always page explicitly
+
+_HEADER_VALUE = re.compile(r"[\x21-\x7e][\x20-\x7e]*")  # printable ASCII: what a header carries unescaped
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """IoTSquare's answer (section 1): `code` 0 is ok; `amount` is the total of a list call, when it has one."""
+
+    code: int
+    msg: str
+    data: Any
+    amount: int | None
+
+
+def _envelope(response: httpx.Response) -> Envelope:
+    """The body as an Envelope; ValueError or TypeError when it is not one."""
+    try:
+        doc = response.json()
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to be read") from None
+    if not isinstance(doc, dict) or "code" not in doc:
+        raise ValueError("no code/msg/data envelope")
+    amount = doc.get("amount")
+    return Envelope(
+        whole(doc["code"], "code"),
+        str(doc.get("msg", "")),
+        doc.get("data"),
+        None if amount is None else whole(amount, "amount"),
+    )
+
+
+class IoTSquareHTTP:
+    """A sync httpx client of one IoTSquare server: envelopes, typed errors, retries and pagination."""
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        token: str,
+        *,
+        token_header: str = "Authorization",
+        timeout: float = 10.0,
+        retry_attempts: int = 5,
+        retry_timeout: float = 60.0,
+        retry_wait_initial: float = 0.5,
+        retry_wait_max: float = 10.0,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        # Checked here because httpx and h11 would quote the offending value, token included, in their errors.
+        if not _HEADER_VALUE.fullmatch(token):
+            raise ValueError(f"the token of back end {name!r} is empty or holds characters an HTTP header cannot carry")
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url of back end {name!r} must start with http:// or https://, got {base_url!r}")
+        self.name = name
+        self._timeout = timeout
+        self._client = httpx.Client(base_url=base_url, headers={token_header: token}, timeout=timeout, verify=verify)
+        self._retry = RetryPolicy(retry_attempts, retry_timeout, retry_wait_initial, retry_wait_max)
+
+    def __repr__(self) -> str:
+        return f"IoTSquareHTTP(name={self.name!r}, base_url={str(self._client.base_url)!r})"
+
+    def retrying(self) -> Iterable[stamina.Attempt]:
+        """Attempts for a block that may raise TransientError, spaced by this back end's back-off."""
+        return self._retry.tries()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        body: object = None,
+        accept: frozenset[int] = frozenset(),
+    ) -> Envelope:
+        """`once`, retried while it raises TransientError. Only for requests that are safe to repeat."""
+        for attempt in self.retrying():
+            with attempt:
+                envelope = self.once(method, path, params=params, body=body, accept=accept)
+        return envelope
+
+    def once(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        body: object = None,
+        accept: frozenset[int] = frozenset(),
+    ) -> Envelope:
+        """One request: the envelope when its code is 0 or in `accept`, else the typed error its code implies."""
+        where = f"IoTSquare back end {self.name!r}, {method} {path}"
+        try:
+            response = self._client.request(method, path, params=params, json=body)
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{where}: no answer within {self._timeout} s") from exc
+        except httpx.TransportError as exc:
+            if _untrusted(exc):
+                raise AuthError(
+                    f"{where}: the server's certificate is not trusted ({exc}): give the CA that signed it as ca_file "
+                    f"of backend {self.name}, or check that base_url names the right server"
+                ) from exc
+            raise TransientError(f"{where}: {type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        if status >= 500 or status == 429:
+            raise TransientError(f"{where}: HTTP {status}")
+        try:
+            envelope = _envelope(response)
+        except (ValueError, TypeError) as exc:
+            if status in (401, 403):
+                raise AuthError(f"{where}: HTTP {status}: check token / token_env of backend {self.name}") from exc
+            if 200 <= status < 300:
+                raise MalformedAnswer(f"{where}: HTTP {status} without IoTSquare's JSON envelope ({exc})") from exc
+            raise RejectedError(f"{where}: HTTP {status} without IoTSquare's JSON envelope: check base_url") from exc
+        code, msg = envelope.code, envelope.msg
+        if code == 0 or code in accept:
+            return envelope
+        text = f"{where}: {code} {msg}"
+        if code in TRANSIENT_CODES:
+            raise TransientError(f"{text}: the server is busy", code=code, msg=msg)
+        if code in AUTH_CODES:
+            raise AuthError(f"{text}: check token / token_env of backend {self.name}", code=code, msg=msg)
+        kind = NotFoundError if code in NOT_FOUND_CODES else RejectedError
+        raise kind(f"{text}: {advice(code)}", code=code, msg=msg)
+
+    def pages(self, path: str, params: Mapping[str, object]) -> list[dict[str, Any]]:
+        """Every item of a list call, page by page, until `amount` items or a short page."""
+        items: list[dict[str, Any]] = []
+        page_no = 1
+        while True:
+            envelope = self.call("GET", path, params={**params, "pageNo": page_no, "pageSize": PAGE_SIZE})
+            page = envelope.data or []
+            if not isinstance(page, list):
+                raise MalformedAnswer(f"IoTSquare back end {self.name!r}, GET {path}: data is not a list")
+            items.extend(page)
+            if len(page) < PAGE_SIZE or (envelope.amount is not None and len(items) >= envelope.amount):
+                return items
+            page_no += 1
+
+    def answer_shape(self, path: str) -> AbstractContextManager[None]:
+        """Turn what breaks the spec, met while reading an answer of `path`, into MalformedAnswer."""
+        return answers.shaped(f"IoTSquare back end {self.name!r}, {path}")
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+
+def _untrusted(exc: BaseException) -> bool:
+    """Whether a transport error comes from a certificate that failed verification: retrying cannot help."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)

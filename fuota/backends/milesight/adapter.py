@@ -1,0 +1,360 @@
+"""The Milesight adapter: the Backend protocol over the gateways' ns-api (specs/milesight-mqtt-api.txt).
+
+One MQTT broker connection (fuota.backends.milesight.mqtt) serves every gateway; a deployment's target is a gateway
+EUI, since a gateway's embedded network server only knows its own devices (DESIGN.md §2).
+
+    locate, prepare  /api/urdevices of each gateway (3.3)   task_options  RX2 defaults (appendix), payload size (6.6)
+    find, status     /api/fuota/task?search (6.2)           create        POST /api/fuota/task (6.1), looked up first
+    devices          /api/fuota/devices?taskId (6.7)        abort         /api/fuota/task/delete (6.4): no abort
+    retry            /api/fuota/task/retry (6.5)            ready, cleanup  nothing: the task sets multicast up
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fuota.backends import answers
+from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
+from fuota.backends.errors import NotFoundError, RejectedError
+from fuota.backends.milesight import codes
+from fuota.backends.milesight.mqtt import NsApiClient
+from fuota.core.model import normalize_eui
+
+__all__ = ["FRAGMENT_HEADER", "MAX_NAME_LENGTH", "MilesightBackend", "check_task_options"]
+
+FRAGMENT_HEADER = 3  # a DataFragment's CID and 2-byte index go in the same payload as the fragment
+MAX_NAME_LENGTH = 127  # section 6.1
+DEFAULT_REGION = "EU868"
+DEFAULT_FRAGMENT_SIZE, DEFAULT_FRAGMENT_INTERVAL = 50, 5000  # as fuota.campaign.MilesightTarget
+
+_URDEVICES = "/api/urdevices"
+_TASK = "/api/fuota/task"
+_TASK_DELETE = "/api/fuota/task/delete"
+_TASK_RETRY = "/api/fuota/task/retry"
+_PAYLOAD_SIZE = "/api/fuota/task/payloadsize"
+_DEVICES = "/api/fuota/devices"
+
+
+def _limit(field: str, value: int, low: int, high: int, unit: str = "") -> None:
+    if not low <= value <= high:
+        raise RejectedError(f"{field} = {value}{unit} is out of range: {low}–{high}{unit} (Milesight section 6.1)")
+
+
+def check_task_options(
+    *,
+    fragment_size: int,
+    fragment_interval: int,
+    fragment_redundancy: int | None = None,
+    name: str | None = None,
+    max_payload: int | None = None,
+) -> None:
+    """Raise RejectedError naming the first field outside section 6.1's limits (or the data rate's payload size)."""
+    if name is not None and not 1 <= len(name) <= MAX_NAME_LENGTH:
+        shown = name if len(name) <= 40 else f"{name[:40]}…"
+        raise RejectedError(
+            f"task name {shown!r} has {len(name)} characters: 1–{MAX_NAME_LENGTH} allowed (section 6.1)"
+        )
+    _limit("fragment_size", fragment_size, 1, 250, " bytes")
+    _limit("fragment_interval", fragment_interval, 1000, 10000, " ms")
+    if fragment_redundancy is not None:
+        _limit("fragment_redundancy", fragment_redundancy, 0, 100, " %")
+    if max_payload is not None and fragment_size > max_payload - FRAGMENT_HEADER:
+        raise RejectedError(
+            f"fragment_size = {fragment_size} bytes does not fit the data rate's payload of {max_payload} bytes "
+            f"less {FRAGMENT_HEADER} bytes of fragment header: choose at most {max_payload - FRAGMENT_HEADER}, or "
+            "a faster data rate (dr)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """The task's radio and fragmentation settings, from a deployment's options (fuota.campaign.MilesightTarget's
+    fields: region, dr, frequency, fragment_size, fragment_interval; also started_at, description, firmware_name)."""
+
+    region: str
+    dr: int
+    frequency: int
+    fragment_size: int
+    fragment_interval: int
+
+
+def _option(options: dict[str, object], key: str, default: object = None) -> object:
+    value = options.get(key)
+    return default if value is None else value
+
+
+def _int(options: dict[str, object], key: str, default: int) -> int:
+    value = _option(options, key, default)
+    try:
+        return int(str(value))
+    except ValueError:
+        raise RejectedError(f"{key} = {value!r} is not a whole number") from None
+
+
+def _settings(options: dict[str, object]) -> _Settings:
+    region = str(_option(options, "region", DEFAULT_REGION)).upper()
+    if region not in codes.RX2_DEFAULTS:
+        raise RejectedError(
+            f"region {region!r} is not a channel plan of the spec: one of {', '.join(codes.RX2_DEFAULTS)}"
+        )
+    rx2_frequency, rx2_dr = codes.RX2_DEFAULTS[region]
+    frequency = _int(options, "frequency", rx2_frequency)
+    _limit("frequency", frequency, *codes.RX2_FREQUENCY_RANGES[region], f" Hz ({region})")
+    return _Settings(
+        region,
+        _int(options, "dr", rx2_dr),
+        frequency,
+        _int(options, "fragment_size", DEFAULT_FRAGMENT_SIZE),
+        _int(options, "fragment_interval", DEFAULT_FRAGMENT_INTERVAL),
+    )
+
+
+def _started_at(options: dict[str, object]) -> str:
+    """startedAt as the spec's samples write it (RFC 3339, UTC, milliseconds): from options, else now."""
+    value = options.get("started_at")
+    if value is None:
+        when = datetime.now(UTC)
+    else:
+        try:
+            when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        except ValueError:
+            raise RejectedError(f"started_at = {value!r} is not an RFC 3339 time") from None
+        if when.tzinfo is None:
+            raise RejectedError(f"started_at = {value!r} has no time zone: write e.g. 2026-11-24T02:00:00Z")
+    when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+class MilesightBackend:
+    """Milesight gateways behind one MQTT broker, as a fuota Backend; a target is a gateway EUI.
+
+    The broker parameters are those of NsApiClient (tls_ca, tls_cert, tls_key: PEM files). Every request times out
+    after `timeout` seconds; transient failures are retried up to `retry_attempts` times within `retry_timeout`
+    seconds, waiting from `retry_wait_initial` up to `retry_wait_max` seconds (doubling, jittered).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        broker_url: str,
+        request_topic: str = "milesight/ns-api/request",
+        response_topic: str = "milesight/ns-api/response",
+        client_id: str = "fuota",
+        username: str | None = None,
+        password: str | None = None,
+        tls_ca: str | Path | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        tls_insecure: bool = False,
+        timeout: float = 10.0,
+        qos: int = 1,
+        retry_attempts: int = 5,
+        retry_timeout: float = 60.0,
+        retry_wait_initial: float = 0.5,
+        retry_wait_max: float = 10.0,
+    ) -> None:
+        self.name = name
+        self._api = NsApiClient(
+            broker_url,
+            request_topic,
+            response_topic,
+            name=name,
+            client_id=client_id,
+            username=username,
+            password=password,
+            ca_file=None if tls_ca is None else str(tls_ca),
+            cert_file=None if tls_cert is None else str(tls_cert),
+            key_file=None if tls_key is None else str(tls_key),
+            insecure=tls_insecure,
+            timeout=timeout,
+            qos=qos,
+            retry_attempts=retry_attempts,
+            retry_timeout=retry_timeout,
+            retry_wait_initial=retry_wait_initial,
+            retry_wait_max=retry_wait_max,
+        )
+
+    def __repr__(self) -> str:
+        return f"MilesightBackend(name={self.name!r}, {self._api!r})"
+
+    # --- targets: gateways and the devices they know ----------------------------------------------------------
+
+    def locate(self, gateways: list[str], devices: list[str]) -> dict[str, str | None]:
+        """{DevEUI: the first of `gateways` whose network server knows it, or None}; asks until all are placed."""
+        found: dict[str, str | None] = dict.fromkeys((normalize_eui(device) for device in devices), None)
+        for gateway in gateways:
+            if all(found.values()):
+                break
+            known = self._known(normalize_eui(gateway))
+            for device, placed in found.items():
+                if placed is None and device in known:
+                    found[device] = normalize_eui(gateway)
+        return found
+
+    def prepare(self, target: str | None, devices: tuple[str, ...], options: dict[str, object]) -> list[TargetReport]:
+        """The gateway `target`'s report: the devices it knows are members, the others refused with the reason."""
+        if not target:
+            raise ValueError(f"back end {self.name!r}: a Milesight deployment's target is a gateway EUI")
+        gateway = normalize_eui(target)
+        known = self._known(gateway)
+        wanted = list(dict.fromkeys(normalize_eui(device) for device in devices))
+        refused = {
+            device: f"not known to gateway {gateway.upper()}: add it to the gateway's network server first"
+            for device in wanted
+            if device not in known
+        }
+        return [TargetReport(gateway, tuple(d for d in wanted if d not in refused), refused, temporary=False)]
+
+    def ready(self, target: str) -> dict[str, bool]:
+        """Nothing to wait for: the task itself sets the multicast session up. The empty answer lets the engine go
+        on at once (all of nothing is ready) without calling a device multicast-ready before the gateway has set it
+        up; each device's progress then comes from its session codes."""
+        return {}
+
+    def cleanup(self, target: TargetReport) -> None:
+        """Nothing to remove: Milesight deployments use the gateway as it is."""
+
+    def _known(self, gateway: str) -> set[str]:
+        items = self._api.pages(gateway, _URDEVICES, {}, "deviceResult", "devTotalCount")
+        with self._api.answer_shape(gateway, _URDEVICES):
+            return {normalize_eui(str(item["devEUI"])) for item in items}
+
+    # --- task settings ------------------------------------------------------------------------------------------
+
+    def payload_size(self, gateway: str, dr: int) -> int:
+        """The largest payload the gateway sends at data rate `dr` (section 6.6)."""
+        gateway = normalize_eui(gateway)
+        body = self._api.call("GET", _PAYLOAD_SIZE, gateway)
+        with self._api.answer_shape(gateway, _PAYLOAD_SIZE):
+            sizes: dict[int, int] = {}
+            for i, entry in enumerate(answers.items(body["maxPayloadSizeMap"], "maxPayloadSizeMap")):
+                size = answers.whole(entry["maxPayloadSize"], f"maxPayloadSizeMap[{i}].maxPayloadSize")
+                sizes[answers.whole(entry["dr"], f"maxPayloadSizeMap[{i}].dr")] = size
+        if dr not in sizes:
+            offered = ", ".join(map(str, sorted(sizes)))
+            raise RejectedError(f"dr = {dr} is not offered by gateway {gateway.upper()}: it offers {offered}")
+        return sizes[dr]
+
+    def task_options(self, gateway: str, options: dict[str, object]) -> dict[str, object]:
+        """`options` with region, dr and frequency filled in (the region's RX2 defaults), checked against the
+        limits of section 6.1 and `gateway`'s payload size; RejectedError names a field out of range."""
+        settings = self._checked(normalize_eui(gateway), options)
+        return {**options, "region": settings.region, "dr": settings.dr, "frequency": settings.frequency}
+
+    def _checked(self, gateway: str, options: dict[str, object], **more: Any) -> _Settings:
+        """The settings, checked first without asking anything, then against the data rate's payload size."""
+        settings = _settings(options)
+        limits = {"fragment_size": settings.fragment_size, "fragment_interval": settings.fragment_interval}
+        check_task_options(**limits, **more)
+        check_task_options(**limits, max_payload=self.payload_size(gateway, settings.dr))
+        return settings
+
+    # --- tasks ----------------------------------------------------------------------------------------------------
+
+    def find(self, spec: TaskSpec) -> TaskRef | None:
+        """The task on gateway spec.target named spec.name (all pages of the task list), if any."""
+        gateway = normalize_eui(spec.target)
+        tasks = self._api.pages(gateway, _TASK, {"search": spec.name}, "tasks", "total")
+        with self._api.answer_shape(gateway, _TASK):
+            rows = enumerate(answers.items(tasks, "tasks"))
+            ids = [answers.whole(task["id"], f"tasks[{i}].id") for i, task in rows if task.get("name") == spec.name]
+        # Names are unique per deployment; should the gateway still list two, the newest is the live one.
+        return TaskRef(spec.name, {"taskId": max(ids), "gatewayEUI": gateway}) if ids else None
+
+    def create(self, spec: TaskSpec) -> TaskRef:
+        """Create the task (section 6.1) unless one of that name exists; the name must be unique per deployment.
+
+        Every attempt, the first included, looks the task up by name before sending the create, and the create
+        itself is never re-sent by the transport: an attempt whose answer was lost may have succeeded.
+        """
+        gateway = normalize_eui(spec.target)
+        redundancy = round(spec.redundancy_percent * 100)
+        settings = self._checked(gateway, spec.options, name=spec.name, fragment_redundancy=redundancy)
+        task = {
+            "name": spec.name,
+            "startedAt": _started_at(spec.options),
+            "description": str(_option(spec.options, "description", f"fuota deployment {spec.name}")),
+            "deveui": [normalize_eui(device) for device in spec.devices],
+            "firmwareInfo": {
+                "firmwareName": str(_option(spec.options, "firmware_name", f"{spec.name}.bin")),
+                "fileContent": base64.b64encode(spec.firmware).decode("ascii"),
+            },
+            "isOfficialFirmware": False,
+            "fragmentInfo": {
+                "fragmentSize": settings.fragment_size,
+                "fragmentInterval": settings.fragment_interval,
+                "fragmentRedundancy": redundancy,
+            },
+            "tmpMcInfo": {"groupType": 0, "dr": settings.dr, "frequency": settings.frequency},
+        }
+        accept = frozenset({codes.ALREADY_EXISTS})
+        for attempt in self._api.retrying():
+            with attempt:
+                if (ref := self.find(spec)) is not None:
+                    return ref
+                body = self._api.once("POST", _TASK, gateway, {"fuotaTask": task}, idempotent=False, accept=accept)
+        if body.get("code") is not None and int(str(body["code"])) == codes.ALREADY_EXISTS:
+            if (ref := self.find(spec)) is not None:
+                return ref
+            raise RejectedError(
+                f"back end {self.name!r}: gateway {gateway.upper()} answers 6 Already exists for task {spec.name!r} "
+                "but lists no task of that name: check the tasks on the gateway's web interface",
+                code=codes.ALREADY_EXISTS,
+                msg=codes.RETURN_CODES[codes.ALREADY_EXISTS],
+            )
+        with self._api.answer_shape(gateway, _TASK):
+            return TaskRef(spec.name, {"taskId": int(str(body["id"])), "gatewayEUI": gateway})
+
+    def status(self, ref: TaskRef) -> TaskStatus:
+        """The task's state from its entry in the task list (section 6.2); `raw` is that entry verbatim."""
+        gateway, task_id = self._ids(ref)
+        tasks = self._api.pages(gateway, _TASK, {"search": ref.name}, "tasks", "total")
+        with self._api.answer_shape(gateway, _TASK):
+            rows = enumerate(answers.items(tasks, "tasks"))
+            entry = next((task for i, task in rows if answers.whole(task["id"], f"tasks[{i}].id") == task_id), None)
+        if entry is None:
+            raise NotFoundError(
+                f"back end {self.name!r}: task {task_id} ({ref.name}) is not on gateway {gateway.upper()}: it was "
+                "deleted there"
+            )
+        return TaskStatus(codes.task_state(entry.get("status")), dict(entry))
+
+    def devices(self, ref: TaskRef) -> list[DeviceReport]:
+        """Every device of the task (all pages, section 6.7): Stage and reason from its codes, its fields verbatim
+        (firmwareVersion included)."""
+        gateway, task_id = self._ids(ref)
+        items = self._api.pages(gateway, _DEVICES, {"taskId": task_id}, "devices", "total")
+        reports = []
+        with self._api.answer_shape(gateway, _DEVICES):
+            for index, item in enumerate(answers.items(items, "devices")):
+                stage, reason = codes.device_stage(item)
+                dev_eui = answers.eui(item, "devEui", f"devices[{index}]")
+                reports.append(DeviceReport(dev_eui, stage, dict(item), reason))
+        return reports
+
+    def abort(self, ref: TaskRef) -> None:
+        """Delete the task (section 6.4; there is no abort): take the last device report first, it goes with it.
+        A task already gone counts as deleted."""
+        gateway, task_id = self._ids(ref)
+        self._api.call("POST", _TASK_DELETE, gateway, {"ids": [task_id]}, accept=codes.NOT_FOUND_CODES)
+
+    def retry(self, ref: TaskRef) -> None:
+        """Run a failed task again (section 6.5). Only a task in status 4 (upgrade failed) is retried: a running or
+        successful one is left alone, which also makes an attempt repeated after a lost answer harmless."""
+        gateway, task_id = self._ids(ref)
+        for attempt in self._api.retrying():
+            with attempt:
+                if str(self.status(ref).raw.get("status")) == "4":  # "upgrade failed" (6.2)
+                    self._api.once("POST", _TASK_RETRY, gateway, {"ids": [task_id]}, idempotent=False)
+
+    def close(self) -> None:
+        """Disconnect from the broker."""
+        self._api.close()
+
+    @staticmethod
+    def _ids(ref: TaskRef) -> tuple[str, int]:
+        return normalize_eui(str(ref.ids["gatewayEUI"])), int(str(ref.ids["taskId"]))

@@ -1,0 +1,295 @@
+"""The deployment state machine, sans-IO: observations and `now` in, commands, events and a deadline out.
+
+It imports no I/O library and never reads the clock (DESIGN.md §3). The states are IoTSquare's task states
+(section 9.2) plus fuota's Scheduled, Aborted and Failed; TRANSITIONS below is the whole table. A back-end report
+may skip states (a poll can miss a short phase), so every later phase is reachable from every earlier one, but
+never the other way round: an observation that implies an illegal jump (say Done → EnqueueFragment) is recorded
+as an anomaly and does not move the deployment.
+
+Before the task exists the deployment stays Scheduled and walks through its preparation: make the target
+addressable (an existing group's members, or a temporary group fuota creates and later deletes), wait for the
+members to join, then create the task — which the runner does only after looking it up by its stored name, so a
+restart never creates it twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from transitions import Machine, MachineError
+
+from fuota.core.messages import (
+    AbortRequested,
+    AbortTask,
+    BackendFailed,
+    CheckJoined,
+    Cleanup,
+    CreateTask,
+    DevicesReported,
+    Event,
+    JoinedReported,
+    Observation,
+    PollTask,
+    PrepareTarget,
+    Step,
+    TargetPrepared,
+    TaskCreated,
+    TaskReported,
+)
+from fuota.core.model import DeploymentState, DeviceProgress, Outcome, Stage
+
+__all__ = ["TRANSITIONS", "TRIGGERS", "DeploymentEngine", "outcome_of"]
+
+_S = DeploymentState
+_OPEN = [s.value for s in _S if not s.ended]
+
+# The whole table. "report_X" is fired when the back end reports its task in state X.
+TRANSITIONS: list[dict[str, object]] = [
+    {"trigger": "create", "source": "Scheduled", "dest": "Created"},
+    {"trigger": "report_SendFragSessSetup", "source": ["Created", "Unknown"], "dest": "SendFragSessSetup"},
+    {
+        "trigger": "report_EnqueueFragment",
+        "source": ["Created", "SendFragSessSetup", "Unknown"],
+        "dest": "EnqueueFragment",
+    },
+    {
+        "trigger": "report_SendFragSessStatus",
+        "source": ["Created", "SendFragSessSetup", "EnqueueFragment", "Unknown"],
+        "dest": "SendFragSessStatus",
+    },
+    {
+        "trigger": "report_SendFragSessDel",
+        "source": ["Created", "SendFragSessSetup", "EnqueueFragment", "SendFragSessStatus", "Unknown"],
+        "dest": "SendFragSessDel",
+    },
+    {
+        "trigger": "report_Cleanup",
+        "source": [
+            "Created",
+            "SendFragSessSetup",
+            "EnqueueFragment",
+            "SendFragSessStatus",
+            "SendFragSessDel",
+            "Unknown",
+        ],
+        "dest": "Cleanup",
+    },
+    {
+        "trigger": "report_Done",
+        "source": [
+            "Created",
+            "SendFragSessSetup",
+            "EnqueueFragment",
+            "SendFragSessStatus",
+            "SendFragSessDel",
+            "Cleanup",
+            "Unknown",
+        ],
+        "dest": "Done",
+    },
+    {
+        "trigger": "report_Unknown",
+        "source": [
+            "Created",
+            "SendFragSessSetup",
+            "EnqueueFragment",
+            "SendFragSessStatus",
+            "SendFragSessDel",
+            "Cleanup",
+        ],
+        "dest": "Unknown",
+    },
+    {"trigger": "abort", "source": _OPEN, "dest": "Aborted"},
+    {"trigger": "fail", "source": _OPEN, "dest": "Failed"},
+]
+TRIGGERS = sorted({str(t["trigger"]) for t in TRANSITIONS} | {"report_Created"})
+
+
+class _Prep(enum.Enum):
+    """Where a Scheduled deployment is in its preparation."""
+
+    WAITING = "waiting for the start time"
+    PREPARING = "preparing the target"
+    JOINING = "waiting for members to join"
+    CREATING = "creating the task"
+
+
+def outcome_of(
+    device: DeviceProgress, ending: DeploymentState, cause: str = "", expected_version: str | None = None
+) -> DeviceProgress:
+    """The device's final outcome once its deployment ended in `ending`; the stage is kept as it was.
+
+    Where the back end reports the device's firmware version (Milesight's firmwareVersion) and the campaign names
+    the version it sends, "updated" means the device reports that version.
+    """
+    if device.outcome is not None:
+        return device
+    if device.stage is Stage.DONE:
+        reported = str(device.raw.get("firmwareVersion") or "")
+        if expected_version and reported and reported != expected_version:
+            reason = f"the device reports firmware {reported!r}, not the {expected_version!r} sent: it did not apply it"
+            return replace(device, outcome=Outcome.FAILED, reason=reason)
+        return replace(device, outcome=Outcome.UPDATED, reason=None)
+    if ending is DeploymentState.ABORTED:
+        reason = f"campaign aborted while the device was at stage {device.stage}"
+        return replace(device, outcome=Outcome.FAILED, reason=reason)
+    if ending is DeploymentState.FAILED:
+        return replace(device, outcome=Outcome.FAILED, reason=device.reason or f"deployment failed: {cause}")
+    if device.stage in (Stage.PENDING, Stage.MULTICAST_SETUP):
+        reason = device.reason or "never joined the multicast group: check that it is a Class C device in reach"
+        return replace(device, outcome=Outcome.UNREACHABLE, reason=reason)
+    reason = device.reason or f"the task ended while the device was at stage {device.stage}, not done"
+    return replace(device, outcome=Outcome.FAILED, reason=reason)
+
+
+class DeploymentEngine:
+    """One deployment's machine. Feed it with `handle(observation, now)` and `timer(now)`."""
+
+    def __init__(
+        self,
+        state: DeploymentState = DeploymentState.SCHEDULED,
+        devices: dict[str, DeviceProgress] | None = None,
+        *,
+        start_at: datetime | None = None,
+        poll_interval: timedelta = timedelta(seconds=10),
+        join_timeout: timedelta = timedelta(minutes=10),
+        temporary: bool = False,
+        expected_version: str | None = None,
+    ) -> None:
+        self.machine = Machine(
+            model=self,
+            states=[s.value for s in DeploymentState],
+            transitions=TRANSITIONS,
+            initial=state.value,
+            auto_transitions=False,
+            model_attribute="_state",
+        )
+        self.devices = dict(devices or {})
+        self.start_at = start_at
+        self.poll_interval = poll_interval
+        self.join_timeout = join_timeout
+        self.temporary = temporary
+        self.expected_version = expected_version
+        self._prep = _Prep.WAITING
+        self._join_deadline: datetime | None = None
+
+    @property
+    def state(self) -> DeploymentState:
+        """The deployment's current state."""
+        return DeploymentState(self._state)
+
+    @property
+    def started(self) -> bool:
+        """True once the deployment began acting on its back end (preparing its target or later)."""
+        return self.state is not DeploymentState.SCHEDULED or self._prep is not _Prep.WAITING
+
+    def fire(self, trigger: str, cause: str, step: Step) -> bool:
+        """Fire `trigger`; an illegal one becomes an anomaly event and leaves the state as it was."""
+        before = self.state
+        try:
+            getattr(self, trigger)()
+        except (MachineError, AttributeError):
+            step.events.append(Event("anomaly", f"{trigger} is not allowed in {before}: {cause}", before, before))
+            return False
+        step.events.append(Event("transition", cause, before, self.state))
+        return True
+
+    def timer(self, now: datetime) -> Step:
+        """The deadline passed: do what is due."""
+        step = Step()
+        state = self.state
+        if state.ended:
+            return step
+        if state is DeploymentState.SCHEDULED:
+            if self.start_at is not None and now < self.start_at:
+                step.deadline = self.start_at
+                return step
+            if self._prep is _Prep.WAITING:
+                self._prep = _Prep.PREPARING
+            step.commands.append(
+                {_Prep.PREPARING: PrepareTarget(), _Prep.JOINING: CheckJoined(), _Prep.CREATING: CreateTask()}[
+                    self._prep
+                ]
+            )
+        else:
+            step.commands.append(PollTask())
+        step.deadline = now + self.poll_interval
+        return step
+
+    def handle(self, observation: Observation, now: datetime) -> Step:
+        """Take one observation; return what to persist and do next."""
+        step = Step(deadline=now + self.poll_interval)
+        match observation:
+            case AbortRequested(cause=cause):
+                had_task = self.state is not DeploymentState.SCHEDULED
+                if self.fire("abort", cause, step):
+                    step.commands.extend([AbortTask()] if had_task else [])
+                    self._finish(step, cause)
+            case BackendFailed(cause=cause):
+                if self.fire("fail", cause, step):
+                    self._finish(step, cause)
+            case TargetPrepared(report=report):
+                self._prepared(report.refused, report.members, step)
+                self._prep, self._join_deadline = _Prep.JOINING, now + self.join_timeout
+                step.deadline = now
+            case JoinedReported(joined=joined):
+                self._joined(joined, step)
+                if all(joined.values()) or (self._join_deadline is not None and now >= self._join_deadline):
+                    self._prep = _Prep.CREATING
+                    step.deadline = now
+            case TaskCreated(ref=ref):
+                if self.state is DeploymentState.SCHEDULED:
+                    self.fire("create", f"task {ref.name} created: {ref.ids}", step)
+                step.deadline = now
+            case TaskReported(status=status):
+                if status.state is DeploymentState.FAILED:
+                    if self.fire("fail", "the back end reports the task failed", step):
+                        self._finish(step, "the back end reports the task failed")
+                elif status.state is not self.state:
+                    self.fire(f"report_{status.state.value}", f"back end reports {status.state}", step)
+                if self.state is DeploymentState.DONE:
+                    self._finish(step, "back end reports Done")
+            case DevicesReported(reports=reports):
+                for report in reports:
+                    known = self.devices.get(report.dev_eui)
+                    if known is not None and known.outcome is not None:
+                        continue  # refused at preparation: settled
+                    self._update(
+                        DeviceProgress(report.dev_eui, report.stage, dict(report.raw), None, report.reason), step
+                    )
+        return step
+
+    def _prepared(self, refused: dict[str, str], members: tuple[str, ...], step: Step) -> None:
+        for dev_eui, reason in refused.items():
+            self._update(DeviceProgress(dev_eui, Stage.FAILED, {}, Outcome.FAILED, reason), step)
+        for dev_eui in members:
+            known = self.devices.get(dev_eui)
+            if known is None or known.stage is Stage.PENDING:
+                self._update(DeviceProgress(dev_eui, Stage.MULTICAST_SETUP, known.raw if known else {}), step)
+
+    def _joined(self, joined: dict[str, bool], step: Step) -> None:
+        for dev_eui, ready in joined.items():
+            known = self.devices.get(dev_eui)
+            if ready and (known is None or known.stage in (Stage.PENDING, Stage.MULTICAST_SETUP)):
+                self._update(DeviceProgress(dev_eui, Stage.MULTICAST_READY, {"joined": True}), step)
+
+    def _update(self, device: DeviceProgress, step: Step) -> None:
+        known = self.devices.get(device.dev_eui)
+        if known == device:
+            return
+        self.devices[device.dev_eui] = device
+        step.devices.append(device)
+        before = known.stage if known is not None else None
+        settled = device.outcome is not None and (known is None or known.outcome is None)
+        if before is not device.stage or settled:
+            cause = f"{device.outcome}: {device.reason or 'ok'}" if settled else (device.reason or "reported")
+            step.events.append(Event("device", cause, before, device.stage, device.dev_eui))
+
+    def _finish(self, step: Step, cause: str) -> None:
+        for device in list(self.devices.values()):
+            self._update(outcome_of(device, self.state, cause, self.expected_version), step)
+        if self.temporary:
+            step.commands.append(Cleanup())
+        step.deadline = None

@@ -1,0 +1,101 @@
+"""fuota's value objects: what a campaign is, what state its deployments and devices are in. No I/O.
+
+A campaign (one firmware image for a set of devices) fans out into deployments, one per back-end target (an
+IoTSquare multicast group, a Milesight gateway); each deployment has its own state machine (fuota.core.engine), and
+each device in it a normalized Stage plus the back end's raw codes, and at the end an Outcome with a reason.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = [
+    "EUI_PATTERN",
+    "CampaignState",
+    "DeploymentState",
+    "DeviceProgress",
+    "Outcome",
+    "Stage",
+    "normalize_eui",
+]
+
+EUI_PATTERN = re.compile(r"^[0-9a-fA-F]{16}$")
+
+
+def normalize_eui(value: str) -> str:
+    """An EUI-64 as 16 lower-case hex digits; the back ends send either case (DESIGN.md §5)."""
+    return value.strip().lower()
+
+
+class DeploymentState(enum.StrEnum):
+    """The deployment's state: IoTSquare's task states (its section 9.2) plus fuota's own three."""
+
+    SCHEDULED = "Scheduled"  # stored, nothing sent yet
+    CREATED = "Created"
+    SEND_FRAG_SESS_SETUP = "SendFragSessSetup"
+    ENQUEUE_FRAGMENT = "EnqueueFragment"
+    SEND_FRAG_SESS_STATUS = "SendFragSessStatus"
+    SEND_FRAG_SESS_DEL = "SendFragSessDel"
+    CLEANUP = "Cleanup"
+    DONE = "Done"
+    UNKNOWN = "Unknown"
+    ABORTED = "Aborted"
+    FAILED = "Failed"
+
+    @property
+    def ended(self) -> bool:
+        """True for the states a deployment never leaves."""
+        return self in (DeploymentState.DONE, DeploymentState.ABORTED, DeploymentState.FAILED)
+
+
+class CampaignState(enum.StrEnum):
+    """A campaign's state, derived from its deployments."""
+
+    SCHEDULED = "Scheduled"
+    RUNNING = "Running"
+    DONE = "Done"
+    FAILED = "Failed"
+    ABORTED = "Aborted"
+
+    @property
+    def ended(self) -> bool:
+        """True once the campaign can no longer change."""
+        return self in (CampaignState.DONE, CampaignState.FAILED, CampaignState.ABORTED)
+
+
+class Stage(enum.StrEnum):
+    """Where one device is in a deployment, normalized over the back ends (DESIGN.md §2)."""
+
+    PENDING = "pending"
+    MULTICAST_SETUP = "multicast_setup"
+    MULTICAST_READY = "multicast_ready"
+    FRAGMENTATION_SETUP = "fragmentation_setup"
+    RECEIVING = "receiving"
+    STATUS_REPORTED = "status_reported"
+    DONE = "done"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class Outcome(enum.StrEnum):
+    """How a device ended: updated, failed (with a reason a person can act on) or unreachable."""
+
+    UPDATED = "updated"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceProgress:
+    """One device's latest report in a deployment: its Stage, the back end's own fields verbatim, and — once
+    the deployment has ended — its Outcome and the reason."""
+
+    dev_eui: str
+    stage: Stage
+    raw: dict[str, object] = field(default_factory=dict)
+    outcome: Outcome | None = None
+    reason: str | None = None
+    updated_at: datetime | None = None

@@ -1,0 +1,99 @@
+"""How the runner carries out one engine command through a back end, and the observations the answers make.
+
+Every call here may block on the network and raise a BackendError; the runner (fuota/runner.py) persists the
+engine's step before calling, and feeds what comes back to the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fuota.backends.base import Backend, TargetReport, TaskRef, TaskSpec
+from fuota.core.messages import (
+    AbortTask,
+    CheckJoined,
+    Cleanup,
+    Command,
+    CreateTask,
+    DevicesReported,
+    JoinedReported,
+    Observation,
+    PollTask,
+    PrepareTarget,
+    TargetPrepared,
+    TaskCreated,
+    TaskReported,
+)
+from fuota.service.firmware import checked_firmware
+from fuota.store import CampaignRecord, DeploymentRecord, Store
+
+__all__ = ["PLAN_FIELDS", "carry_out", "plan_differences"]
+
+
+def carry_out(
+    store: Store,
+    campaign: CampaignRecord,
+    record: DeploymentRecord,
+    backend: Backend,
+    command: Command,
+    on_status: Callable[[dict[str, object]], None],
+) -> list[tuple[Observation, dict[str, object]]]:
+    """Carry out `command` of `record`'s engine through `backend`; the observations the answers make, each with
+    the deployment fields to store with it. `on_status` sees each raw task status (the runner compares plans)."""
+    ref = TaskRef(record.task_name, dict(record.backend_ref)) if record.backend_ref else None
+    devices = tuple(d.dev_eui for d in store.devices(deployment_id=record.id))
+    match command:
+        case PrepareTarget():
+            options = {**campaign.spec.get("options", {}), "name_prefix": record.task_name}
+            reports = backend.prepare(None if record.temporary else record.target, devices, options)
+            report = _merge(reports)
+            return [(TargetPrepared(report), {"target": report.target})]
+        case CheckJoined():
+            return [(JoinedReported(backend.ready(record.target or "")), {})]
+        case CreateTask():
+            spec = TaskSpec(
+                name=record.task_name,
+                target=record.target or "",
+                firmware=checked_firmware(
+                    store.firmware(campaign.id), campaign.firmware_sha256, campaign.spec.get("firmware_path")
+                ),
+                redundancy_percent=float(campaign.spec["redundancy_percent"]) / 100,
+                devices=devices,
+                options=dict(campaign.spec.get("options", {})),
+            )
+            found = backend.find(spec) or backend.create(spec)
+            return [(TaskCreated(found), {"backend_ref": dict(found.ids)})]
+        case PollTask() if ref is not None:
+            # The devices are asked after the task, so that when the task reports Done the devices' report
+            # is at least as recent; they are fed first so that the outcomes are judged on it.
+            status = backend.status(ref)
+            on_status(status.raw)
+            reports = tuple(backend.devices(ref))
+            return [(DevicesReported(reports), {}), (TaskReported(status), {})]
+        case AbortTask() if ref is not None:
+            backend.abort(ref)
+        case Cleanup() if record.target and record.temporary:
+            backend.cleanup(TargetReport(record.target, (), {}, temporary=True))
+    return []
+
+
+PLAN_FIELDS = {"nbFrag": "nb_frag", "fragSize": "frag_size", "padding": "padding", "redundancy": "redundancy"}
+
+
+def plan_differences(ours: dict[str, object] | None, raw: dict[str, object]) -> list[str]:
+    """Where the back end's reported plan (IoTSquare fuota/status: nbFrag, fragSize, padding, redundancy)
+    differs from fuota's; empty when it agrees or reports none."""
+    if not ours:
+        return []
+    return [
+        f"{theirs} = {raw[theirs]!r}, fuota planned {ours.get(mine)!r}"
+        for theirs, mine in PLAN_FIELDS.items()
+        if theirs in raw and mine in ours and str(raw[theirs]) != str(ours[mine])
+    ]
+
+
+def _merge(reports: list[TargetReport]) -> TargetReport:
+    """A deployment holds one target: the runner asks for at most one group's worth of devices."""
+    first = reports[0]
+    refused = {k: v for r in reports for k, v in r.refused.items()}
+    return TargetReport(first.target, tuple(m for r in reports for m in r.members), refused, first.temporary)

@@ -1,0 +1,247 @@
+"""The store's reads: campaigns, deployments, devices and events as records, and counts grouped in SQL.
+
+A mixin of `fuota.store.Store` (which holds the writes): every method is one read-only transaction of
+`self._db`, a `fuota.store.db.Database`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import EllipsisType
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, func, select
+
+from fuota.core.model import CampaignState, DeploymentState, Outcome, Stage, normalize_eui
+from fuota.store import schema
+from fuota.store.db import Database, NotFound
+from fuota.store.records import CampaignRecord, DeploymentRecord, DeviceRecord, EventKind, EventRecord
+
+__all__ = ["CAMPAIGN_COLUMNS", "StoreReads", "campaign_record"]
+
+CAMPAIGN_COLUMNS = [c for c in schema.campaigns.c if c.name != "firmware"]
+
+
+class StoreReads:
+    """The read methods of the store."""
+
+    _db: Database
+
+    def campaign(self, id_or_name: int | str) -> CampaignRecord | None:
+        """The campaign with this id (an int) or name (a str), or None."""
+        key = schema.campaigns.c.name if isinstance(id_or_name, str) else schema.campaigns.c.id
+        with self._db.transaction(f"read campaign {id_or_name!r}") as conn:
+            row = conn.execute(select(*CAMPAIGN_COLUMNS).where(key == id_or_name)).first()
+        return None if row is None else campaign_record(row)
+
+    def campaigns(self) -> list[CampaignRecord]:
+        """Every campaign, newest first."""
+        stmt = select(*CAMPAIGN_COLUMNS).order_by(schema.campaigns.c.created_at.desc(), schema.campaigns.c.id.desc())
+        with self._db.transaction("list campaigns") as conn:
+            return [campaign_record(row) for row in conn.execute(stmt)]
+
+    def deployment(self, deployment_id: int) -> DeploymentRecord | None:
+        """The deployment with this id, or None."""
+        with self._db.transaction(f"read deployment {deployment_id}") as conn:
+            row = conn.execute(select(schema.deployments).where(schema.deployments.c.id == deployment_id)).first()
+        return None if row is None else _deployment(row)
+
+    def deployments(self, campaign_id: int) -> list[DeploymentRecord]:
+        """The campaign's deployments, in the order they were given."""
+        stmt = (
+            select(schema.deployments)
+            .where(schema.deployments.c.campaign_id == campaign_id)
+            .order_by(schema.deployments.c.id)
+        )
+        with self._db.transaction(f"list the deployments of campaign {campaign_id}") as conn:
+            return [_deployment(row) for row in conn.execute(stmt)]
+
+    def devices(self, campaign_id: int | None = None, deployment_id: int | None = None) -> list[DeviceRecord]:
+        """The devices of a campaign and/or a deployment (every device if neither is given), by deployment and
+        EUI."""
+        stmt = select(schema.devices).select_from(schema.devices.join(schema.deployments))
+        if campaign_id is not None:
+            stmt = stmt.where(schema.deployments.c.campaign_id == campaign_id)
+        if deployment_id is not None:
+            stmt = stmt.where(schema.devices.c.deployment_id == deployment_id)
+        with self._db.transaction("list devices") as conn:
+            return [
+                _device(row)
+                for row in conn.execute(stmt.order_by(schema.devices.c.deployment_id, schema.devices.c.dev_eui))
+            ]
+
+    def events(self, campaign_id: int, kind: EventKind | None = None) -> list[EventRecord]:
+        """The campaign's events, oldest first, optionally of one kind only."""
+        stmt = select(schema.events).where(schema.events.c.campaign_id == campaign_id)
+        if kind is not None:
+            stmt = stmt.where(schema.events.c.kind == EventKind(kind).value)
+        with self._db.transaction(f"list the events of campaign {campaign_id}") as conn:
+            return [_event(row) for row in conn.execute(stmt.order_by(schema.events.c.at, schema.events.c.id))]
+
+    def firmware(self, campaign_id: int) -> bytes:
+        """The campaign's firmware image, as stored when it was created."""
+        with self._db.transaction(f"read the firmware of campaign {campaign_id}") as conn:
+            image = conn.scalar(select(schema.campaigns.c.firmware).where(schema.campaigns.c.id == campaign_id))
+        if image is None:
+            raise NotFound(f"no campaign {campaign_id} in {self._db.url}")
+        return bytes(image)  # some drivers hand back memoryview
+
+    def stage_counts(self, campaign_id: int) -> dict[str, int]:
+        """How many of the campaign's devices are at each Stage (every stage present, zeros included)."""
+        return self._count(campaign_id, schema.devices.c.stage, Stage)
+
+    def outcome_counts(self, campaign_id: int) -> dict[str, int]:
+        """How many of the campaign's devices ended with each Outcome; devices without one are not counted."""
+        return self._count(campaign_id, schema.devices.c.outcome, Outcome)
+
+    # --- reads for the dashboard and the metrics: paged and grouped in SQL, so 10 000 devices stay cheap ---
+
+    def devices_page(
+        self,
+        campaign_id: int,
+        *,
+        deployment_id: int | None = None,
+        stage: Stage | None = None,
+        outcome: Outcome | EllipsisType | None = ...,
+        dev_eui: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[DeviceRecord], int]:
+        """One page of the campaign's devices matching the filters (by deployment and EUI) and how many match in
+        all. `outcome` None selects the devices without an outcome yet; `...` (the default) does not filter."""
+        where = [schema.deployments.c.campaign_id == campaign_id]
+        if deployment_id is not None:
+            where.append(schema.devices.c.deployment_id == deployment_id)
+        if stage is not None:
+            where.append(schema.devices.c.stage == Stage(stage).value)
+        if outcome is None:
+            where.append(schema.devices.c.outcome.is_(None))
+        elif outcome is not ...:
+            where.append(schema.devices.c.outcome == Outcome(outcome).value)
+        if dev_eui is not None:
+            where.append(schema.devices.c.dev_eui == normalize_eui(dev_eui))
+        joined = schema.devices.join(schema.deployments)
+        rows = (
+            select(schema.devices)
+            .select_from(joined)
+            .where(*where)
+            .order_by(schema.devices.c.deployment_id, schema.devices.c.dev_eui)
+            .offset(max(0, offset))
+            .limit(max(0, limit))
+        )
+        with self._db.transaction(f"page the devices of campaign {campaign_id}") as conn:
+            total = conn.scalar(select(func.count()).select_from(joined).where(*where)) or 0
+            return [_device(row) for row in conn.execute(rows)], total
+
+    def campaign_state_counts(self) -> dict[str, int]:
+        """How many campaigns are in each CampaignState (every state present, zeros included)."""
+        stmt = select(schema.campaigns.c.state, func.count()).group_by(schema.campaigns.c.state)
+        counts = dict.fromkeys((s.value for s in CampaignState), 0)
+        with self._db.transaction("count campaigns by state") as conn:
+            counts.update({state: n for state, n in conn.execute(stmt)})
+        return counts
+
+    def device_counts(self, campaign_id: int | None = None) -> list[tuple[int, str, str | None, int]]:
+        """(deployment id, stage, outcome, devices) for every combination present, of one campaign or all."""
+        stmt = select(
+            schema.devices.c.deployment_id, schema.devices.c.stage, schema.devices.c.outcome, func.count()
+        ).group_by(schema.devices.c.deployment_id, schema.devices.c.stage, schema.devices.c.outcome)
+        if campaign_id is not None:
+            stmt = stmt.select_from(schema.devices.join(schema.deployments)).where(
+                schema.deployments.c.campaign_id == campaign_id
+            )
+        with self._db.transaction("count devices by stage and outcome") as conn:
+            return [tuple(row) for row in conn.execute(stmt)]
+
+    def reason_counts(self, campaign_id: int) -> list[tuple[int, str | None, int]]:
+        """(deployment id, reason, devices) for the campaign's devices that ended other than updated, most
+        frequent first."""
+        count = func.count().label("n")
+        stmt = (
+            select(schema.devices.c.deployment_id, schema.devices.c.reason, count)
+            .select_from(schema.devices.join(schema.deployments))
+            .where(
+                schema.deployments.c.campaign_id == campaign_id,
+                schema.devices.c.outcome.is_not(None),
+                schema.devices.c.outcome != Outcome.UPDATED.value,
+            )
+            .group_by(schema.devices.c.deployment_id, schema.devices.c.reason)
+            .order_by(count.desc(), schema.devices.c.reason)
+        )
+        with self._db.transaction(f"count the failure reasons of campaign {campaign_id}") as conn:
+            return [tuple(row) for row in conn.execute(stmt)]
+
+    def recent_events(
+        self, campaign_id: int, *, dev_eui: str | None = None, skip: Sequence[EventKind] = (), limit: int = 100
+    ) -> tuple[list[EventRecord], int]:
+        """The campaign's latest events, newest first, of one device or skipping some kinds, and how many match."""
+        where = [schema.events.c.campaign_id == campaign_id]
+        if dev_eui is not None:
+            where.append(schema.events.c.dev_eui == normalize_eui(dev_eui))
+        if skip:
+            where.append(schema.events.c.kind.not_in([EventKind(k).value for k in skip]))
+        stmt = (
+            select(schema.events)
+            .where(*where)
+            .order_by(schema.events.c.at.desc(), schema.events.c.id.desc())
+            .limit(max(0, limit))
+        )
+        with self._db.transaction(f"list the latest events of campaign {campaign_id}") as conn:
+            total = conn.scalar(select(func.count()).select_from(schema.events).where(*where)) or 0
+            return [_event(row) for row in conn.execute(stmt)], total
+
+    def event_counts(self) -> dict[str, int]:
+        """How many events of each kind the store holds over all campaigns (every kind present, zeros included)."""
+        stmt = select(schema.events.c.kind, func.count()).group_by(schema.events.c.kind)
+        counts = dict.fromkeys((k.value for k in EventKind), 0)
+        with self._db.transaction("count events by kind") as conn:
+            counts.update({kind: n for kind, n in conn.execute(stmt)})
+        return counts
+
+    def started_at(self) -> dict[int, datetime]:
+        """When each campaign that ever ran went Running (its first such transition), by campaign id."""
+        stmt = (
+            select(schema.events.c.campaign_id, func.min(schema.events.c.at))
+            .where(
+                schema.events.c.deployment_id.is_(None),
+                schema.events.c.kind == EventKind.TRANSITION.value,
+                schema.events.c.to_state == CampaignState.RUNNING.value,
+            )
+            .group_by(schema.events.c.campaign_id)
+        )
+        with self._db.transaction("read when the campaigns started") as conn:
+            return {cid: at for cid, at in conn.execute(stmt)}
+
+    # --- internals ---------------------------------------------------------------------------------------
+
+    def _count(
+        self, campaign_id: int, column: ColumnElement[Any], values: type[Stage] | type[Outcome]
+    ) -> dict[str, int]:
+        stmt = (
+            select(column, func.count())
+            .select_from(schema.devices.join(schema.deployments))
+            .where(schema.deployments.c.campaign_id == campaign_id, column.is_not(None))
+            .group_by(column)
+        )
+        counts = dict.fromkeys((v.value for v in values), 0)
+        with self._db.transaction(f"count the devices of campaign {campaign_id}") as conn:
+            counts.update({value: n for value, n in conn.execute(stmt)})
+        return counts
+
+
+def campaign_record(row: Row[Any]) -> CampaignRecord:
+    return CampaignRecord(**{**row._mapping, "state": CampaignState(row.state)})
+
+
+def _deployment(row: Row[Any]) -> DeploymentRecord:
+    return DeploymentRecord(**{**row._mapping, "state": DeploymentState(row.state)})
+
+
+def _device(row: Row[Any]) -> DeviceRecord:
+    outcome = None if row.outcome is None else Outcome(row.outcome)
+    return DeviceRecord(**{**row._mapping, "stage": Stage(row.stage), "outcome": outcome})
+
+
+def _event(row: Row[Any]) -> EventRecord:
+    return EventRecord(**{**row._mapping, "kind": EventKind(row.kind)})

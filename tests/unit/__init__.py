@@ -1,0 +1,1 @@
+"""Pure tests: no sockets, no subprocesses, no database server."""

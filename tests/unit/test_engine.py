@@ -1,0 +1,163 @@
+"""fuota.core.engine: the transition table, anomalies, and a deployment driven from start to outcomes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskStatus
+from fuota.core.engine import TRANSITIONS, TRIGGERS, DeploymentEngine
+from fuota.core.messages import (
+    AbortRequested,
+    AbortTask,
+    BackendFailed,
+    CheckJoined,
+    Cleanup,
+    CreateTask,
+    DevicesReported,
+    JoinedReported,
+    PollTask,
+    PrepareTarget,
+    Step,
+    TargetPrepared,
+    TaskCreated,
+    TaskReported,
+)
+from fuota.core.model import DeploymentState, Outcome, Stage
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+LEGAL = {
+    (trigger, source): str(t["dest"])
+    for t in TRANSITIONS
+    for trigger in [str(t["trigger"])]
+    for source in ([t["source"]] if isinstance(t["source"], str) else t["source"])
+}
+
+
+@given(state=st.sampled_from(list(DeploymentState)), trigger=st.sampled_from(TRIGGERS))
+def test_every_state_trigger_pair_follows_the_table(state: DeploymentState, trigger: str) -> None:
+    engine = DeploymentEngine(state)
+    step = Step()
+    moved = engine.fire(trigger, "test", step)
+    if (trigger, state.value) in LEGAL:
+        assert moved and engine.state.value == LEGAL[(trigger, state.value)]
+        assert [e.kind for e in step.events] == ["transition"]
+    else:
+        assert not moved and engine.state is state
+        assert [e.kind for e in step.events] == ["anomaly"]
+        assert trigger in step.events[0].cause and str(state) in step.events[0].cause
+
+
+def test_every_pair_is_exercised() -> None:
+    # The hypothesis test above samples; this walks the whole product once, for certain.
+    for state in DeploymentState:
+        for trigger in TRIGGERS:
+            engine = DeploymentEngine(state)
+            engine.fire(trigger, "walk", Step())
+            assert engine.state.value == LEGAL.get((trigger, state.value), state.value)
+
+
+def test_ended_states_are_final() -> None:
+    for state in (DeploymentState.DONE, DeploymentState.ABORTED, DeploymentState.FAILED):
+        assert not any(source == state.value for (_, source) in LEGAL)
+
+
+def test_done_back_to_enqueue_is_an_anomaly() -> None:
+    engine = DeploymentEngine(DeploymentState.DONE)
+    step = engine.handle(TaskReported(TaskStatus(DeploymentState.ENQUEUE_FRAGMENT, {})), T0)
+    assert engine.state is DeploymentState.DONE
+    assert step.events[0].kind == "anomaly"
+
+
+def _drive_to_created(engine: DeploymentEngine, members: tuple[str, ...], refused: dict[str, str]) -> datetime:
+    now = T0
+    assert engine.timer(now - timedelta(minutes=1)).commands == []  # before the start time: nothing
+    assert engine.timer(now).commands == [PrepareTarget()]
+    engine.handle(TargetPrepared(TargetReport("aa" * 8, members, refused, temporary=True)), now)
+    assert engine.timer(now).commands == [CheckJoined()]
+    joined = {m: m != members[-1] for m in members}
+    engine.handle(JoinedReported(joined), now)
+    assert engine.timer(now).commands == [CheckJoined()]  # one member still out: wait
+    now += timedelta(minutes=11)  # past the join timeout: go without it
+    engine.handle(JoinedReported(joined), now)
+    assert engine.timer(now).commands == [CreateTask()]
+    step = engine.handle(TaskCreated(TaskRef("fuota-1", {"fdID": 16})), now)
+    assert engine.state is DeploymentState.CREATED and step.events[0].kind == "transition"
+    assert engine.timer(now).commands == [PollTask()]
+    return now
+
+
+def test_a_deployment_from_start_to_outcomes() -> None:
+    members = ("01" * 8, "02" * 8, "03" * 8)
+    engine = DeploymentEngine(start_at=T0, temporary=True)
+    now = _drive_to_created(engine, members, {"04" * 8: "device not registered"})
+    engine.handle(TaskReported(TaskStatus(DeploymentState.ENQUEUE_FRAGMENT, {"state": "EnqueueFragment"})), now)
+    reports = (
+        DeviceReport(members[0], Stage.DONE, {"state": "Done"}),
+        DeviceReport(members[1], Stage.STATUS_REPORTED, {"state": "FragSessStatusAns"}, "3 fragments missing"),
+        DeviceReport(members[2], Stage.MULTICAST_SETUP, {"state": "MC Not Joined"}),
+    )
+    step = engine.handle(DevicesReported(reports), now)
+    assert len(step.devices) == 3
+    assert engine.handle(DevicesReported(reports), now).devices == []  # nothing changed, nothing to write
+    step = engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {"state": "Done"})), now)
+    assert engine.state is DeploymentState.DONE
+    assert Cleanup() in step.commands and step.deadline is None
+    outcomes = {d.dev_eui: (d.outcome, d.reason) for d in engine.devices.values()}
+    assert outcomes[members[0]] == (Outcome.UPDATED, None)
+    assert outcomes[members[1]] == (Outcome.FAILED, "3 fragments missing")
+    assert outcomes[members[2]][0] is Outcome.UNREACHABLE and "never joined" in outcomes[members[2]][1]
+    assert outcomes["04" * 8] == (Outcome.FAILED, "device not registered")
+    assert engine.timer(now).commands == []
+
+
+def test_abort_keeps_each_device_stage() -> None:
+    engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT)
+    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.RECEIVING, {}),)), T0)
+    step = engine.handle(AbortRequested("operator asked"), T0)
+    assert engine.state is DeploymentState.ABORTED and AbortTask() in step.commands
+    device = engine.devices["01" * 8]
+    assert device.stage is Stage.RECEIVING and device.outcome is Outcome.FAILED and "aborted" in device.reason
+
+
+def test_abort_before_the_task_exists_sends_no_abort() -> None:
+    engine = DeploymentEngine()
+    step = engine.handle(AbortRequested(), T0)
+    assert engine.state is DeploymentState.ABORTED and AbortTask() not in step.commands
+
+
+@pytest.mark.parametrize("state", [s for s in DeploymentState if not s.ended])
+def test_backend_failure_fails_the_deployment(state: DeploymentState) -> None:
+    engine = DeploymentEngine(state)
+    step = engine.handle(BackendFailed("14001 MCGroup Not Exist"), T0)
+    assert engine.state is DeploymentState.FAILED and step.events[0].cause == "14001 MCGroup Not Exist"
+
+
+def test_existing_target_is_not_cleaned_up() -> None:
+    engine = DeploymentEngine(temporary=False)
+    assert engine.timer(T0).commands == [PrepareTarget()]  # to learn the group's members
+    engine.handle(TaskCreated(TaskRef("fuota-1", {"fdID": 1})), T0)
+    step = engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {})), T0)
+    assert engine.state is DeploymentState.DONE and Cleanup() not in step.commands
+
+
+def test_a_task_the_back_end_failed_fails_the_deployment_and_keeps_reasons() -> None:
+    engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT)
+    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.FAILED, {"fragmentSessionStatus": 9}, "too few"),)), T0)
+    step = engine.handle(TaskReported(TaskStatus(DeploymentState.FAILED, {"status": 4})), T0)
+    assert engine.state is DeploymentState.FAILED and step.deadline is None
+    assert engine.devices["01" * 8].reason == "too few" and engine.devices["01" * 8].outcome is Outcome.FAILED
+
+
+@pytest.mark.parametrize(
+    ("reported", "outcome"), [("v1.4", Outcome.UPDATED), ("v1.3", Outcome.FAILED), ("", Outcome.UPDATED)]
+)
+def test_updated_means_the_device_reports_the_version_sent(reported: str, outcome: Outcome) -> None:
+    engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT, expected_version="v1.4")
+    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.DONE, {"firmwareVersion": reported}),)), T0)
+    engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {"status": 3})), T0)
+    device = engine.devices["01" * 8]
+    assert device.outcome is outcome and (outcome is Outcome.UPDATED or "v1.3" in device.reason)
