@@ -6,7 +6,9 @@ SQLAlchemy's errors at the edge (`raise … from exc`) happens here.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -149,8 +151,7 @@ def _configure_sqlite(engine: Engine) -> None:
             # Busy timeout first, so that switching to WAL waits for a process holding the file.
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
-            # WAL lets a CLI read while the daemon writes.
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cursor)
         finally:
             cursor.close()
 
@@ -159,3 +160,18 @@ def _configure_sqlite(engine: Engine) -> None:
         # A writer takes the write lock up front: a deferred transaction that reads and then writes after
         # another process committed fails at once with SQLITE_BUSY instead of waiting for its turn.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """WAL lets a CLI read while the daemon writes. Switching a new file to it needs the file to itself, and SQLite
+    answers "database is locked" at once, without its busy handler, while another process opening the same new file
+    holds it: ask again within the busy timeout (several daemons, or a daemon and `fuota launch`, start together)."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
