@@ -1,0 +1,88 @@
+"""`fuota daemon`: drive every campaign of the store on schedule, with the dashboard and metrics on request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fuota.cli.common import build_backends, fail, load, open_store
+from fuota.config import Config, ConfigError
+
+if TYPE_CHECKING:
+    from fuota.store import Store
+
+__all__ = ["daemon"]
+
+
+def daemon(
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line to stderr.")] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="This daemon's name among the daemons sharing the store (default: daemon@HOST:PID). Restarted "
+            "under the same name, it takes its deployments back at once instead of waiting for their leases."
+        ),
+    ] = None,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            min=2.0,
+            max=3600.0,
+            help="How long a deployment stays with this daemon after its last renewal: another daemon takes it "
+            "over that long after this one dies.",
+        ),
+    ] = 30.0,
+    http: Annotated[
+        str | None,
+        typer.Option("--http", metavar="HOST:PORT", help="Serve the dashboard and /metrics here (host: 127.0.0.1)."),
+    ] = None,
+) -> None:
+    """Drive every campaign in the store on schedule until SIGTERM/SIGINT (then exit 0). Several daemons may
+    share one store (PostgreSQL, or SQLite on one machine): they divide the deployments between them.
+
+    With --http, also serve a dashboard of the campaigns (pages, their JSON twins under /api, abort with the
+    configuration's dashboard token) and Prometheus metrics at /metrics.
+    """
+    import logging
+    import sys
+    from datetime import timedelta
+
+    from fuota.service.daemon import Daemon, JsonFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # Their INFO lines (each scheduler run, each HTTP request, each migration check) would drown fuota's own.
+    for chatty in ("apscheduler", "httpx", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    config = load()
+    store = open_store(config)
+    backends = build_backends(config, set(config.backends))
+    metrics, dashboard = None, None
+    try:
+        if http is not None:
+            metrics, backends, dashboard = _dashboard(http, store, config, backends)
+        Daemon(store, config, backends, metrics=metrics, name=name, lease=timedelta(seconds=lease_seconds)).serve()
+    finally:
+        if dashboard is not None:
+            dashboard.stop()
+        for backend in backends.values():
+            backend.close()
+        store.close()
+
+
+def _dashboard(address: str, store: Store, config: Config, backends: dict):
+    """The daemon's metrics, its back ends measured by them, and its dashboard serving at `address`."""
+    import stamina.instrumentation
+
+    from fuota.views.metrics import DaemonMetrics
+    from fuota.web import DashboardError, start_dashboard
+
+    metrics = DaemonMetrics(store)
+    metered = metrics.wrap(backends)
+    stamina.instrumentation.set_on_retry_hooks([metrics.on_retry])
+    try:
+        return metrics, metered, start_dashboard(address, store, config, metered, metrics)
+    except (DashboardError, ConfigError) as exc:
+        raise fail(str(exc)) from exc
