@@ -10,128 +10,34 @@ A campaign file is TOML::
     start = "2026-11-24T02:00:00Z"     # optional; default: at once
     success_threshold = 0.9            # share of devices that must be updated
 
-    [iotsquare]
+    [iotsquare]                        # the table of the back end's kind: its model is the kind's target_model
     mc_eui = "cc3e92cea33ac62a"        # an existing multicast group, or the parameters of temporary groups:
     region = "eu868"
-    subnet = "ch_00-07"
     ...
+
+The tables a campaign file may hold are those of the registered back-end kinds (fuota.backends.registry).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from fuota.config import ConfigError, describe, read_toml
+from fuota.backends.registry import KINDS
+from fuota.config import describe, read_toml
 from fuota.core.model import EUI_PATTERN, normalize_eui
+from fuota.core.settings import DEFAULT_EXPECTED_LOSS, DEFAULT_SUCCESS_THRESHOLD, ConfigError, Window, aware_utc
 
-__all__ = ["Campaign", "CampaignFile", "IoTSquareTarget", "MilesightTarget", "Window", "load_campaign"]
-
-MAX_GROUP = 253  # IoTSquare section 6.1.4: the extended function limits a group to 253 devices
-
-
-Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-_DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+__all__ = ["Campaign", "CampaignFile", "load_campaign", "table_of"]
 
 
-class Window(BaseModel):
-    """`window`: when deployments may start — days of the week and hours, in a named time zone.
-
-    A window whose end is before its start runs overnight (22:00–04:00 on "mon" covers Monday 22:00 to Tuesday
-    04:00). A campaign whose window is closed waits for the next opening.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    days: list[Day] = list(_DAYS)
-    start: time = time(0, 0)
-    end: time = time(0, 0)  # equal to start: the whole day
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"timezone = {name!r} is not a time zone name such as Europe/Paris") from exc
-        return name
-
-    def open_at(self, now: datetime) -> bool:
-        """Whether `now` (aware) falls inside the window."""
-        local = now.astimezone(ZoneInfo(self.timezone))
-        clock = local.time().replace(tzinfo=None)
-        today = _DAYS[local.weekday()]
-        if self.start == self.end:
-            return today in self.days
-        if self.start < self.end:
-            return today in self.days and self.start <= clock < self.end
-        yesterday = _DAYS[(local - timedelta(days=1)).weekday()]
-        return (today in self.days and clock >= self.start) or (yesterday in self.days and clock < self.end)
-
-
-class IoTSquareTarget(BaseModel):
-    """`[iotsquare]`: an existing multicast group, or the parameters of the temporary groups fuota creates."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    mc_eui: Annotated[str, Field(pattern=EUI_PATTERN.pattern)] | None = None
-    region: str = "eu868"
-    subnet: str = "ch_00-07"
-    enable_mc_remote: bool = True
-    group_id: Annotated[int, Field(ge=0, le=3)] = 0
-    gen_app_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
-    enable_mc_ext: bool = True
-    time_slot_length: Annotated[int, Field(ge=0, le=15)] = 3
-    mc_addr: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}$")] | None = None
-    mc_app_s_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
-    mc_nwk_s_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
-    frag_size: Annotated[int, Field(ge=1, le=255)] = 48
-    join_timeout: Annotated[float, Field(gt=0, le=7 * 86400)] = 600.0
-
-    @model_validator(mode="after")
-    def _group_parameters(self) -> IoTSquareTarget:
-        if self.mc_eui is None:
-            if self.enable_mc_remote and self.gen_app_key is None:
-                raise ValueError("temporary groups with enable_mc_remote need gen_app_key (32 hex digits)")
-            if not self.enable_mc_remote and None in (self.mc_addr, self.mc_app_s_key, self.mc_nwk_s_key):
-                raise ValueError("manually configured groups need mc_addr, mc_app_s_key and mc_nwk_s_key")
-        return self
-
-    @property
-    def group_size(self) -> int:
-        """The most devices one temporary group may hold."""
-        return MAX_GROUP if self.enable_mc_ext else 100_000
-
-
-class MilesightTarget(BaseModel):
-    """`[milesight]`: the gateways to use and the task's fragmentation settings (spec section 6.1)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    gateways: list[str] | None = None  # default: the back end's configured gateways, asked who knows each device
-    # 43 fits every EU868 data rate: section 6.6's sample gives 46 bytes at DR0–2, and a DataFragment costs 3.
-    fragment_size: Annotated[int, Field(ge=1, le=250)] = 43
-    fragment_interval: Annotated[int, Field(ge=1000, le=10000)] = 5000  # milliseconds
-    region: str = "EU868"
-    dr: Annotated[int, Field(ge=0, le=15)] | None = None  # default: the region's RX2 data rate
-    frequency: Annotated[int, Field(gt=0)] | None = None  # Hz; default: the region's RX2 frequency
-    expected_version: str | None = None
-
-    @field_validator("gateways")
-    @classmethod
-    def _gateway_euis(cls, gateways: list[str] | None) -> list[str] | None:
-        return None if gateways is None else [_eui(g, f"gateways[{i}]") for i, g in enumerate(gateways)]
-
-
-class CampaignFile(BaseModel):
-    """The campaign file as written, before the files it names are read."""
+class _CampaignFields(BaseModel):
+    """The campaign file's own fields; CampaignFile adds one optional table per back-end kind."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -143,10 +49,8 @@ class CampaignFile(BaseModel):
     redundancy_percent: Annotated[float, Field(ge=0, le=100)]
     start: datetime | None = None
     window: Window | None = None
-    success_threshold: Annotated[float, Field(ge=0, le=1)] = 0.9
-    expected_loss: Annotated[float, Field(ge=0, lt=1)] = 0.1  # share of fragments a device misses, for `plan`
-    iotsquare: IoTSquareTarget | None = None
-    milesight: MilesightTarget | None = None
+    success_threshold: Annotated[float, Field(ge=0, le=1)] = DEFAULT_SUCCESS_THRESHOLD
+    expected_loss: Annotated[float, Field(ge=0, lt=1)] = DEFAULT_EXPECTED_LOSS  # share of fragments a device misses
 
     @field_validator("devices")
     @classmethod
@@ -164,14 +68,20 @@ class CampaignFile(BaseModel):
     @field_validator("start")
     @classmethod
     def _aware(cls, start: datetime | None) -> datetime | None:
-        if start is None:
-            return None
-        if start.tzinfo is None:
-            raise ValueError("give a time zone, e.g. 2026-11-24T02:00:00Z (RFC 3339)")
-        try:
-            return start.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("out of range once converted to UTC (years 1–9999)") from None
+        return aware_utc(start)
+
+
+CampaignFile = create_model(
+    "CampaignFile",
+    __base__=_CampaignFields,
+    __doc__="The campaign file as written, before the files it names are read.",
+    **{name: (kind.target_model | None, None) for name, kind in KINDS.items()},
+)
+
+
+def table_of(file: BaseModel, kind: str) -> BaseModel | None:
+    """The campaign file's table of back-end kind `kind` (its [iotsquare], [milesight]…), if it has one."""
+    return getattr(file, kind, None)
 
 
 class Campaign(BaseModel):
@@ -179,7 +89,7 @@ class Campaign(BaseModel):
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    file: CampaignFile
+    file: _CampaignFields  # a CampaignFile
     firmware: bytes
     devices: tuple[str, ...]
     firmware_path: Path | None = None  # where the image was read, checked again before each task is created
@@ -229,8 +139,8 @@ def load_campaign(path: Path) -> Campaign:
         raise ConfigError(f"{path}: firmware = {str(spec.firmware)!r} cannot be read: {exc.strerror}") from exc
     if not firmware:
         raise ConfigError(f"{path}: firmware = {str(spec.firmware)!r} is empty; point it at the image to send")
-    has_group = spec.iotsquare is not None and spec.iotsquare.mc_eui is not None
-    if spec.devices is None and spec.devices_file is None and not has_group:
+    brought = any(kind.brings_devices(table_of(spec, name)) for name, kind in KINDS.items())
+    if spec.devices is None and spec.devices_file is None and not brought:
         raise ConfigError(f'{path}: give devices = [...] or devices_file = "….csv" (or [iotsquare] mc_eui)')
     devices = list(spec.devices or [])
     if spec.devices_file is not None:

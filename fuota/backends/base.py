@@ -1,71 +1,44 @@
-"""The Backend protocol: the small contract every network-server adapter fulfils, and what it returns.
+"""The Backend protocol every adapter fulfils, and the BackendKind plug-in every vendor folder declares.
+
+    Backend      what the runner asks of one configured network server: prepare a target, find/create a task,
+                 poll it and its devices, abort it, clean up (fuota.core.reports holds what goes in and out)
+    BackendKind  everything fuota needs of a kind of back end besides its adapter: its `[backends.NAME]` model,
+                 its campaign-file table, how it splits a campaign's devices into deployments, how it is built
 
 Adapters translate one back end's API into these types and never touch the store; the runner is the only place
 where back ends, engine and store meet. Errors (fuota.backends.errors) are typed: TransientError is retried by
 the adapter itself with capped, jittered back-off; what still escapes is for the runner to record.
+
+Adding a back end is one folder, fuota/backends/<vendor>/ (kind, adapter, its wire, its code tables), and one
+line in fuota/backends/registry.py: nothing outside those imports the vendor's modules.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
-from fuota.core.model import DeploymentState, Stage
+from pydantic import BaseModel
 
-__all__ = ["Backend", "DeviceReport", "TargetReport", "TaskRef", "TaskSpec", "TaskStatus"]
+import codec
+from fuota.backends.config import BackendConfig
+from fuota.core.reports import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
+from fuota.core.settings import ConfigError
 
-
-@dataclass(frozen=True, slots=True)
-class TaskSpec:
-    """One deployment's task as the back end will run it.
-
-    `name` is unique per deployment and stored before the create call, so that after a crash the task is found
-    by name instead of created twice. `target` is the back end's own address of the devices (IoTSquare: the
-    multicast group's mcEUI; Milesight: the gateway EUI).
-    """
-
-    name: str
-    target: str
-    firmware: bytes
-    redundancy_percent: float  # a share of nb_frag, 0.3 for 30 %, as IoTSquare's redundancyPercent
-    devices: tuple[str, ...] = ()
-    options: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class TaskRef:
-    """How the back end knows a created task: IoTSquare {"fdID", "mcEUI"}; Milesight {"taskId", "gatewayEUI"}."""
-
-    name: str
-    ids: dict[str, object]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskStatus:
-    """The task's state as the back end reports it: mapped to a DeploymentState, with the raw fields kept."""
-
-    state: DeploymentState
-    raw: dict[str, object]
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceReport:
-    """One device's state as the back end reports it, mapped to a Stage; `reason` says why when it failed."""
-
-    dev_eui: str
-    stage: Stage
-    raw: dict[str, object]
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TargetReport:
-    """The outcome of preparing a target: the devices that are in, and those refused with the reason."""
-
-    target: str
-    members: tuple[str, ...]
-    refused: dict[str, str] = field(default_factory=dict)
-    temporary: bool = False
+__all__ = [
+    "Backend",
+    "BackendKind",
+    "DeploymentPlan",
+    "DeviceReport",
+    "KindPlan",
+    "Pacing",
+    "PlanRequest",
+    "TargetReport",
+    "TaskRef",
+    "TaskSpec",
+    "TaskStatus",
+]
 
 
 class Backend(Protocol):
@@ -73,8 +46,8 @@ class Backend(Protocol):
 
     name: str
 
-    def prepare(self, target: str | None, devices: tuple[str, ...], options: dict[str, object]) -> list[TargetReport]:
-        """Make the devices addressable: an existing target's members, or temporary targets holding `devices`."""
+    def prepare(self, target: str | None, devices: tuple[str, ...], options: dict[str, object]) -> TargetReport:
+        """Make the devices addressable: an existing target's members, or one temporary target holding `devices`."""
         ...
 
     def ready(self, target: str) -> dict[str, bool]:
@@ -108,3 +81,94 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRequest:
+    """What a kind needs of a campaign to plan its deployments: nothing is read or stored yet."""
+
+    name: str  # the campaign's unique name, the stem of its deployments' task names
+    devices: tuple[str, ...]
+    firmware_size: int
+    redundancy_percent: float
+    table: BaseModel | None  # the campaign file's table of this kind ([iotsquare], [milesight]), if given
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentPlan:
+    """One deployment as it would be sent: its task's unique name, its target and devices, its fragmentation."""
+
+    task_name: str
+    backend: str
+    target: str | None  # None: a temporary target fuota creates
+    temporary: bool
+    devices: tuple[str, ...]
+    frag: codec.FragPlan
+
+
+@dataclass(frozen=True, slots=True)
+class KindPlan:
+    """A kind's plan of a campaign: its table validated and completed (kept as CampaignSettings.target), the
+    engine's policies that come from it, and the deployments."""
+
+    target: dict[str, Any]
+    deployments: list[DeploymentPlan]
+    join_timeout: float | None = None  # None: the default (fuota.core.settings.DEFAULT_JOIN_TIMEOUT)
+    expected_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """How fragments go out on the air, as far as the campaign says: the channel plan, the data rate (None: the
+    region's RX2 one) and the interval between two fragments (None: as fast as the duty cycle allows)."""
+
+    region: str
+    dr: int | None = None
+    interval_ms: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class BackendKind(ABC):
+    """One kind of back end (a vendor's network server), as a plug-in: its models and its planning rules."""
+
+    name: ClassVar[str]  # `kind = "…"` in [backends.NAME], and the name of its table in a campaign file
+    config_model: ClassVar[type[BackendConfig]]  # [backends.NAME]
+    target_model: ClassVar[type[BaseModel]]  # the campaign file's table
+    rounding: ClassVar[codec.Rounding]  # how the back end turns redundancy_percent into a count of fragments
+    redundancy_percent: ClassVar[tuple[float, float]]  # the range it accepts, in percent
+
+    @abstractmethod
+    def build(self, name: str, config: BackendConfig) -> Backend:
+        """The adapter of `[backends.NAME]`; ConfigError (or ValueError) when it cannot be built."""
+
+    @abstractmethod
+    def plan(self, name: str, config: BackendConfig, request: PlanRequest) -> KindPlan:
+        """The deployments the campaign fans out into on back end `name`; ConfigError naming the field, the value
+        and what to do when it cannot be sent as written. May ask the back end (nothing is sent)."""
+
+    @abstractmethod
+    def pacing(self, target: dict[str, Any]) -> Pacing:
+        """How the deployments of a campaign whose completed table is `target` send their fragments."""
+
+    def brings_devices(self, table: BaseModel | None) -> bool:
+        """Whether the table names a target that brings its own devices (an existing multicast group), so that
+        the campaign may list none."""
+        return False
+
+    def check_redundancy(self, name: str, percent: float) -> None:
+        """ConfigError when `percent` is outside what this kind of back end accepts."""
+        low, high = self.redundancy_percent
+        if not low <= percent <= high:
+            raise ConfigError(
+                f"redundancy_percent = {percent:g} is out of range for back end {name!r} ({self.name}): "
+                f"{low:g}–{high:g}"
+            )
+
+    def frag_plan(self, request: PlanRequest, frag_size: int) -> codec.FragPlan:
+        """The fragmentation of the campaign's image at `frag_size`, rounded as this back end rounds."""
+        try:
+            return codec.plan(
+                request.firmware_size, frag_size, percent=request.redundancy_percent, rounding=self.rounding
+            )
+        except codec.PlanError as exc:
+            raise ConfigError(f"firmware of {request.firmware_size} bytes cannot be fragmented: {exc}") from exc

@@ -57,10 +57,10 @@ def open_store(config: Config) -> Store:
 
 def build_backends(config: Config, names: set[str]) -> dict:
     """The adapters of the back ends `names`; exit 2 when one cannot be built."""
-    from fuota.backends.registry import make_backend
+    from fuota.service.campaigns import build_backends as build
 
     try:
-        return {name: make_backend(name, config.backend(name)) for name in names}
+        return build(config, names)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
 

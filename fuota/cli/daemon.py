@@ -48,7 +48,9 @@ def daemon(
     import sys
     from datetime import timedelta
 
+    from fuota.service.campaigns import build_runner
     from fuota.service.daemon import Daemon, JsonFormatter
+    from fuota.service.runner import default_runner_name
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -63,7 +65,10 @@ def daemon(
     try:
         if http is not None:
             metrics, backends, dashboard = _dashboard(http, store, config, backends)
-        Daemon(store, config, backends, metrics=metrics, name=name, lease=timedelta(seconds=lease_seconds)).serve()
+        runner = build_runner(
+            config, store, backends, name=name or default_runner_name("daemon"), lease=timedelta(seconds=lease_seconds)
+        )
+        Daemon(store, runner, metrics=metrics).serve()
     finally:
         if dashboard is not None:
             dashboard.stop()

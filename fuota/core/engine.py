@@ -9,16 +9,17 @@ as an anomaly and does not move the deployment.
 Before the task exists the deployment stays Scheduled and walks through its preparation: make the target
 addressable (an existing group's members, or a temporary group fuota creates and later deletes), wait for the
 members to join, then create the task — which the runner does only after looking it up by its stored name, so a
-restart never creates it twice.
+restart never creates it twice. That preparation (fuota.core.model.Preparation) and the join deadline are part of
+the engine's state, which the runner stores with every step: a restart resumes it where it was.
+
+Transitions are fired through `transitions`' own API (`may_trigger`, `trigger`).
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import replace
 from datetime import datetime, timedelta
 
-from transitions import Machine, MachineError
+from transitions import Machine
 
 from fuota.core.messages import (
     AbortRequested,
@@ -38,9 +39,11 @@ from fuota.core.messages import (
     TaskCreated,
     TaskReported,
 )
-from fuota.core.model import DeploymentState, DeviceProgress, Outcome, Stage
+from fuota.core.model import DeploymentState, DeviceProgress, Outcome, Preparation, Stage
+from fuota.core.outcomes import outcome_of
+from fuota.core.settings import DEFAULT_JOIN_TIMEOUT, DEFAULT_POLL_INTERVAL
 
-__all__ = ["TRANSITIONS", "TRIGGERS", "DeploymentEngine", "outcome_of"]
+__all__ = ["TRANSITIONS", "TRIGGERS", "DeploymentEngine"]
 
 _S = DeploymentState
 _OPEN = [s.value for s in _S if not s.ended]
@@ -107,41 +110,11 @@ TRANSITIONS: list[dict[str, object]] = [
 TRIGGERS = sorted({str(t["trigger"]) for t in TRANSITIONS} | {"report_Created"})
 
 
-class _Prep(enum.Enum):
-    """Where a Scheduled deployment is in its preparation."""
-
-    WAITING = "waiting for the start time"
-    PREPARING = "preparing the target"
-    JOINING = "waiting for members to join"
-    CREATING = "creating the task"
-
-
-def outcome_of(
-    device: DeviceProgress, ending: DeploymentState, cause: str = "", expected_version: str | None = None
-) -> DeviceProgress:
-    """The device's final outcome once its deployment ended in `ending`; the stage is kept as it was.
-
-    Where the back end reports the device's firmware version (Milesight's firmwareVersion) and the campaign names
-    the version it sends, "updated" means the device reports that version.
-    """
-    if device.outcome is not None:
-        return device
-    if device.stage is Stage.DONE:
-        reported = str(device.raw.get("firmwareVersion") or "")
-        if expected_version and reported and reported != expected_version:
-            reason = f"the device reports firmware {reported!r}, not the {expected_version!r} sent: it did not apply it"
-            return replace(device, outcome=Outcome.FAILED, reason=reason)
-        return replace(device, outcome=Outcome.UPDATED, reason=None)
-    if ending is DeploymentState.ABORTED:
-        reason = f"campaign aborted while the device was at stage {device.stage}"
-        return replace(device, outcome=Outcome.FAILED, reason=reason)
-    if ending is DeploymentState.FAILED:
-        return replace(device, outcome=Outcome.FAILED, reason=device.reason or f"deployment failed: {cause}")
-    if device.stage in (Stage.PENDING, Stage.MULTICAST_SETUP):
-        reason = device.reason or "never joined the multicast group: check that it is a Class C device in reach"
-        return replace(device, outcome=Outcome.UNREACHABLE, reason=reason)
-    reason = device.reason or f"the task ended while the device was at stage {device.stage}, not done"
-    return replace(device, outcome=Outcome.FAILED, reason=reason)
+_COMMAND = {
+    Preparation.PREPARING: PrepareTarget(),
+    Preparation.JOINING: CheckJoined(),
+    Preparation.CREATING: CreateTask(),
+}
 
 
 class DeploymentEngine:
@@ -153,10 +126,12 @@ class DeploymentEngine:
         devices: dict[str, DeviceProgress] | None = None,
         *,
         start_at: datetime | None = None,
-        poll_interval: timedelta = timedelta(seconds=10),
-        join_timeout: timedelta = timedelta(minutes=10),
+        poll_interval: timedelta = timedelta(seconds=DEFAULT_POLL_INTERVAL),
+        join_timeout: timedelta = timedelta(seconds=DEFAULT_JOIN_TIMEOUT),
         temporary: bool = False,
         expected_version: str | None = None,
+        preparation: Preparation = Preparation.WAITING,
+        join_deadline: datetime | None = None,
     ) -> None:
         self.machine = Machine(
             model=self,
@@ -172,8 +147,8 @@ class DeploymentEngine:
         self.join_timeout = join_timeout
         self.temporary = temporary
         self.expected_version = expected_version
-        self._prep = _Prep.WAITING
-        self._join_deadline: datetime | None = None
+        self.preparation = preparation
+        self.join_deadline = join_deadline  # when the members' join stops being waited for
 
     @property
     def state(self) -> DeploymentState:
@@ -183,16 +158,16 @@ class DeploymentEngine:
     @property
     def started(self) -> bool:
         """True once the deployment began acting on its back end (preparing its target or later)."""
-        return self.state is not DeploymentState.SCHEDULED or self._prep is not _Prep.WAITING
+        return self.state is not DeploymentState.SCHEDULED or self.preparation is not Preparation.WAITING
 
     def fire(self, trigger: str, cause: str, step: Step) -> bool:
-        """Fire `trigger`; an illegal one becomes an anomaly event and leaves the state as it was."""
+        """Fire `trigger`; one the table does not allow from here (or does not know) becomes an anomaly event and
+        leaves the state as it was."""
         before = self.state
-        try:
-            getattr(self, trigger)()
-        except (MachineError, AttributeError):
+        if not self.may_trigger(trigger):  # type: ignore[attr-defined]  # added by transitions.Machine
             step.events.append(Event("anomaly", f"{trigger} is not allowed in {before}: {cause}", before, before))
             return False
+        self.trigger(trigger)  # type: ignore[attr-defined]
         step.events.append(Event("transition", cause, before, self.state))
         return True
 
@@ -206,13 +181,9 @@ class DeploymentEngine:
             if self.start_at is not None and now < self.start_at:
                 step.deadline = self.start_at
                 return step
-            if self._prep is _Prep.WAITING:
-                self._prep = _Prep.PREPARING
-            step.commands.append(
-                {_Prep.PREPARING: PrepareTarget(), _Prep.JOINING: CheckJoined(), _Prep.CREATING: CreateTask()}[
-                    self._prep
-                ]
-            )
+            if self.preparation is Preparation.WAITING:
+                self.preparation = Preparation.PREPARING
+            step.commands.append(_COMMAND[self.preparation])
         else:
             step.commands.append(PollTask())
         step.deadline = now + self.poll_interval
@@ -232,12 +203,12 @@ class DeploymentEngine:
                     self._finish(step, cause)
             case TargetPrepared(report=report):
                 self._prepared(report.refused, report.members, step)
-                self._prep, self._join_deadline = _Prep.JOINING, now + self.join_timeout
+                self.preparation, self.join_deadline = Preparation.JOINING, now + self.join_timeout
                 step.deadline = now
             case JoinedReported(joined=joined):
                 self._joined(joined, step)
-                if all(joined.values()) or (self._join_deadline is not None and now >= self._join_deadline):
-                    self._prep = _Prep.CREATING
+                if all(joined.values()) or (self.join_deadline is not None and now >= self.join_deadline):
+                    self.preparation = Preparation.CREATING
                     step.deadline = now
             case TaskCreated(ref=ref):
                 if self.state is DeploymentState.SCHEDULED:
@@ -256,9 +227,15 @@ class DeploymentEngine:
                     known = self.devices.get(report.dev_eui)
                     if known is not None and known.outcome is not None:
                         continue  # refused at preparation: settled
-                    self._update(
-                        DeviceProgress(report.dev_eui, report.stage, dict(report.raw), None, report.reason), step
+                    progress = DeviceProgress(
+                        report.dev_eui,
+                        report.stage,
+                        dict(report.raw),
+                        None,
+                        report.reason,
+                        firmware_version=report.firmware_version or (known.firmware_version if known else None),
                     )
+                    self._update(progress, step)
         return step
 
     def _prepared(self, refused: dict[str, str], members: tuple[str, ...], step: Step) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskStatus
 from fuota.core.model import DeviceProgress
+from fuota.core.reports import DeviceReport, TargetReport, TaskRef, TaskStatus
 
 __all__ = [
     "AbortRequested",

@@ -18,6 +18,7 @@ __all__ = [
     "DeploymentState",
     "DeviceProgress",
     "Outcome",
+    "Preparation",
     "Stage",
     "normalize_eui",
 ]
@@ -49,6 +50,16 @@ class DeploymentState(enum.StrEnum):
     def ended(self) -> bool:
         """True for the states a deployment never leaves."""
         return self in (DeploymentState.DONE, DeploymentState.ABORTED, DeploymentState.FAILED)
+
+
+class Preparation(enum.StrEnum):
+    """Where a Scheduled deployment is in its preparation, before its task exists (stored with it, so that a
+    restart neither prepares the target again nor waits for the members' join anew)."""
+
+    WAITING = "waiting"  # for the start time, the window, its turn under max_concurrent
+    PREPARING = "preparing"  # making the target addressable (a temporary group, its members)
+    JOINING = "joining"  # waiting for the members to join, until the join deadline
+    CREATING = "creating"  # looking the task up by name, creating it if absent
 
 
 class CampaignState(enum.StrEnum):
@@ -90,8 +101,9 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class DeviceProgress:
-    """One device's latest report in a deployment: its Stage, the back end's own fields verbatim, and — once
-    the deployment has ended — its Outcome and the reason."""
+    """One device's latest report in a deployment: its Stage, the back end's own fields verbatim, the firmware
+    version it reports (where the back end tells it), and — once the deployment has ended — its Outcome and the
+    reason."""
 
     dev_eui: str
     stage: Stage
@@ -99,3 +111,4 @@ class DeviceProgress:
     outcome: Outcome | None = None
     reason: str | None = None
     updated_at: datetime | None = None
+    firmware_version: str | None = None

@@ -14,6 +14,7 @@ from html import escape
 
 import numpy as np
 
+import codec
 from fuota.planning.airtime import fragment_phy_bytes, time_on_air_ms
 from fuota.planning.decoding import estimate, received_iid, recommend, sweep
 from fuota.planning.regions import region
@@ -34,35 +35,38 @@ class Pace:
     interval_ms: float
 
 
-def pace(frag_size: int, options: dict[str, object]) -> Pace:
-    """The pacing of a deployment from its back end's options (region, dr, fragment_interval)."""
-    found = region(str(options.get("region") or "EU868"))
-    dr = int(options.get("dr") if options.get("dr") is not None else found.rx2_dr)  # type: ignore[arg-type]
-    rate = found.data_rates[dr]
+def pace(frag_size: int, region_name: str, dr: int | None = None, interval_ms: float | None = None) -> Pace:
+    """The pacing of fragments of `frag_size` in a region, at data rate `dr` (None: the region's RX2 data rate),
+    `interval_ms` apart (None: as fast as the duty cycle allows, and never faster than it allows). KeyError or
+    ValueError when fuota's tables lack the region or the data rate."""
+    found = region(region_name)
+    rate = found.data_rates[found.rx2_dr if dr is None else dr]
     airtime = time_on_air_ms(fragment_phy_bytes(frag_size), rate.sf, rate.bandwidth_hz)
     fastest = airtime / found.duty_cycle if found.duty_cycle else airtime
-    interval = float(options["fragment_interval"]) if options.get("fragment_interval") else fastest
+    interval = fastest if interval_ms is None else interval_ms
     return Pace(airtime, fastest, max(interval, fastest))
 
 
 def forecast(
-    nb_frag: int,
-    frag_size: int,
-    padding: int,
-    redundancy: int,
-    options: dict[str, object],
+    frag: codec.FragPlan,
+    *,
+    region: str,
+    dr: int | None = None,
+    interval_ms: float | None = None,
     expected_loss: float,
     start: datetime | None = None,
 ) -> dict[str, object]:
-    """The `plan` object of one deployment, as `fuota plan --json` prints it. Where the pacing cannot be known (a
+    """The `plan` object of one deployment, as `fuota plan --json` prints it: its fragmentation, pacing (see
+    `pace`), duration and the share of devices decoding at `expected_loss`. Where the pacing cannot be known (a
     region or data rate fuota's tables lack), its fields are None and `pacing_unknown` says why; the decoding
     forecast does not depend on it."""
+    nb_frag, redundancy = frag.nb_frag, frag.redundancy
     received = received_iid(TRIALS, nb_frag + redundancy, expected_loss, np.random.default_rng(0))
     share = estimate(nb_frag, redundancy, received)
     found: dict[str, object] = {
         "nb_frag": nb_frag,
-        "frag_size": frag_size,
-        "padding": padding,
+        "frag_size": frag.frag_size,
+        "padding": frag.padding,
         "redundancy": redundancy,
         "airtime_ms": None,
         "min_interval_ms": None,
@@ -75,7 +79,7 @@ def forecast(
         "p_decode_interval": [round(share.low, 4), round(share.high, 4)],
     }
     try:
-        speed = pace(frag_size, options)
+        speed = pace(frag.frag_size, region, dr, interval_ms)
     except (ValueError, KeyError) as exc:
         return found | {"pacing_unknown": f"{exc.args[0] if exc.args else exc}: duration not forecast"}
     send = (nb_frag + redundancy) * speed.interval_ms / 1000

@@ -1,138 +1,136 @@
-"""From a validated campaign to stored deployments: planning, and launching (or resuming) by name.
+"""The use cases every front end calls: plan, launch, run, abort and retry a campaign — and the one place where the
+Runner is built from the configuration, so that every limit and policy of `[backends.NAME]` applies the same to
+`fuota run`, `fuota abort`, `fuota daemon` and the dashboard.
 
-Everything is checked before anything is stored (DESIGN.md §4): the back end exists in the configuration and has
-a token, the fragmentation plan fits TS004's limits. A campaign is identified by its name: launching a name that
-exists and has not ended resumes it; a name that has ended is refused.
+    plan(config, campaign)              the deployments a campaign fans out into, and its settings: sends nothing
+    forecast(plan, …)                   what `fuota plan` shows: pacing, duration, share decoding, advice
+    launch(store, plan)                 store it in Scheduled, or find the campaign of that name to resume
+    build_runner(config, store, …)      the Runner, with the configuration's poll intervals, give-up times and limits
+    run(config, store, campaign_id)     drive a stored campaign to its end in this process
+    abort(config, store, campaign_id)   stop it on its back ends
+    retry(config, store, campaign_id)   the devices of a finished campaign that did not update, as a new campaign
+
+Everything is checked before anything is stored (DESIGN.md §4): ConfigError names the field, the value and what to
+do, and nothing is written then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-import codec
-from fuota.backends.errors import BackendError
-from fuota.campaign import Campaign, MilesightTarget
-from fuota.config import Config, ConfigError, IoTSquareConfig, MilesightConfig
-from fuota.core.model import normalize_eui
-from fuota.planning.forecast import forecast
+from fuota.backends.base import Backend, DeploymentPlan, PlanRequest
+from fuota.backends.registry import kind_of, make_backend
+from fuota.campaign import Campaign, CampaignFile, table_of
+from fuota.config import Config
+from fuota.core.model import CampaignState, Outcome
+from fuota.core.settings import DEFAULT_JOIN_TIMEOUT, CampaignSettings, ConfigError
+from fuota.planning.forecast import forecast as forecast_deployment
+from fuota.planning.forecast import recommendation, sweep_table
+from fuota.service.runner import LEASE, Clock, Runner
 from fuota.store import CampaignRecord, NewDeployment, Store
 
-Connect = Callable[[str, Any], Any]  # (backend name, its configuration) -> a connected back end
+__all__ = [
+    "CampaignPlan",
+    "abort",
+    "build_backends",
+    "build_runner",
+    "forecast",
+    "launch",
+    "plan",
+    "retry",
+    "run",
+]
 
-__all__ = ["DeploymentPlan", "launch", "plan_campaign"]
+SWEEP_LOSSES = [0.02, 0.05, 0.1, 0.15, 0.2]
 
 
 @dataclass(frozen=True)
-class DeploymentPlan:
-    """One deployment as it would be sent."""
+class CampaignPlan:
+    """A campaign as it would be sent: its settings as they will be stored, and its deployments."""
 
-    task_name: str
-    backend: str
-    target: str | None
-    temporary: bool
-    devices: tuple[str, ...]
-    plan: codec.FragPlan
-    options: dict[str, object]
+    campaign: Campaign
+    settings: CampaignSettings
+    deployments: list[DeploymentPlan]
 
-    def as_dict(self, expected_loss: float = 0.1, start: datetime | None = None) -> dict[str, object]:
-        """The deployment as `fuota plan --json` shows it; `plan` forecasts pacing, duration and decoding."""
-        p = self.plan
-        return {
-            "task_name": self.task_name,
-            "backend": self.backend,
-            "target": self.target or "(new group)",
-            "temporary": self.temporary,
-            "devices": len(self.devices),
-            "plan": forecast(p.nb_frag, p.frag_size, p.padding, p.redundancy, self.options, expected_loss, start),
+
+def plan(config: Config, campaign: Campaign) -> CampaignPlan:
+    """The deployments the campaign fans out into on its back end, and its settings; ConfigError when it cannot be
+    sent as written. The back end's kind decides (fuota/backends/<vendor>/kind.py): IoTSquare, one deployment per
+    multicast group; Milesight, one per gateway (asked over the broker, nothing is sent)."""
+    file = campaign.file
+    backend = config.backend(file.backend)
+    kind = kind_of(backend.kind)
+    request = PlanRequest(
+        campaign.name, campaign.devices, len(campaign.firmware), file.redundancy_percent, table_of(file, kind.name)
+    )
+    planned = kind.plan(file.backend, backend, request)
+    settings = CampaignSettings(
+        name=campaign.name,
+        backend=file.backend,
+        kind=kind.name,
+        redundancy_percent=file.redundancy_percent,
+        start=file.start,
+        window=file.window,
+        success_threshold=file.success_threshold,
+        expected_loss=file.expected_loss,
+        join_timeout=DEFAULT_JOIN_TIMEOUT if planned.join_timeout is None else planned.join_timeout,
+        expected_version=planned.expected_version,
+        firmware_path=None if campaign.firmware_path is None else str(campaign.firmware_path),
+        devices_file=None if file.devices_file is None else str(file.devices_file),
+        target=planned.target,
+    )
+    return CampaignPlan(campaign, settings, planned.deployments)
+
+
+def forecast(
+    planned: CampaignPlan, *, loss: float | None = None, target: float | None = None, sweep: bool = False
+) -> dict[str, Any]:
+    """What `fuota plan` shows, JSON-ready: the firmware, the deployments each with its fragmentation and forecast
+    (pacing, duration, share decoding at `loss`, by default the campaign's expected_loss), the smallest redundancy
+    reaching `target` (a share of devices decoding) and a redundancy × loss sweep."""
+    settings = planned.settings
+    rate = settings.expected_loss if loss is None else loss
+    pacing = kind_of(settings.kind).pacing(settings.target)
+    deployments = [
+        {
+            "task_name": d.task_name,
+            "backend": d.backend,
+            "target": d.target or "(new group)",
+            "temporary": d.temporary,
+            "devices": len(d.devices),
+            "plan": forecast_deployment(
+                d.frag, region=pacing.region, dr=pacing.dr, interval_ms=pacing.interval_ms, expected_loss=rate,
+                start=settings.start,
+            ),
         }
+        for d in planned.deployments
+    ]  # fmt: skip
+    data: dict[str, Any] = {
+        "name": planned.campaign.name,
+        "firmware": {"size": len(planned.campaign.firmware), "sha256": planned.campaign.sha256},
+        "devices": len(planned.campaign.devices),
+        "deployments": deployments,
+    }
+    if target is not None and deployments:
+        first = deployments[0]["plan"]
+        data["recommendations"] = [
+            recommendation(first["nb_frag"], first["redundancy"], first["interval_ms"], target, rate)
+        ]
+    if sweep and planned.deployments:
+        m = planned.deployments[0].frag.nb_frag
+        steps = sorted({round(m * f / 100) for f in range(0, 101, 10)})
+        data["sweep"] = sweep_table(m, steps, SWEEP_LOSSES)
+    return data
 
 
-def _frag_plan(campaign: Campaign, frag_size: int, rounding: codec.Rounding) -> codec.FragPlan:
-    try:
-        return codec.plan(
-            len(campaign.firmware), frag_size, percent=campaign.file.redundancy_percent, rounding=rounding
-        )
-    except codec.PlanError as exc:
-        raise ConfigError(f"firmware of {len(campaign.firmware)} bytes cannot be fragmented: {exc}") from exc
-
-
-def _iotsquare(campaign: Campaign, config: IoTSquareConfig) -> list[DeploymentPlan]:
-    name = campaign.file.backend
-    config.secret(name)
-    target = campaign.file.iotsquare
-    if target is None:
-        raise ConfigError(
-            f'backend {name!r} is IoTSquare: the campaign needs an [iotsquare] table (mc_eui = "…" '
-            "or the temporary groups' parameters)"
-        )
-    if campaign.file.redundancy_percent < 10:
-        raise ConfigError(
-            f"redundancy_percent = {campaign.file.redundancy_percent:g} is out of range for IoTSquare: 10–100 "
-            "(its redundancyPercent 0.1–1)"
-        )
-    frag = _frag_plan(campaign, target.frag_size, codec.Rounding.IOTSQUARE)
-    if target.mc_eui is not None:
-        groups: list[tuple[str | None, tuple[str, ...]]] = [(normalize_eui(target.mc_eui), campaign.devices)]
-    else:
-        size = target.group_size
-        groups = [(None, campaign.devices[i : i + size]) for i in range(0, len(campaign.devices), size)]
-    options = target.model_dump(mode="json")
-    return [
-        DeploymentPlan(f"{campaign.name}-{index + 1}", name, group, group is None, devices, frag, options)
-        for index, (group, devices) in enumerate(groups)
-    ]
-
-
-def _milesight(campaign: Campaign, config: MilesightConfig, connect: Connect) -> list[DeploymentPlan]:
-    name = campaign.file.backend
-    target = campaign.file.milesight or MilesightTarget()
-    gateways = target.gateways or config.gateways
-    if not gateways:
-        raise ConfigError(f"no gateway to send through: list them in [milesight] gateways or backends.{name}.gateways")
-    frag = _frag_plan(campaign, target.fragment_size, codec.Rounding.CHIRPSTACK)
-    backend = connect(name, config)
-    try:
-        options = backend.task_options(gateways[0], target.model_dump(mode="json"))
-        located = backend.locate(gateways, list(campaign.devices))
-    except BackendError as exc:
-        raise ConfigError(f"gateways = {gateways} (backend {name!r}): {exc}") from exc
-    finally:
-        backend.close()
-    unknown = [eui for eui, gateway in located.items() if gateway is None]
-    if unknown:
-        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        raise ConfigError(
-            f"devices: {shown} known to none of the gateways {', '.join(gateways)}; remove them or "
-            "add them to a gateway's network server"
-        )
-    per_gateway = {g: tuple(d for d in campaign.devices if located[d] == g) for g in gateways}
-    return [
-        DeploymentPlan(f"{campaign.name}-{gateway}", name, gateway, False, devices, frag, options)
-        for gateway, devices in per_gateway.items()
-        if devices
-    ]
-
-
-def plan_campaign(campaign: Campaign, config: Config, connect: Connect | None = None) -> list[DeploymentPlan]:
-    """The deployments the campaign fans out into; ConfigError when it cannot be sent as written.
-
-    IoTSquare: one per multicast group (an existing one, or temporary groups of at most 253 devices). Milesight:
-    one per gateway, each device sent through the gateway that knows it (asked over the broker: nothing is sent).
-    """
-    backend = config.backend(campaign.file.backend)
-    if isinstance(backend, IoTSquareConfig):
-        return _iotsquare(campaign, backend)
-    if connect is None:
-        from fuota.backends.registry import make_backend as connect
-    return _milesight(campaign, backend, connect)
-
-
-def launch(store: Store, campaign: Campaign, plans: list[DeploymentPlan]) -> tuple[CampaignRecord, bool]:
-    """Store the campaign with its planned deployments in Scheduled, or find the one of the same name to resume;
-    returns (record, resumed). Plan first (`plan_campaign`): nothing is stored when planning fails."""
+def launch(store: Store, planned: CampaignPlan) -> tuple[CampaignRecord, bool]:
+    """Store the planned campaign in Scheduled with its deployments, or find the one of the same name to resume;
+    returns (record, resumed). Plan first (`plan`): nothing is stored when planning fails."""
+    campaign = planned.campaign
     existing = store.campaign(campaign.name)
     if existing is not None:
         if existing.state.ended:
@@ -146,29 +144,132 @@ def launch(store: Store, campaign: Campaign, plans: list[DeploymentPlan]) -> tup
                 f"{existing.firmware_sha256[:12]}…, this file {campaign.sha256[:12]}…); abort it or use a new name"
             )
         return existing, True
-    spec = campaign.file.model_dump(mode="json")
-    spec["options"] = plans[0].options if plans else {}
-    if campaign.firmware_path is not None:
-        spec["firmware_path"] = str(campaign.firmware_path)
-    record = store.create_campaign(
-        campaign.name,
-        spec,
-        campaign.firmware,
-        [
-            NewDeployment(
-                backend=p.backend,
-                target=p.target,
-                task_name=p.task_name,
-                temporary=p.temporary,
-                devices=list(p.devices),
-                plan={
-                    "nb_frag": p.plan.nb_frag,
-                    "frag_size": p.plan.frag_size,
-                    "padding": p.plan.padding,
-                    "redundancy": p.plan.redundancy,
-                },
-            )
-            for p in plans
-        ],
+    deployments = [
+        NewDeployment(
+            backend=d.backend,
+            target=d.target,
+            task_name=d.task_name,
+            temporary=d.temporary,
+            devices=list(d.devices),
+            plan={
+                "nb_frag": d.frag.nb_frag,
+                "frag_size": d.frag.frag_size,
+                "padding": d.frag.padding,
+                "redundancy": d.frag.redundancy,
+            },
+        )
+        for d in planned.deployments
+    ]
+    return store.create_campaign(planned.settings, campaign.firmware, deployments), False
+
+
+def build_backends(config: Config, names: Iterable[str]) -> dict[str, Backend]:
+    """The adapters of the configured back ends `names`; ConfigError naming the one that cannot be built."""
+    built: dict[str, Backend] = {}
+    try:
+        for name in sorted(set(names)):
+            built[name] = make_backend(name, config.backend(name))
+    except BaseException:
+        for backend in built.values():
+            backend.close()
+        raise
+    return built
+
+
+def build_runner(
+    config: Config,
+    store: Store,
+    backends: dict[str, Backend],
+    *,
+    name: str | None = None,
+    lease: timedelta = LEASE,
+    clock: Clock | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> Runner:
+    """The Runner over `backends`, with every `[backends.NAME]` policy of the configuration: poll_interval,
+    give_up_after, max_concurrent. The only place a Runner is built."""
+    backends_config = config.backends
+    options: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    if sleep is not None:
+        options["sleep"] = sleep
+    return Runner(
+        store,
+        backends,
+        poll_interval={n: b.poll_interval for n, b in backends_config.items()},
+        give_up_after={n: b.give_up_after for n, b in backends_config.items()},
+        max_concurrent={n: b.max_concurrent for n, b in backends_config.items() if b.max_concurrent},
+        name=name,
+        lease=lease,
+        **options,
     )
-    return record, False
+
+
+def _backend_names(store: Store, campaign_id: int) -> set[str]:
+    return {d.backend for d in store.deployments(campaign_id)}
+
+
+def run(
+    config: Config, store: Store, campaign_id: int, *, on_progress: Callable[[], None] | None = None
+) -> CampaignState:
+    """Drive the stored campaign to its end in this process; its final state. Safe to call again after a crash:
+    every step is stored before it acts. Raises AuthError when a back end refuses the credentials (the campaign is
+    kept, resumable once the configuration is fixed)."""
+    backends = build_backends(config, _backend_names(store, campaign_id))
+    try:
+        return build_runner(config, store, backends).run(campaign_id, on_progress=on_progress)
+    finally:
+        for backend in backends.values():
+            backend.close()
+
+
+def abort(
+    config: Config,
+    store: Store,
+    campaign_id: int,
+    cause: str,
+    *,
+    backends: dict[str, Backend] | None = None,
+) -> CampaignState:
+    """Stop every open deployment of the campaign on its back end (with the back ends given, else built and closed
+    here); devices keep their last stage. Returns the campaign's state afterwards."""
+    owned = backends is None
+    used = build_backends(config, _backend_names(store, campaign_id)) if backends is None else backends
+    try:
+        return build_runner(config, store, used).abort(campaign_id, cause)
+    finally:
+        if owned:
+            for backend in used.values():
+                backend.close()
+
+
+def retry(config: Config, store: Store, campaign_id: int) -> tuple[CampaignPlan, int] | None:
+    """The devices of the ended campaign that did not end updated, planned as a new campaign NAME.retryN with the
+    same settings and the image stored at launch (still checked against the file it came from); None when every
+    device updated. Launch the plan to store it. ConfigError when the campaign has not ended or cannot be retried."""
+    record = store.campaign(campaign_id)
+    if record is None:
+        raise ConfigError(f"campaign {campaign_id} does not exist; `fuota list` shows the campaigns")
+    if not record.state.ended:
+        raise ConfigError(f"campaign {record.id} ({record.name}) is {record.state}; retry it once it has ended")
+    devices = tuple(d.dev_eui for d in store.devices(campaign_id=record.id) if d.outcome is not Outcome.UPDATED)
+    if not devices:
+        return None
+    taken = {r.name for r in store.campaigns()}
+    name = next(f"{record.name}.retry{n}" for n in range(1, 1000) if f"{record.name}.retry{n}" not in taken)
+    settings = record.settings
+    source = Path(settings.firmware_path) if settings.firmware_path else None
+    file = CampaignFile.model_validate(
+        {
+            "name": name,
+            "firmware": settings.firmware_path or "(the image stored at launch)",
+            "backend": settings.backend,
+            "devices": list(devices),
+            "redundancy_percent": settings.redundancy_percent,
+            "window": settings.window,
+            "success_threshold": settings.success_threshold,
+            "expected_loss": settings.expected_loss,
+            settings.kind: dict(settings.target),  # the completed table it was launched with
+        }
+    )
+    campaign = Campaign(file=file, firmware=store.firmware(record.id), devices=devices, firmware_path=source)
+    return plan(config, campaign), len(devices)

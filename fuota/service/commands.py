@@ -42,11 +42,11 @@ def carry_out(
     the deployment fields to store with it. `on_status` sees each raw task status (the runner compares plans)."""
     ref = TaskRef(record.task_name, dict(record.backend_ref)) if record.backend_ref else None
     devices = tuple(d.dev_eui for d in store.devices(deployment_id=record.id))
+    settings = campaign.settings
     match command:
         case PrepareTarget():
-            options = {**campaign.spec.get("options", {}), "name_prefix": record.task_name}
-            reports = backend.prepare(None if record.temporary else record.target, devices, options)
-            report = _merge(reports)
+            options = {**settings.target, "name_prefix": record.task_name}
+            report = backend.prepare(None if record.temporary else record.target, devices, options)
             return [(TargetPrepared(report), {"target": report.target})]
         case CheckJoined():
             return [(JoinedReported(backend.ready(record.target or "")), {})]
@@ -55,11 +55,11 @@ def carry_out(
                 name=record.task_name,
                 target=record.target or "",
                 firmware=checked_firmware(
-                    store.firmware(campaign.id), campaign.firmware_sha256, campaign.spec.get("firmware_path")
+                    store.firmware(campaign.id), campaign.firmware_sha256, settings.firmware_path
                 ),
-                redundancy_percent=float(campaign.spec["redundancy_percent"]) / 100,
+                redundancy_percent=settings.redundancy_percent,
                 devices=devices,
-                options=dict(campaign.spec.get("options", {})),
+                options=dict(settings.target),
             )
             found = backend.find(spec) or backend.create(spec)
             return [(TaskCreated(found), {"backend_ref": dict(found.ids)})]
@@ -90,10 +90,3 @@ def plan_differences(ours: dict[str, object] | None, raw: dict[str, object]) -> 
         for theirs, mine in PLAN_FIELDS.items()
         if theirs in raw and mine in ours and str(raw[theirs]) != str(ours[mine])
     ]
-
-
-def _merge(reports: list[TargetReport]) -> TargetReport:
-    """A deployment holds one target: the runner asks for at most one group's worth of devices."""
-    first = reports[0]
-    refused = {k: v for r in reports for k, v in r.refused.items()}
-    return TargetReport(first.target, tuple(m for r in reports for m in r.members), refused, first.temporary)

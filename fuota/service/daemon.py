@@ -19,15 +19,12 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from fuota.backends.base import Backend
-from fuota.config import Config
-from fuota.service.runner import LEASE, Runner, default_runner_name
+from fuota.service.runner import Runner
 from fuota.store import CampaignRecord, Store
 from fuota.views.metrics import DaemonMetrics
 
@@ -57,32 +54,20 @@ class Daemon:
     def __init__(
         self,
         store: Store,
-        config: Config,
-        backends: dict[str, Backend],
+        runner: Runner,
         *,
-        clock: Callable[[], datetime] | None = None,
         pass_seconds: float = 0.5,
         metrics: DaemonMetrics | None = None,
-        name: str | None = None,
-        lease: timedelta = LEASE,
         campaign_workers: int = 4,
     ) -> None:
+        """Drive with `runner` (fuota.service.campaigns.build_runner: it carries the daemon's name, its lease and
+        every back end's policy) a pass every `pass_seconds`, ticking up to `campaign_workers` campaigns at once."""
         self.store = store
+        self.runner = runner
         self.metrics = metrics  # poll lag is observed here; back-end calls by the wrapped back ends
         self.pass_seconds = pass_seconds
-        self.name = name or default_runner_name("daemon")
-        self.lease = lease
-        options = {"clock": clock} if clock is not None else {}
-        self.runner = Runner(
-            store,
-            backends,
-            poll_interval={n: b.poll_interval for n, b in config.backends.items()},
-            give_up_after={n: b.give_up_after for n, b in config.backends.items()},
-            max_concurrent={n: b.max_concurrent for n, b in config.backends.items() if b.max_concurrent},
-            name=self.name,
-            lease=lease,
-            **options,
-        )
+        self.name = runner.name
+        self.lease = runner.lease
         self._due: dict[int, datetime] = {}
         self._scheduler = BlockingScheduler(timezone=UTC)
         self._stopping = threading.Event()

@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 
 from fuota.backends.base import Backend
 from fuota.backends.errors import AuthError, BackendError, MalformedAnswer, TransientError
-from fuota.campaign import Window
 from fuota.core.engine import DeploymentEngine
 from fuota.core.messages import (
     AbortRequested,
@@ -32,12 +31,14 @@ from fuota.core.messages import (
     Command,
     Step,
 )
-from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome
+from fuota.core.model import CampaignState, DeploymentState
+from fuota.core.outcomes import campaign_outcome
+from fuota.core.settings import DEFAULT_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL
 from fuota.service.commands import PLAN_FIELDS, carry_out, plan_differences
 from fuota.service.firmware import FirmwareChanged
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, LeaseLost, NewEvent, StaleState, Store
 
-__all__ = ["Runner", "campaign_outcome", "default_runner_name", "ended_here"]
+__all__ = ["LEASE", "Runner", "default_runner_name", "ended_here"]
 
 LEASE = timedelta(seconds=30)
 _ABORT_ATTEMPTS = 5
@@ -85,23 +86,6 @@ class _Live:
     plan_checked: bool = False  # the back end's own fragmentation plan was compared with fuota's
 
 
-def campaign_outcome(
-    states: list[DeploymentState], outcomes: dict[str, int], threshold: float
-) -> tuple[CampaignState, str] | None:
-    """The campaign's final state once every deployment ended (None before), and why."""
-    if not all(s.ended for s in states):
-        return None
-    if DeploymentState.ABORTED in states:
-        return CampaignState.ABORTED, "a deployment was aborted"
-    if DeploymentState.FAILED in states:
-        return CampaignState.FAILED, "a deployment failed"
-    total = sum(outcomes.values())
-    updated = outcomes.get(Outcome.UPDATED.value, 0)
-    if total and updated / total >= threshold:
-        return CampaignState.DONE, f"{updated} of {total} devices updated"
-    return CampaignState.FAILED, f"only {updated} of {total} devices updated, below the success threshold {threshold:g}"
-
-
 class Runner:
     """Drives one campaign's deployments through their back ends, persisting every step."""
 
@@ -136,20 +120,18 @@ class Runner:
 
     # -- building engines from the store --------------------------------------------------------------------
     def _engine(self, campaign: CampaignRecord, record: DeploymentRecord) -> DeploymentEngine:
-        devices = {
-            d.dev_eui: DeviceProgress(d.dev_eui, d.stage, dict(d.raw or {}), d.outcome, d.reason, d.updated_at)
-            for d in self.store.devices(deployment_id=record.id)
-        }
-        spec = campaign.spec
-        start = spec.get("start")
+        """The deployment's engine in the state the store holds: its state, devices, preparation and deadlines."""
+        settings = campaign.settings
         return DeploymentEngine(
             record.state,
-            devices,
-            start_at=datetime.fromisoformat(start) if start else None,
-            poll_interval=timedelta(seconds=self.poll_interval.get(record.backend, 10.0)),
-            join_timeout=timedelta(seconds=float(spec.get("options", {}).get("join_timeout", 600.0))),
+            {d.dev_eui: d.progress() for d in self.store.devices(deployment_id=record.id)},
+            start_at=settings.start,
+            poll_interval=timedelta(seconds=self.poll_interval.get(record.backend, DEFAULT_POLL_INTERVAL)),
+            join_timeout=timedelta(seconds=settings.join_timeout),
             temporary=record.temporary,
-            expected_version=spec.get("options", {}).get("expected_version"),
+            expected_version=settings.expected_version,
+            preparation=record.preparation,
+            join_deadline=record.join_deadline,
         )
 
     def _hold(self, campaign: CampaignRecord, *, force: bool = False) -> dict[int, _Live]:
@@ -227,8 +209,8 @@ class Runner:
     def _may_start(self, campaign: CampaignRecord, item: _Live, now: datetime) -> bool:
         """A deployment starts only inside its campaign's window, and within its back end's max_concurrent,
         counted in the store across every runner (so several daemons together keep to it)."""
-        window = campaign.spec.get("window")
-        if window and not Window.model_validate(window).open_at(now):
+        window = campaign.settings.window
+        if window is not None and not window.open_at(now):
             return False
         backend = item.record.backend
         return self.store.admit(item.record.id, backend, self.max_concurrent.get(backend))
@@ -270,7 +252,7 @@ class Runner:
 
     def _conclude(self, campaign: CampaignRecord) -> CampaignState | None:
         records = self.store.deployments(campaign.id)
-        threshold = float(campaign.spec.get("success_threshold", 0.9))
+        threshold = campaign.settings.success_threshold
         verdict = campaign_outcome([r.state for r in records], self.store.outcome_counts(campaign.id), threshold)
         if verdict is None:
             return None
@@ -312,6 +294,8 @@ class Runner:
                 events=events,
                 devices=step.devices,
                 next_deadline=step.deadline,
+                preparation=item.engine.preparation,
+                join_deadline=item.engine.join_deadline,
                 expected_state=before,
                 lease_owner=self.name,
                 **fields,
@@ -349,7 +333,7 @@ class Runner:
             now = self.clock()
             item.failing_since = item.failing_since or now
             silent = (now - item.failing_since).total_seconds()
-            if silent < self.give_up_after.get(item.record.backend, 600.0):
+            if silent < self.give_up_after.get(item.record.backend, DEFAULT_GIVE_UP_AFTER):
                 cause = f"{item.record.task_name} {type(command).__name__}: {exc}; will retry"
                 # An answer that breaks the spec is worth an operator's look even when a retry gets a good one.
                 kind = "anomaly" if isinstance(exc, MalformedAnswer) else "error"

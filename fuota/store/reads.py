@@ -11,11 +11,13 @@ from datetime import datetime
 from types import EllipsisType
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Row, func, select
 
-from fuota.core.model import CampaignState, DeploymentState, Outcome, Stage, normalize_eui
+from fuota.core.model import CampaignState, DeploymentState, Outcome, Preparation, Stage, normalize_eui
+from fuota.core.settings import CampaignSettings
 from fuota.store import schema
-from fuota.store.db import Database, NotFound
+from fuota.store.db import Database, NotFound, StoreError
 from fuota.store.records import CampaignRecord, DeploymentRecord, DeviceRecord, EventKind, EventRecord
 
 __all__ = ["CAMPAIGN_COLUMNS", "StoreReads", "campaign_record"]
@@ -231,11 +233,20 @@ class StoreReads:
 
 
 def campaign_record(row: Row[Any]) -> CampaignRecord:
-    return CampaignRecord(**{**row._mapping, "state": CampaignState(row.state)})
+    """A row of `campaigns` (without the firmware) as a record, its settings document typed."""
+    try:
+        settings = CampaignSettings.model_validate(row.settings)
+    except ValidationError as exc:
+        raise StoreError(
+            f"campaign {row.id} ({row.name}): its stored settings cannot be read ({exc.error_count()} problems, the "
+            f"first at {'.'.join(map(str, exc.errors()[0]['loc']))}); was it stored by a newer fuota? Upgrade fuota"
+        ) from exc
+    return CampaignRecord(**{**row._mapping, "state": CampaignState(row.state), "settings": settings})
 
 
 def _deployment(row: Row[Any]) -> DeploymentRecord:
-    return DeploymentRecord(**{**row._mapping, "state": DeploymentState(row.state)})
+    values = {**row._mapping, "state": DeploymentState(row.state), "preparation": Preparation(row.preparation)}
+    return DeploymentRecord(**values)
 
 
 def _device(row: Row[Any]) -> DeviceRecord:

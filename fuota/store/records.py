@@ -10,7 +10,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
+from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Preparation, Stage
+from fuota.core.settings import CampaignSettings
 
 __all__ = [
     "CampaignRecord",
@@ -31,6 +32,7 @@ class EventKind(enum.StrEnum):
     DEVICE = "device"  # a device changed stage or got its outcome
     COMMAND = "command"  # fuota asked a back end to do something
     ERROR = "error"  # a back end or fuota itself failed
+    RETRY = "retry"  # a transient back-end failure the runner will try again
     LEASE = "lease"  # a runner took over a deployment whose previous runner's lease had expired
 
 
@@ -70,7 +72,7 @@ class CampaignRecord:
     id: int
     name: str
     state: CampaignState
-    spec: dict[str, object]
+    settings: CampaignSettings
     firmware_sha256: str
     firmware_size: int
     created_at: datetime
@@ -97,6 +99,8 @@ class DeploymentRecord:
     lease_owner: str | None = None  # the runner that drives it, while lease_until lies ahead
     lease_until: datetime | None = None
     started_at: datetime | None = None  # when a runner let it begin acting on its back end
+    preparation: Preparation = Preparation.WAITING  # before its task exists: where its preparation is
+    join_deadline: datetime | None = None  # until when its members' join is waited for
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,7 @@ class DeviceRecord:
     reason: str | None
     raw: dict[str, object]
     updated_at: datetime
+    firmware_version: str | None = None
 
     def progress(self) -> DeviceProgress:
         """The device as the engine sees it, e.g. to rebuild a deployment's state after a restart."""
@@ -121,6 +126,7 @@ class DeviceRecord:
             outcome=self.outcome,
             reason=self.reason,
             updated_at=self.updated_at,
+            firmware_version=self.firmware_version,
         )
 
 

@@ -1,4 +1,4 @@
-"""The store's tables, as SQLAlchemy Core. Migration 0001 creates exactly these; a test holds the two together.
+"""The store's tables, as SQLAlchemy Core. Migrations 0001–0004 create exactly these; a test holds the two together.
 
 Everything here is portable SQL: enum values are stored as their strings (new members need no migration),
 JSON goes into the generic `JSON` type, and timestamps into `UTCDateTime`, which hands back timezone-aware
@@ -72,7 +72,8 @@ campaigns = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("state", String(32), nullable=False),
-    Column("spec", JSON, nullable=False),
+    # A CampaignSettings document (fuota.core.settings), versioned (migration 0004).
+    Column("settings", JSON, nullable=False),
     Column("firmware", LargeBinary, nullable=False),
     Column("firmware_sha256", String(64), nullable=False),
     Column("firmware_size", Integer, nullable=False),
@@ -102,6 +103,9 @@ deployments = Table(
     Column("lease_until", UTCDateTime, nullable=True),
     # When a runner let it begin under its back end's max_concurrent (migration 0003): fuota/store_leases.py.
     Column("started_at", UTCDateTime, nullable=True),
+    # The engine's preparation phase and join deadline, before the task exists (migration 0004).
+    Column("preparation", String(16), nullable=False, server_default="waiting"),
+    Column("join_deadline", UTCDateTime, nullable=True),
 )
 
 devices = Table(
@@ -115,6 +119,7 @@ devices = Table(
     Column("reason", Text, nullable=True),
     Column("raw", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("firmware_version", String(64), nullable=True),  # as the device reports it (migration 0004)
     # Also serves lookups by deployment, so deployment_id needs no index of its own.
     UniqueConstraint("deployment_id", "dev_eui"),
 )

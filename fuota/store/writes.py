@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage, normalize_eui
+from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Preparation, Stage, normalize_eui
+from fuota.core.settings import CampaignSettings
 from fuota.store import leases as store_leases
 from fuota.store import schema
 from fuota.store.db import Database, DuplicateCampaign, LeaseLost, NotFound, StaleState, StoreError, alembic_config
@@ -77,12 +78,13 @@ class Store(StoreReads):
     # --- writes ---------------------------------------------------------------------------------------------
 
     def create_campaign(
-        self, name: str, spec: dict[str, Any], firmware: bytes, deployments: Sequence[NewDeployment]
+        self, settings: CampaignSettings, firmware: bytes, deployments: Sequence[NewDeployment]
     ) -> CampaignRecord:
-        """Store a campaign in `Scheduled` with its deployments and their devices (stage `pending`), all or
-        nothing. Raises DuplicateCampaign if the name is taken."""
+        """Store a campaign named `settings.name` in `Scheduled` with its settings, its deployments and their
+        devices (stage `pending`), all or nothing. Raises DuplicateCampaign if the name is taken."""
+        name = settings.name
         try:
-            return self._create_campaign(name, spec, firmware, deployments)
+            return self._create_campaign(name, settings, firmware, deployments)
         except DuplicateCampaign:
             raise
         except StoreError as exc:
@@ -92,7 +94,7 @@ class Store(StoreReads):
             raise
 
     def _create_campaign(
-        self, name: str, spec: dict[str, Any], firmware: bytes, deployments: Sequence[NewDeployment]
+        self, name: str, settings: CampaignSettings, firmware: bytes, deployments: Sequence[NewDeployment]
     ) -> CampaignRecord:
         now = self._clock()
         task_names = [d.task_name for d in deployments]
@@ -106,7 +108,7 @@ class Store(StoreReads):
                 insert(schema.campaigns).values(
                     name=name,
                     state=CampaignState.SCHEDULED.value,
-                    spec=spec,
+                    settings=_json(settings.model_dump(mode="json")),
                     firmware=firmware,
                     firmware_sha256=hashlib.sha256(firmware).hexdigest(),
                     firmware_size=len(firmware),
@@ -151,16 +153,19 @@ class Store(StoreReads):
         target: str | None = None,
         plan: dict[str, Any] | None = None,
         next_deadline: datetime | EllipsisType | None = ...,
+        preparation: Preparation | None = None,
+        join_deadline: datetime | EllipsisType | None = ...,
         events: Sequence[NewEvent] = (),
         devices: Sequence[DeviceProgress] = (),
         expected_state: DeploymentState | None = None,
         lease_owner: str | None = None,
     ) -> None:
         """Write one engine step in one transaction: the deployment fields given (None leaves a field as it is;
-        for `next_deadline` None clears it and `...` leaves it), the events, and the devices whose stage,
-        outcome, reason or raw fields differ from what is stored (unknown devices are added; unchanged ones
-        cause no write). With `expected_state`, raise StaleState and write nothing if the stored state differs;
-        with `lease_owner`, raise LeaseLost and write nothing if another runner holds the deployment's lease.
+        for `next_deadline` and `join_deadline` None clears it and `...` leaves it), the events, and the devices
+        whose stage, outcome, reason, raw fields or firmware version differ from what is stored (unknown devices are
+        added; unchanged ones cause no write). With `expected_state`, raise StaleState and write nothing if the
+        stored state differs; with `lease_owner`, raise LeaseLost and write nothing if another runner holds the
+        deployment's lease.
         """
         now = self._clock()
         with self._db.transaction(f"write a step of deployment {deployment_id}", write=True) as conn:
@@ -185,10 +190,13 @@ class Store(StoreReads):
                 "backend_ref": None if backend_ref is None else _json(backend_ref),
                 "target": target,
                 "plan": None if plan is None else _json(plan),
+                "preparation": None if preparation is None else Preparation(preparation).value,
             }
             changes = {k: v for k, v in wanted.items() if v is not None and v != row._mapping[k]}
             if next_deadline is not ... and next_deadline != row.next_deadline:
                 changes["next_deadline"] = next_deadline
+            if join_deadline is not ... and join_deadline != row.join_deadline:
+                changes["join_deadline"] = join_deadline
             if changes:
                 conn.execute(
                     update(schema.deployments)
@@ -305,6 +313,9 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
+_DEVICE_FIELDS = ("stage", "outcome", "reason", "raw", "firmware_version")
+
+
 def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[DeviceProgress], now: datetime) -> None:
     latest = {normalize_eui(p.dev_eui): p for p in progress}  # a device reported twice: the last report wins
     rows = conn.execute(select(schema.devices).where(schema.devices.c.deployment_id == deployment_id))
@@ -317,13 +328,14 @@ def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[Devi
             "outcome": None if p.outcome is None else Outcome(p.outcome).value,
             "reason": None if p.reason is None else _text(p.reason),
             "raw": _json(p.raw),
+            "firmware_version": None if p.firmware_version is None else _text(p.firmware_version)[:64],
         }
         old = stored.get(eui)
         if old is None:
             inserts.append(
                 {**values, "deployment_id": deployment_id, "dev_eui": eui, "updated_at": p.updated_at or now}
             )
-        elif values != {"stage": old.stage, "outcome": old.outcome, "reason": old.reason, "raw": old.raw}:
+        elif values != {k: old._mapping[k] for k in values}:
             updates.append(
                 {f"b_{k}": v for k, v in values.items()} | {"b_id": old.id, "b_updated_at": p.updated_at or now}
             )
@@ -333,7 +345,7 @@ def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[Devi
         stmt = (
             update(schema.devices)
             .where(schema.devices.c.id == bindparam("b_id"))
-            .values({name: bindparam(f"b_{name}") for name in ("stage", "outcome", "reason", "raw", "updated_at")})
+            .values({name: bindparam(f"b_{name}") for name in (*_DEVICE_FIELDS, "updated_at")})
         )
         conn.execute(stmt, updates)
 

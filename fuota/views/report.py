@@ -146,7 +146,7 @@ def _iso(at: datetime | None) -> str | None:
 def _summary(campaign: CampaignRecord, devices: list[DeviceRecord], events: list[EventRecord]) -> dict[str, Any]:
     counts = Counter(_outcome_key(d) for d in devices)
     total = len(devices)
-    threshold = float(campaign.spec.get("success_threshold", 0.9))  # the runner's default too
+    threshold = campaign.settings.success_threshold
     share = counts[Outcome.UPDATED.value] / total if total else 0.0
     # The campaign starts when it first leaves Scheduled; campaign transitions carry no deployment id.
     started = next(
@@ -160,7 +160,7 @@ def _summary(campaign: CampaignRecord, devices: list[DeviceRecord], events: list
     # A campaign still running has lasted until its latest activity; the report never reads the clock.
     last = max([campaign.updated_at, *(e.at for e in events)])
     end = campaign.ended_at or last
-    redundancy = campaign.spec.get("redundancy_percent")
+    redundancy = campaign.settings.redundancy_percent
     return {
         "id": campaign.id,
         "name": campaign.name,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from fuota.backends.base import Backend
 from fuota.config import Config
 from fuota.core.model import CampaignState
-from fuota.service.runner import Runner
+from fuota.service import campaigns
 from fuota.store import Store
 from fuota.views.metrics import CONTENT_TYPE, DaemonMetrics
 from fuota.web.app import create_app
@@ -27,10 +27,10 @@ def start_dashboard(
     address: str, store: Store, config: Config, backends: dict[str, Backend], metrics: DaemonMetrics
 ) -> Dashboard:
     """Serve the dashboard of `store` at `address` (HOST:PORT or PORT) on a background thread; abort goes
-    through a Runner over `backends`, as `fuota abort` does. Raises DashboardError or ConfigError."""
+    through fuota.service with `backends`, as `fuota abort` does. Raises DashboardError or ConfigError."""
 
     def abort(campaign_id: int, cause: str) -> CampaignState:
-        return Runner(store, backends).abort(campaign_id, cause)
+        return campaigns.abort(config, store, campaign_id, cause, backends=backends)
 
     host, port = parse_address(address)
     app = create_app(

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskStatus
 from fuota.core.engine import TRANSITIONS, TRIGGERS, DeploymentEngine
 from fuota.core.messages import (
     AbortRequested,
@@ -26,24 +25,45 @@ from fuota.core.messages import (
     TaskCreated,
     TaskReported,
 )
-from fuota.core.model import DeploymentState, Outcome, Stage
+from fuota.core.model import DeploymentState, Outcome, Preparation, Stage
+from fuota.core.reports import DeviceReport, TargetReport, TaskRef, TaskStatus
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-LEGAL = {
-    (trigger, source): str(t["dest"])
-    for t in TRANSITIONS
-    for trigger in [str(t["trigger"])]
-    for source in ([t["source"]] if isinstance(t["source"], str) else t["source"])
-}
+S = DeploymentState
+# The task's phases in the order IoTSquare runs them (section 9.2): a report moves a deployment forward, never back.
+PHASES = [S.CREATED, S.SEND_FRAG_SESS_SETUP, S.ENQUEUE_FRAGMENT, S.SEND_FRAG_SESS_STATUS, S.SEND_FRAG_SESS_DEL,
+          S.CLEANUP, S.DONE]  # fmt: skip
+
+
+def expected(trigger: str, state: DeploymentState) -> DeploymentState | None:
+    """Where the domain rules send `state` on `trigger`; None where the trigger is an anomaly. Stated from the
+    rules, not read off the table: ended states are final; the task is created once, from Scheduled; abort and fail
+    end any open deployment; before its task exists nothing can be reported of it; a report moves a deployment
+    forward through the phases, never backwards, Unknown when the back end says so, and out of Unknown to any
+    phase but Created (a poll may miss short phases)."""
+    if state.ended:
+        return None
+    if trigger == "create":
+        return S.CREATED if state is S.SCHEDULED else None
+    if trigger in ("abort", "fail"):
+        return S.ABORTED if trigger == "abort" else S.FAILED
+    reported = S(trigger.removeprefix("report_"))
+    if state is S.SCHEDULED or reported is S.CREATED:
+        return None
+    if reported is S.UNKNOWN:
+        return None if state is S.UNKNOWN else S.UNKNOWN
+    if state is S.UNKNOWN:
+        return reported
+    return reported if PHASES.index(reported) > PHASES.index(state) else None
 
 
 @given(state=st.sampled_from(list(DeploymentState)), trigger=st.sampled_from(TRIGGERS))
-def test_every_state_trigger_pair_follows_the_table(state: DeploymentState, trigger: str) -> None:
+def test_every_state_trigger_pair_follows_the_domain_rules(state: DeploymentState, trigger: str) -> None:
     engine = DeploymentEngine(state)
     step = Step()
     moved = engine.fire(trigger, "test", step)
-    if (trigger, state.value) in LEGAL:
-        assert moved and engine.state.value == LEGAL[(trigger, state.value)]
+    if (goal := expected(trigger, state)) is not None:
+        assert moved and engine.state is goal
         assert [e.kind for e in step.events] == ["transition"]
     else:
         assert not moved and engine.state is state
@@ -57,12 +77,19 @@ def test_every_pair_is_exercised() -> None:
         for trigger in TRIGGERS:
             engine = DeploymentEngine(state)
             engine.fire(trigger, "walk", Step())
-            assert engine.state.value == LEGAL.get((trigger, state.value), state.value)
+            assert engine.state is (expected(trigger, state) or state), (state, trigger)
+
+
+def test_the_triggers_are_every_report_and_create_abort_fail() -> None:
+    assert set(TRIGGERS) == {f"report_{s.value}" for s in [*PHASES, S.UNKNOWN]} | {"create", "abort", "fail"}
+    assert {t["trigger"] for t in TRANSITIONS} <= set(TRIGGERS)
 
 
 def test_ended_states_are_final() -> None:
     for state in (DeploymentState.DONE, DeploymentState.ABORTED, DeploymentState.FAILED):
-        assert not any(source == state.value for (_, source) in LEGAL)
+        for trigger in TRIGGERS:
+            engine = DeploymentEngine(state)
+            assert not engine.fire(trigger, "after the end", Step()) and engine.state is state
 
 
 def test_done_back_to_enqueue_is_an_anomaly() -> None:
@@ -157,7 +184,49 @@ def test_a_task_the_back_end_failed_fails_the_deployment_and_keeps_reasons() -> 
 )
 def test_updated_means_the_device_reports_the_version_sent(reported: str, outcome: Outcome) -> None:
     engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT, expected_version="v1.4")
-    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.DONE, {"firmwareVersion": reported}),)), T0)
+    report = DeviceReport("01" * 8, Stage.DONE, {"firmwareVersion": reported}, firmware_version=reported or None)
+    engine.handle(DevicesReported((report,)), T0)
     engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {"status": 3})), T0)
     device = engine.devices["01" * 8]
     assert device.outcome is outcome and (outcome is Outcome.UPDATED or "v1.3" in device.reason)
+
+
+def test_the_version_is_judged_on_the_typed_field_not_on_a_vendor_s_raw_key() -> None:
+    engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT, expected_version="v1.4")
+    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.DONE, {"firmwareVersion": "v1.3"}),)), T0)
+    engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {})), T0)
+    assert engine.devices["01" * 8].outcome is Outcome.UPDATED  # no typed version: nothing contradicts it
+
+
+def test_a_version_reported_once_is_kept_when_a_later_report_omits_it() -> None:
+    engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT, expected_version="v1.4")
+    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.RECEIVING, {}, firmware_version="v1.3"),)), T0)
+    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.DONE, {}),)), T0)
+    engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {})), T0)
+    assert engine.devices["01" * 8].outcome is Outcome.FAILED
+
+
+def test_the_preparation_and_the_join_deadline_are_state_a_new_engine_resumes() -> None:
+    """What the runner stores after each step is all a restarted engine needs: the phase and the deadline."""
+    members = ("01" * 8, "02" * 8)
+    first = DeploymentEngine(join_timeout=timedelta(minutes=10), temporary=True)
+    assert first.preparation is Preparation.WAITING and first.timer(T0).commands == [PrepareTarget()]
+    assert first.preparation is Preparation.PREPARING
+    first.handle(TargetPrepared(TargetReport("aa" * 8, members, {}, temporary=True)), T0)
+    assert first.preparation is Preparation.JOINING and first.join_deadline == T0 + timedelta(minutes=10)
+    # A restart five minutes later, from what was stored: it neither prepares again nor restarts the join timeout.
+    again = DeploymentEngine(
+        devices=dict(first.devices),
+        join_timeout=timedelta(minutes=10),
+        temporary=True,
+        preparation=first.preparation,
+        join_deadline=first.join_deadline,
+    )
+    later = T0 + timedelta(minutes=5)
+    assert again.timer(later).commands == [CheckJoined()]
+    again.handle(JoinedReported({members[0]: True, members[1]: False}), later)
+    assert again.preparation is Preparation.JOINING  # still within the first deadline
+    again.handle(JoinedReported({members[0]: True, members[1]: False}), T0 + timedelta(minutes=10))
+    assert again.preparation is Preparation.CREATING and again.timer(T0 + timedelta(minutes=10)).commands == [
+        CreateTask()
+    ]

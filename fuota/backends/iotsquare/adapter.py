@@ -29,9 +29,8 @@ from fuota.backends.iotsquare import codes
 from fuota.backends.iotsquare.http import IoTSquareHTTP
 from fuota.core.model import normalize_eui
 
-__all__ = ["GROUP_FIELDS", "MAX_EXT_GROUP_SIZE", "IoTSquareBackend", "group_identity"]
+__all__ = ["GROUP_FIELDS", "IoTSquareBackend", "group_identity"]
 
-MAX_EXT_GROUP_SIZE = 253  # section 6.1.4: the extended function caps a group at 253 devices
 BIND_BATCH = 100  # devices per mcdevice/create request
 
 # Section 6.2.2: the mcgroup/create fields taken from `options` (mcEUI and mcName are derived), each under its
@@ -129,32 +128,29 @@ class IoTSquareBackend:
 
     # --- targets: multicast groups and their members ------------------------------------------------------------
 
-    def prepare(self, target: str | None, devices: tuple[str, ...], options: dict[str, object]) -> list[TargetReport]:
-        """An existing group's members (`target` = its mcEUI), or temporary groups holding `devices`.
+    def prepare(self, target: str | None, devices: tuple[str, ...], options: dict[str, object]) -> TargetReport:
+        """An existing group's members (`target` = its mcEUI), or one temporary group holding `devices`.
 
-        Temporary groups take the section 6.2.2 fields of `options` (GROUP_FIELDS: spec names or their snake_case
-        aliases; class C by default) and need options["name_prefix"]. With enableMCExt a group holds at most 253
-        devices; options["max_group_size"] lowers that (without enableMCExt one group holds them all unless it is
-        given). A device IoTSquare refuses is in TargetReport.refused with the reason its code gives; the others go
-        on. Devices of an existing group that are not its members are refused too.
+        A temporary group takes the section 6.2.2 fields of `options` (GROUP_FIELDS: spec names or their snake_case
+        aliases; class C by default) and needs options["name_prefix"]; with enableMCExt it holds at most 253 devices
+        (the kind cuts a campaign into deployments that fit). A device IoTSquare refuses is in
+        TargetReport.refused with the reason its code gives; the others go on. Devices of an existing group that are
+        not its members are refused too.
         """
         wanted = sorted({normalize_eui(device) for device in devices})
         if target:
-            return [self._existing(normalize_eui(target), wanted)]
+            return self._existing(normalize_eui(target), wanted)
         if not wanted:
-            return []
+            raise RejectedError(f"back end {self.name!r}: no device to put in a multicast group")
         prefix = options.get("name_prefix")
         if not prefix:
             raise ValueError(f"back end {self.name!r}: prepare() without a target needs options['name_prefix']")
-        size = self._group_size(options, len(wanted))
-        chunks = [wanted[start : start + size] for start in range(0, len(wanted), size)]
-        if len(chunks) > 1 and not _option(options, "enableMCRemote"):
+        if _option(options, "enableMCExt") and len(wanted) > codes.MAX_EXT_GROUP_SIZE:
             raise RejectedError(
-                f"back end {self.name!r}: {len(wanted)} devices need {len(chunks)} multicast groups, but manual "
-                "multicast keys (mcAddr, mcAppSKey, mcNwkSKey) serve one group only (IoTSquare refuses duplicates, "
-                "14003): enable enableMCRemote or raise max_group_size"
+                f"back end {self.name!r}: {len(wanted)} devices do not fit one multicast group, which holds at most "
+                f"{codes.MAX_EXT_GROUP_SIZE} with the extended function (section 6.1.4): split them into deployments"
             )
-        return [self._temporary(str(prefix), index, chunk, options) for index, chunk in enumerate(chunks)]
+        return self._temporary(str(prefix), 0, wanted, options)
 
     def ready(self, target: str) -> dict[str, bool]:
         """{DevEUI: joined} for every member of the group (all pages of mcdevice/list)."""
@@ -187,15 +183,6 @@ class IoTSquareBackend:
                 code=code,
                 msg=msg,
             )
-
-    def _group_size(self, options: dict[str, object], count: int) -> int:
-        limits = [int(str(options["max_group_size"]))] if "max_group_size" in options else []
-        if _option(options, "enableMCExt"):
-            limits.append(MAX_EXT_GROUP_SIZE)
-        size = min(limits, default=count)
-        if size < 1:
-            raise ValueError(f"back end {self.name!r}: max_group_size must be at least 1, got {size}")
-        return size
 
     def _existing(self, target: str, wanted: list[str]) -> TargetReport:
         members = tuple(self.ready(target))
@@ -270,11 +257,12 @@ class IoTSquareBackend:
         A create is never blindly repeated: every attempt, the first included, looks the task up by name first,
         since a create whose answer was lost may have succeeded.
         """
-        redundancy = spec.redundancy_percent
-        if not 0.1 <= redundancy <= 1:
+        redundancy = spec.redundancy_percent / 100  # section 9.1 wants a fraction of nbFrag
+        low, high = codes.REDUNDANCY_FRACTION
+        if not low <= redundancy <= high:
             raise RejectedError(
-                f"back end {self.name!r}: redundancyPercent must be within 0.1–1 (IoTSquare section 9.1), got "
-                f"{redundancy!r}: choose a redundancy between 10 % and 100 %"
+                f"back end {self.name!r}: redundancy_percent = {spec.redundancy_percent:g} is out of range: "
+                f"{100 * low:g}–{100 * high:g} (IoTSquare's redundancyPercent {low:g}–{high:g}, section 9.1)"
             )
         mc_eui = normalize_eui(spec.target)
         body = {

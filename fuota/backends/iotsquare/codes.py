@@ -8,6 +8,7 @@ specs/iotsquare-openapi.md:
     section 7.2.2 mcdevice/create      BIND_REFUSALS: why one device was not added to a multicast group
     section 9.2   task states          TASK_STATES → fuota.core.model.DeploymentState
     section 9.4   device states        DEVICE_STATES → fuota.core.model.Stage, device_stage(), final_reason()
+    sections 6.1.4, 9.1  limits        MAX_EXT_GROUP_SIZE, REDUNDANCY_FRACTION
 
 Mapping decisions (section 9.4):
 
@@ -37,6 +38,7 @@ __all__ = [
     "DEVICE_STATES",
     "FUOTA_ALREADY_EXISTS",
     "GATEWAY_CODES",
+    "MAX_EXT_GROUP_SIZE",
     "MCDEVICE_BATCH_BIND_ERROR",
     "MCGROUP_ALREADY_EXISTS",
     "MCGROUP_BATCH_DELETE_ERROR",
@@ -45,6 +47,7 @@ __all__ = [
     "MULTICAST_FILE_TRANSFER_CODES",
     "MULTICAST_GROUP_CODES",
     "NOT_FOUND_CODES",
+    "REDUNDANCY_FRACTION",
     "RESPONSE_CODES",
     "SYSTEM_CODES",
     "TASK_STATES",
@@ -146,6 +149,11 @@ RESPONSE_CODES: dict[int, str] = (
 TRANSIENT_CODES = frozenset({1001, 1009})  # System Busy, Network Busy: ask again later
 AUTH_CODES = frozenset({1003, 1004})
 NOT_FOUND_CODES = frozenset({3001, 4001, 5001, 14001, 14013, 14019, 14021})
+
+# --- sections 6.1.4 and 9.1: limits --------------------------------------------------------------------------
+
+MAX_EXT_GROUP_SIZE = 253  # 6.1.4: the extended function caps a multicast group at 253 devices
+REDUNDANCY_FRACTION = (0.1, 1.0)  # 9.1: fuota/create's redundancyPercent, a fraction of nbFrag
 
 # The codes the adapter reconciles instead of raising.
 MCGROUP_NOT_EXIST = 14001

@@ -24,12 +24,9 @@ from fuota.backends.milesight import codes
 from fuota.backends.milesight.mqtt import NsApiClient
 from fuota.core.model import normalize_eui
 
-__all__ = ["FRAGMENT_HEADER", "MAX_NAME_LENGTH", "MilesightBackend", "check_task_options"]
+__all__ = ["FRAGMENT_HEADER", "MilesightBackend", "check_task_options"]
 
 FRAGMENT_HEADER = 3  # a DataFragment's CID and 2-byte index go in the same payload as the fragment
-MAX_NAME_LENGTH = 127  # section 6.1
-DEFAULT_REGION = "EU868"
-DEFAULT_FRAGMENT_SIZE, DEFAULT_FRAGMENT_INTERVAL = 50, 5000  # as fuota.campaign.MilesightTarget
 
 _URDEVICES = "/api/urdevices"
 _TASK = "/api/fuota/task"
@@ -40,7 +37,7 @@ _DEVICES = "/api/fuota/devices"
 
 
 def _limit(field: str, value: int, low: int, high: int, unit: str = "") -> None:
-    if not low <= value <= high:
+    if not low <= value <= high:  # the ranges of section 6.1 (codes.TASK_LIMITS), or of a region's frequencies
         raise RejectedError(f"{field} = {value}{unit} is out of range: {low}–{high}{unit} (Milesight section 6.1)")
 
 
@@ -53,15 +50,16 @@ def check_task_options(
     max_payload: int | None = None,
 ) -> None:
     """Raise RejectedError naming the first field outside section 6.1's limits (or the data rate's payload size)."""
-    if name is not None and not 1 <= len(name) <= MAX_NAME_LENGTH:
+    shortest, longest = codes.TASK_LIMITS["name"]
+    if name is not None and not shortest <= len(name) <= longest:
         shown = name if len(name) <= 40 else f"{name[:40]}…"
         raise RejectedError(
-            f"task name {shown!r} has {len(name)} characters: 1–{MAX_NAME_LENGTH} allowed (section 6.1)"
+            f"task name {shown!r} has {len(name)} characters: {shortest}–{longest} allowed (section 6.1)"
         )
-    _limit("fragment_size", fragment_size, 1, 250, " bytes")
-    _limit("fragment_interval", fragment_interval, 1000, 10000, " ms")
+    _limit("fragment_size", fragment_size, *codes.TASK_LIMITS["fragmentSize"], " bytes")
+    _limit("fragment_interval", fragment_interval, *codes.TASK_LIMITS["fragmentInterval"], " ms")
     if fragment_redundancy is not None:
-        _limit("fragment_redundancy", fragment_redundancy, 0, 100, " %")
+        _limit("fragment_redundancy", fragment_redundancy, *codes.TASK_LIMITS["fragmentRedundancy"], " %")
     if max_payload is not None and fragment_size > max_payload - FRAGMENT_HEADER:
         raise RejectedError(
             f"fragment_size = {fragment_size} bytes does not fit the data rate's payload of {max_payload} bytes "
@@ -72,8 +70,8 @@ def check_task_options(
 
 @dataclass(frozen=True, slots=True)
 class _Settings:
-    """The task's radio and fragmentation settings, from a deployment's options (fuota.campaign.MilesightTarget's
-    fields: region, dr, frequency, fragment_size, fragment_interval; also started_at, description, firmware_name)."""
+    """The task's radio and fragmentation settings, from a deployment's options (MilesightTarget's fields of
+    kind.py: region, dr, frequency, fragment_size, fragment_interval; also started_at, description, firmware_name)."""
 
     region: str
     dr: int
@@ -96,7 +94,7 @@ def _int(options: dict[str, object], key: str, default: int) -> int:
 
 
 def _settings(options: dict[str, object]) -> _Settings:
-    region = str(_option(options, "region", DEFAULT_REGION)).upper()
+    region = str(_option(options, "region", codes.DEFAULT_REGION)).upper()
     if region not in codes.RX2_DEFAULTS:
         raise RejectedError(
             f"region {region!r} is not a channel plan of the spec: one of {', '.join(codes.RX2_DEFAULTS)}"
@@ -108,8 +106,8 @@ def _settings(options: dict[str, object]) -> _Settings:
         region,
         _int(options, "dr", rx2_dr),
         frequency,
-        _int(options, "fragment_size", DEFAULT_FRAGMENT_SIZE),
-        _int(options, "fragment_interval", DEFAULT_FRAGMENT_INTERVAL),
+        _int(options, "fragment_size", codes.DEFAULT_FRAGMENT_SIZE),
+        _int(options, "fragment_interval", codes.DEFAULT_FRAGMENT_INTERVAL),
     )
 
 
@@ -127,6 +125,12 @@ def _started_at(options: dict[str, object]) -> str:
             raise RejectedError(f"started_at = {value!r} has no time zone: write e.g. 2026-11-24T02:00:00Z")
     when = when.astimezone(UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _firmware_version(item: dict[str, Any]) -> str | None:
+    """The device's `firmwareVersion` (6.7), None when absent or empty (the spec's sample sends "")."""
+    value = item.get("firmwareVersion")
+    return str(value) if value not in (None, "") else None
 
 
 class MilesightBackend:
@@ -195,7 +199,7 @@ class MilesightBackend:
                     found[device] = normalize_eui(gateway)
         return found
 
-    def prepare(self, target: str | None, devices: tuple[str, ...], options: dict[str, object]) -> list[TargetReport]:
+    def prepare(self, target: str | None, devices: tuple[str, ...], options: dict[str, object]) -> TargetReport:
         """The gateway `target`'s report: the devices it knows are members, the others refused with the reason."""
         if not target:
             raise ValueError(f"back end {self.name!r}: a Milesight deployment's target is a gateway EUI")
@@ -207,7 +211,7 @@ class MilesightBackend:
             for device in wanted
             if device not in known
         }
-        return [TargetReport(gateway, tuple(d for d in wanted if d not in refused), refused, temporary=False)]
+        return TargetReport(gateway, tuple(d for d in wanted if d not in refused), refused, temporary=False)
 
     def ready(self, target: str) -> dict[str, bool]:
         """Nothing to wait for: the task itself sets the multicast session up. The empty answer lets the engine go
@@ -272,7 +276,7 @@ class MilesightBackend:
         itself is never re-sent by the transport: an attempt whose answer was lost may have succeeded.
         """
         gateway = normalize_eui(spec.target)
-        redundancy = round(spec.redundancy_percent * 100)
+        redundancy = round(spec.redundancy_percent)
         settings = self._checked(gateway, spec.options, name=spec.name, fragment_redundancy=redundancy)
         task = {
             "name": spec.name,
@@ -324,8 +328,8 @@ class MilesightBackend:
         return TaskStatus(codes.task_state(entry.get("status")), dict(entry))
 
     def devices(self, ref: TaskRef) -> list[DeviceReport]:
-        """Every device of the task (all pages, section 6.7): Stage and reason from its codes, its fields verbatim
-        (firmwareVersion included)."""
+        """Every device of the task (all pages, section 6.7): Stage and reason from its codes, the firmware version it
+        reports (`firmwareVersion`, when not empty), its fields verbatim."""
         gateway, task_id = self._ids(ref)
         items = self._api.pages(gateway, _DEVICES, {"taskId": task_id}, "devices", "total")
         reports = []
@@ -333,7 +337,7 @@ class MilesightBackend:
             for index, item in enumerate(answers.items(items, "devices")):
                 stage, reason = codes.device_stage(item)
                 dev_eui = answers.eui(item, "devEui", f"devices[{index}]")
-                reports.append(DeviceReport(dev_eui, stage, dict(item), reason))
+                reports.append(DeviceReport(dev_eui, stage, dict(item), reason, _firmware_version(item)))
         return reports
 
     def abort(self, ref: TaskRef) -> None:

@@ -11,6 +11,7 @@ specs/milesight-mqtt-api.txt:
     6.11      Fragment Session Status  FRAGMENT_SESSION_STATUS → FRAGMENT_STAGES, FRAGMENT_FAILURES
     6.7       device status            DEVICE_STATUS; device_stage() reads all three device codes
     appendix  Default RX2/Ping Slot    RX2_DEFAULTS (frequency, data rate), RX2_FREQUENCY_RANGES
+    6.1       Create FUOTA task        TASK_LIMITS (name, fragmentSize, fragmentInterval, fragmentRedundancy)
 
 Mapping decisions:
 
@@ -42,6 +43,9 @@ from fuota.core.model import DeploymentState, Stage
 __all__ = [
     "ADVICE",
     "ALREADY_EXISTS",
+    "DEFAULT_FRAGMENT_INTERVAL",
+    "DEFAULT_FRAGMENT_SIZE",
+    "DEFAULT_REGION",
     "DEVICE_STATUS",
     "FRAGMENT_FAILURES",
     "FRAGMENT_SESSION_STATUS",
@@ -55,6 +59,7 @@ __all__ = [
     "RX2_DEFAULTS",
     "RX2_FREQUENCY_RANGES",
     "SUCCESS",
+    "TASK_LIMITS",
     "TASK_STATES",
     "TASK_STATUS",
     "TRANSIENT_CODES",
@@ -321,3 +326,19 @@ RX2_FREQUENCY_RANGES: dict[str, tuple[int, int]] = {
     "AS923-3": (915_000_000, 928_000_000),
     "AS923-4": (915_000_000, 928_000_000),
 }
+
+
+# --- 6.1, Create FUOTA task: the ranges of its fields ------------------------------------------------------------
+
+TASK_LIMITS: dict[str, tuple[int, int]] = {
+    "name": (1, 127),  # characters
+    "fragmentSize": (1, 250),  # bytes
+    "fragmentInterval": (1000, 10000),  # milliseconds
+    "fragmentRedundancy": (0, 100),  # percent
+}
+
+# fuota's defaults within those ranges. 43 bytes fits every EU868 data rate: section 6.6's sample gives 46 bytes at
+# DR0–2, and a DataFragment costs 3.
+DEFAULT_FRAGMENT_SIZE = 43
+DEFAULT_FRAGMENT_INTERVAL = 5000  # milliseconds
+DEFAULT_REGION = "EU868"

@@ -1,0 +1,204 @@
+"""Milesight gateways as a fuota back end kind: its `[backends.NAME]` model, its `[milesight]` campaign table, and
+how a campaign's devices become deployments (one per gateway, each device through the gateway that knows it).
+
+    [backends.NAME] kind = "milesight"   MilesightConfig: the MQTT broker, its topics and credentials, the gateways
+    [milesight] in a campaign file       MilesightTarget: the gateways, fragment size and interval, radio settings,
+                                         the firmware version devices report once updated
+
+A gateway's embedded network server only knows its own devices, so planning asks every gateway for its device list
+(`GET /api/urdevices`, nothing is sent) and checks the task's settings against section 6.1's limits and the data
+rate's payload size (`/api/fuota/task/payloadsize`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+import codec
+from fuota.backends.base import Backend, BackendKind, DeploymentPlan, KindPlan, Pacing, PlanRequest
+from fuota.backends.config import BackendConfig, from_env
+from fuota.backends.errors import BackendError
+from fuota.backends.milesight.codes import (
+    DEFAULT_FRAGMENT_INTERVAL,
+    DEFAULT_FRAGMENT_SIZE,
+    DEFAULT_REGION,
+    TASK_LIMITS,
+)
+from fuota.core.model import EUI_PATTERN, normalize_eui
+from fuota.core.settings import ConfigError
+
+__all__ = ["MilesightConfig", "MilesightKind", "MilesightTarget"]
+
+
+class MilesightConfig(BackendConfig):
+    """`[backends.NAME] kind = "milesight"`: Milesight gateways' ns-api behind one MQTT broker."""
+
+    kind: Literal["milesight"]
+    broker_url: Annotated[str, Field(pattern=r"^mqtts?://[^/]+$")]
+    # MQTT v3.1.1 section 4.7: a topic a client publishes to holds no wildcard; the answers' topic is matched
+    # exactly too, so that no other traffic is taken for an answer.
+    request_topic: str = "milesight/ns-api/request"
+    response_topic: str = "milesight/ns-api/response"
+    client_id: str = "fuota"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    gateways: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials_in_url(cls, data: object) -> object:
+        # Checked before the URL's other checks: their messages quote it, and so would show the password.
+        url = data.get("broker_url") if isinstance(data, dict) else None
+        if isinstance(url, str) and "@" in url.partition("://")[2].partition("/")[0]:
+            raise ValueError("broker_url holds credentials (user:password@): give username and password instead")
+        return data
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_address(cls, url: str) -> str:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - reading the port is what checks it
+        except ValueError as exc:
+            raise ValueError(f"not a broker address ({exc}): write mqtt://host:port, the port within 0–65535") from None
+        if not parts.hostname:
+            raise ValueError("no host: write mqtt://host:port or mqtts://host:port")
+        return url
+
+    @model_validator(mode="after")
+    def _tls_needs_mqtts(self) -> MilesightConfig:
+        given = [f for f in ("tls_ca", "tls_cert", "tls_key") if getattr(self, f) is not None]
+        if given and not self.broker_url.startswith("mqtts://"):
+            raise ValueError(f"{', '.join(given)} given but broker_url = {self.broker_url!r} is not TLS: use mqtts://")
+        return self
+
+    @field_validator("request_topic", "response_topic")
+    @classmethod
+    def _concrete(cls, topic: str) -> str:
+        if not topic or any(c in topic for c in "+#\x00"):
+            raise ValueError("give a concrete topic, e.g. milesight/ns-api/request: not empty, no wildcard + or #")
+        return topic
+
+    @field_validator("gateways")
+    @classmethod
+    def _euis(cls, gateways: list[str]) -> list[str]:
+        for index, eui in enumerate(gateways):
+            if not EUI_PATTERN.match(eui):
+                raise ValueError(f"gateways[{index}] = {eui!r} is not a gateway EUI (16 hexadecimal digits)")
+        return [normalize_eui(eui) for eui in gateways]
+
+    def secret(self, name: str) -> str | None:
+        """The broker password, if any, from the file or the environment."""
+        return from_env(name, "password", self.password, self.password_env, required=False)
+
+
+def _limited(name: str) -> Any:
+    low, high = TASK_LIMITS[name]
+    return Field(ge=low, le=high)
+
+
+class MilesightTarget(BaseModel):
+    """`[milesight]`: the gateways to use and the task's fragmentation settings (spec section 6.1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gateways: list[str] | None = None  # default: the back end's configured gateways, asked who knows each device
+    fragment_size: Annotated[int, _limited("fragmentSize")] = DEFAULT_FRAGMENT_SIZE
+    fragment_interval: Annotated[int, _limited("fragmentInterval")] = DEFAULT_FRAGMENT_INTERVAL  # milliseconds
+    region: str = DEFAULT_REGION
+    dr: Annotated[int, Field(ge=0, le=15)] | None = None  # default: the region's RX2 data rate
+    frequency: Annotated[int, Field(gt=0)] | None = None  # Hz; default: the region's RX2 frequency
+    expected_version: str | None = None
+
+    @field_validator("gateways")
+    @classmethod
+    def _gateway_euis(cls, gateways: list[str] | None) -> list[str] | None:
+        if gateways is None:
+            return None
+        for index, eui in enumerate(gateways):
+            if not isinstance(eui, str) or not EUI_PATTERN.match(eui.strip()):
+                raise ValueError(f"gateways[{index}] = {eui!r} is not an EUI-64 (16 hexadecimal digits)")
+        return [normalize_eui(eui) for eui in gateways]
+
+
+class MilesightKind(BackendKind):
+    """Milesight: one deployment per gateway, each device sent through the gateway whose network server knows it."""
+
+    name = "milesight"
+    config_model = MilesightConfig
+    target_model = MilesightTarget
+    rounding = codec.Rounding.CHIRPSTACK
+    redundancy_percent = TASK_LIMITS["fragmentRedundancy"]
+
+    def build(self, name: str, config: BackendConfig) -> Backend:
+        """A MilesightBackend on the configured broker."""
+        from fuota.backends.milesight.adapter import MilesightBackend
+
+        assert isinstance(config, MilesightConfig)
+        return MilesightBackend(
+            name=name,
+            broker_url=config.broker_url,
+            request_topic=config.request_topic,
+            response_topic=config.response_topic,
+            client_id=config.client_id,
+            username=config.username,
+            password=config.secret(name),
+            tls_ca=str(config.tls_ca) if config.tls_ca else None,
+            tls_cert=str(config.tls_cert) if config.tls_cert else None,
+            tls_key=str(config.tls_key) if config.tls_key else None,
+            tls_insecure=config.insecure,
+            timeout=config.timeout,
+            # Within one call, retries stop where the runner would give the back end up anyway.
+            retry_timeout=min(60.0, config.give_up_after),
+        )
+
+    def plan(self, name: str, config: BackendConfig, request: PlanRequest) -> KindPlan:
+        """One deployment per gateway that knows some of the devices; asks the gateways over the broker which
+        devices each knows and checks the task's settings with the first (nothing is sent)."""
+        from fuota.backends.milesight.adapter import MilesightBackend
+
+        assert isinstance(config, MilesightConfig)
+        table = request.table if isinstance(request.table, MilesightTarget) else MilesightTarget()
+        gateways = table.gateways or config.gateways
+        if not gateways:
+            raise ConfigError(
+                f"no gateway to send through: list them in [milesight] gateways or backends.{name}.gateways"
+            )
+        self.check_redundancy(name, request.redundancy_percent)
+        frag = self.frag_plan(request, table.fragment_size)
+        backend = self.build(name, config)
+        assert isinstance(backend, MilesightBackend)
+        try:
+            target = backend.task_options(gateways[0], table.model_dump(mode="json"))
+            located = backend.locate(gateways, list(request.devices))
+        except BackendError as exc:
+            raise ConfigError(f"gateways = {gateways} (backend {name!r}): {exc}") from exc
+        finally:
+            backend.close()
+        unknown = [eui for eui, gateway in located.items() if gateway is None]
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            raise ConfigError(
+                f"devices: {shown} known to none of the gateways {', '.join(gateways)}; remove them or "
+                "add them to a gateway's network server"
+            )
+        per_gateway = {g: tuple(d for d in request.devices if located[d] == g) for g in gateways}
+        deployments = [
+            DeploymentPlan(f"{request.name}-{gateway}", name, gateway, False, devices, frag)
+            for gateway, devices in per_gateway.items()
+            if devices
+        ]
+        return KindPlan(target, deployments, expected_version=table.expected_version)
+
+    def pacing(self, target: dict[str, Any]) -> Pacing:
+        """The task's own data rate and fragmentInterval (section 6.1), which the gateway keeps to."""
+        table = MilesightTarget.model_validate(target)
+        return Pacing(table.region, table.dr, float(table.fragment_interval))

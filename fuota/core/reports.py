@@ -1,0 +1,70 @@
+"""What the runner asks of a back end and what a back end reports: plain values, whatever the vendor.
+
+Adapters (fuota/backends/<vendor>/) translate their API into these types; the engine (fuota.core.engine) reads
+them as observations. A vendor's own fields stay verbatim in `raw`, for people; what fuota itself decides on is a
+typed field here (a device's firmware version, for instance), never a vendor's raw key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fuota.core.model import DeploymentState, Stage
+
+__all__ = ["DeviceReport", "TargetReport", "TaskRef", "TaskSpec", "TaskStatus"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One deployment's task as the back end will run it.
+
+    `name` is unique per deployment and stored before the create call, so that after a crash the task is found
+    by name instead of created twice. `target` is the back end's own address of the devices (IoTSquare: the
+    multicast group's mcEUI; Milesight: the gateway EUI). `redundancy_percent` is in percent of the uncoded
+    fragments (30 for 30 %), as everywhere in fuota; a back end that wants a fraction converts it at its wire.
+    """
+
+    name: str
+    target: str
+    firmware: bytes
+    redundancy_percent: float
+    devices: tuple[str, ...] = ()
+    options: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRef:
+    """How the back end knows a created task: IoTSquare {"fdID", "mcEUI"}; Milesight {"taskId", "gatewayEUI"}."""
+
+    name: str
+    ids: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    """The task's state as the back end reports it: mapped to a DeploymentState, with the raw fields kept."""
+
+    state: DeploymentState
+    raw: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceReport:
+    """One device's state as the back end reports it, mapped to a Stage; `reason` says why when it failed;
+    `firmware_version` is the version the device reports running, where the back end tells it (None otherwise)."""
+
+    dev_eui: str
+    stage: Stage
+    raw: dict[str, object]
+    reason: str | None = None
+    firmware_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetReport:
+    """The outcome of preparing a target: the devices that are in, and those refused with the reason."""
+
+    target: str
+    members: tuple[str, ...]
+    refused: dict[str, str] = field(default_factory=dict)
+    temporary: bool = False
