@@ -150,6 +150,16 @@ class BackendKind(ABC):
     def pacing(self, target: dict[str, Any]) -> Pacing:
         """How the deployments of a campaign whose completed table is `target` send their fragments."""
 
+    def connect(self, name: str, config: BackendConfig) -> Backend:
+        """`build`, with a value the configuration's checks let through but the adapter cannot use (a ValueError)
+        turned into ConfigError naming the back end."""
+        try:
+            return self.build(name, config)
+        except ConfigError:
+            raise
+        except ValueError as exc:
+            raise ConfigError(f"backends.{name}: {exc}") from exc
+
     def brings_devices(self, table: BaseModel | None) -> bool:
         """Whether the table names a target that brings its own devices (an existing multicast group), so that
         the campaign may list none."""

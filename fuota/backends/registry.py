@@ -39,9 +39,4 @@ def make_backend(name: str, config: BackendConfig) -> Backend:
             "impersonate it and read its secrets; give its CA (ca_file / tls_ca) instead",
             name,
         )
-    try:
-        return kind_of(config.kind).build(name, config)
-    except ConfigError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(f"backends.{name}: {exc}") from exc
+    return kind_of(config.kind).connect(name, config)

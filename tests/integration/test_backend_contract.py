@@ -35,7 +35,7 @@ class Harness:
     options: dict[str, object] = field(default_factory=dict)
 
     def spec(self, name: str) -> TaskSpec:
-        return TaskSpec(name, self.target, FIRMWARE, 0.3, tuple(self.devices), self.options)
+        return TaskSpec(name, self.target, FIRMWARE, 30, tuple(self.devices), self.options)
 
 
 @pytest.fixture(params=["iotsquare", "milesight"])
@@ -61,7 +61,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
 
 
 def test_prepare_gives_the_members(harness: Harness) -> None:
-    report = harness.backend.prepare(harness.target, tuple(harness.devices), dict(harness.options))[0]
+    report = harness.backend.prepare(harness.target, tuple(harness.devices), dict(harness.options))
     assert report.target == harness.target.lower()  # EUIs come back normalized, whatever case was given
     assert set(report.members) == set(harness.devices) and not report.refused
     ready = harness.backend.ready(report.target)  # a device a back end does not list is not held back

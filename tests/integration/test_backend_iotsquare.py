@@ -30,7 +30,7 @@ from tests.support.iotsquare_stub import IoTSquareStub, Reply, err, ok, paged
 TOKEN = "tok-9f8e7d6c5b4a"
 MC = "cc3e92cea33ac62a"
 REF = TaskRef("camp-1", {"fdID": 16, "mcEUI": MC})
-SPEC = TaskSpec(name="camp-1", target=MC, firmware=b"\x23\x33", redundancy_percent=0.3)
+SPEC = TaskSpec(name="camp-1", target=MC, firmware=b"\x23\x33", redundancy_percent=30)
 
 MCGROUP_CREATE = "/openapi/mcgroup/create"
 MCGROUP_LIST = "/openapi/mcgroup/list"
@@ -211,13 +211,13 @@ def test_ready_pages_past_the_200_cap(stub: IoTSquareStub, backend: IoTSquareBac
 def test_prepare_existing_target_reports_members_and_outsiders(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:
     members = euis(230)
     stub.on(MCDEVICE_LIST, paged([{"devEUI": eui, "joined": True} for eui in members]))
-    (report,) = backend.prepare(MC, (members[0].upper(), "00000000000000ff"), {})
+    report = backend.prepare(MC, (members[0].upper(), "00000000000000ff"), {})
     assert report.target == MC and not report.temporary and len(report.members) == 230
     assert list(report.refused) == ["00000000000000ff"] and "not a member" in report.refused["00000000000000ff"]
     assert not stub.calls(MCGROUP_CREATE)
 
 
-def test_prepare_splits_into_groups_of_253_with_the_extended_function(
+def test_prepare_makes_one_group_of_at_most_253_with_the_extended_function(
     stub: IoTSquareStub, backend: IoTSquareBackend
 ) -> None:
     stub.on(MCGROUP_CREATE, ok())
@@ -225,9 +225,12 @@ def test_prepare_splits_into_groups_of_253_with_the_extended_function(
     options = {"name_prefix": "sensors-v2.3-1", "region": "eu868", "subnet": "ch_00-07", "enable_mc_remote": True}
     options |= {"group_id": 0, "gen_app_key": "504e83e6dd1a457af1bf93f99d362e89", "enableMCExt": True}
     options |= {"time_slot_length": 3, "mc_addr": None, "join_timeout": 600.0}
-    reports = backend.prepare(None, tuple(euis(300)), options)
-    assert [len(r.members) for r in reports] == [253, 47] and all(r.temporary for r in reports)
-    first = stub.calls(MCGROUP_CREATE)[0].body
+    with pytest.raises(RejectedError, match=r"254 devices do not fit one multicast group.*253"):
+        backend.prepare(None, tuple(euis(254)), options)
+    assert not stub.requests  # refused before anything is sent: the kind cuts deployments that fit
+    report = backend.prepare(None, tuple(euis(253)), options)
+    assert len(report.members) == 253 and report.temporary
+    (first,) = [call.body for call in stub.calls(MCGROUP_CREATE)]
     assert first == {
         "class": "C",
         "region": "eu868",
@@ -237,12 +240,12 @@ def test_prepare_splits_into_groups_of_253_with_the_extended_function(
         "enableMCExt": True,
         "timeSlotLength": 3,
         "genAppKey": "504e83e6dd1a457af1bf93f99d362e89",
-        "mcEUI": reports[0].target,
+        "mcEUI": report.target,
         "mcName": first["mcName"],
     }
     assert len(first["mcName"]) <= 20 and first["mcName"].replace("_", "").isalpha()
-    assert (reports[0].target, first["mcName"]) == group_identity("sensors-v2.3-1", 0)
-    assert [len(r.body["devEUIs"]) for r in stub.calls(MCDEVICE_CREATE)] == [100, 100, 53, 47]
+    assert (report.target, first["mcName"]) == group_identity("sensors-v2.3-1", 0)
+    assert [len(r.body["devEUIs"]) for r in stub.calls(MCDEVICE_CREATE)] == [100, 100, 53]
 
 
 def test_group_identity_is_deterministic_and_distinct() -> None:
@@ -260,7 +263,7 @@ def test_prepare_14008_gives_each_refused_device_its_reason(stub: IoTSquareStub,
     ]
     stub.on(MCGROUP_CREATE, ok())
     stub.on(MCDEVICE_CREATE, err(14008, "MCDevice Batch Bind Error", refusals))
-    (report,) = backend.prepare(None, tuple(devices), {"name_prefix": "camp-1", "mcAddr": "45c325ce"})
+    report = backend.prepare(None, tuple(devices), {"name_prefix": "camp-1", "mcAddr": "45c325ce"})
     assert report.members == (devices[0], devices[2])
     assert report.refused == {
         devices[1]: "device not registered on IoTSquare: add it to an application first",
@@ -275,7 +278,7 @@ def test_prepare_repeated_after_a_crash_reuses_the_group(stub: IoTSquareStub, ba
     others = [{"mcEUI": f"{i:016x}", "mcName": f"g_{i}"} for i in range(150)]
     stub.on(MCGROUP_LIST, paged([*others, {"mcEUI": mc_eui.upper(), "mcName": mc_name}]))
     stub.on(MCDEVICE_CREATE, err(14010, "MCDevice Already Bind Current Group"))
-    (report,) = backend.prepare(None, tuple(euis(3)), {"name_prefix": "camp-1", "enableMCRemote": True})
+    report = backend.prepare(None, tuple(euis(3)), {"name_prefix": "camp-1", "enableMCRemote": True})
     assert report.target == mc_eui and report.members == tuple(euis(3)) and not report.refused
 
 
@@ -287,10 +290,10 @@ def test_prepare_refuses_a_group_that_is_not_ours(stub: IoTSquareStub, backend: 
     assert caught.value.code == 14005 and not stub.calls(MCDEVICE_CREATE)
 
 
-def test_prepare_manual_keys_cannot_serve_several_groups(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:
-    options = {"name_prefix": "camp-1", "enable_mc_remote": False, "mc_addr": "45c325ce", "max_group_size": 2}
-    with pytest.raises(RejectedError, match="enableMCRemote"):
-        backend.prepare(None, tuple(euis(3)), options)
+def test_prepare_manual_keys_serve_one_group_only(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:
+    options = {"name_prefix": "camp-1", "enable_mc_remote": False, "mc_addr": "45c325ce", "enableMCExt": True}
+    with pytest.raises(RejectedError, match="do not fit one multicast group"):
+        backend.prepare(None, tuple(euis(300)), options)
     assert not stub.requests
 
 
@@ -313,7 +316,7 @@ def _tasks(*named: tuple[int, str]) -> list[dict[str, object]]:
 def test_find_looks_through_every_page(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:
     stub.on(FUOTA_LIST, paged(_tasks(*((i, f"other-{i}") for i in range(250)), (900, "camp-1"))))
     assert backend.find(SPEC) == TaskRef("camp-1", {"fdID": 900, "mcEUI": MC})
-    assert backend.find(TaskSpec("absent", MC, b"x", 0.3)) is None
+    assert backend.find(TaskSpec("absent", MC, b"x", 30)) is None
 
 
 def test_create_sends_the_task_and_finds_its_fdID_through_the_list(
@@ -359,11 +362,11 @@ def test_create_retries_after_a_busy_answer_when_the_task_is_absent(
     assert len(stub.calls(FUOTA_CREATE)) == 2 and len(stub.calls(FUOTA_LIST)) == 3
 
 
-@pytest.mark.parametrize("redundancy", [0.05, 1.5, float("nan")])
+@pytest.mark.parametrize("redundancy", [5, 150, float("nan")])
 def test_create_validates_redundancy_before_sending(
     stub: IoTSquareStub, backend: IoTSquareBackend, redundancy: float
 ) -> None:
-    with pytest.raises(RejectedError, match=r"redundancyPercent .*0\.1–1.*" + str(redundancy)):
+    with pytest.raises(RejectedError, match=f"redundancy_percent = {redundancy:g} is out of range: 10–100"):
         backend.create(TaskSpec("camp-1", MC, b"x", redundancy))
     assert not stub.requests
 

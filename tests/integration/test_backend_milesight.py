@@ -83,7 +83,7 @@ def client(broker: Broker, **knobs: Any) -> NsApiClient:
 
 def spec(**options: Any) -> TaskSpec:
     devices = ("24E1247151234568", "24e1247151234569")
-    return TaskSpec("camp-1-gw", GW, b"\x01\x02firmware", 0.3, devices, {"fragment_size": 48, **options})
+    return TaskSpec("camp-1-gw", GW, b"\x01\x02firmware", 30, devices, {"fragment_size": 48, **options})
 
 
 def tasks(*entries: dict[str, Any]) -> dict[str, Any]:
@@ -240,14 +240,12 @@ def test_locate_and_prepare_by_the_gateways_device_lists(mqtt_broker: Broker, ba
         assert backend.locate([GW, GW_B], [known_a[0]]) == {known_a[0]: GW}
         assert len(b.calls()) == 1  # not asked once every device was placed
         report = backend.prepare(GW.upper(), (known_a[1], unknown, known_a[1]), {})
-    assert report == [
-        TargetReport(
-            GW,
-            (known_a[1],),
-            {unknown: f"not known to gateway {GW.upper()}: add it to the gateway's network server first"},
-            temporary=False,
-        )
-    ]
+    assert report == TargetReport(
+        GW,
+        (known_a[1],),
+        {unknown: f"not known to gateway {GW.upper()}: add it to the gateway's network server first"},
+        temporary=False,
+    )
     assert backend.ready(GW) == {}
 
 
@@ -300,7 +298,7 @@ def test_create_already_exists_is_reconciled_by_name(gateway: Responder, backend
     [
         ({"options": {"fragment_size": 251}}, "fragment_size = 251 bytes is out of range: 1–250"),
         ({"options": {"fragment_interval": 999}}, "fragment_interval = 999 ms is out of range: 1000–10000"),
-        ({"redundancy_percent": 1.01}, "fragment_redundancy = 101 % is out of range: 0–100"),
+        ({"redundancy_percent": 101}, "fragment_redundancy = 101 % is out of range: 0–100"),
         ({"name": "n" * 128}, "has 128 characters: 1–127 allowed"),
         ({"options": {"region": "XX915"}}, "region 'XX915' is not a channel plan"),
         ({"options": {"frequency": 915_000_000}}, "frequency = 915000000 Hz"),
@@ -376,6 +374,14 @@ def test_devices_every_page_mapped_with_reasons(gateway: Responder, backend: Mil
     assert reports[1].reason is not None and "did not answer the multicast set-up" in reports[1].reason
     assert reports[2].reason is not None and reports[2].reason.startswith("too few fragments received")
     assert reports[0].reason is None and reports[3].reason is None
+    assert {r.firmware_version for r in reports} == {"v1.4"}  # the typed field the engine judges the version on
+
+
+def test_an_empty_firmware_version_is_no_version(gateway: Responder, backend: MilesightBackend) -> None:
+    item = {"devEui": "24E1247151230000", "firmwareVersion": "", "status": 3, "fragmentSessionStatus": 13}
+    gateway.on("GET", DEVICES, paged([item], "devices"))
+    (report,) = backend.devices(REF)
+    assert report.firmware_version is None and report.raw["firmwareVersion"] == ""  # as the spec's sample sends it
 
 
 def test_abort_deletes_and_a_gone_task_counts_as_deleted(gateway: Responder, backend: MilesightBackend) -> None:

@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fuota.backends.registry import make_backend
-from fuota.campaign import Window, load_campaign
+from fuota.campaign import load_campaign
 from fuota.config import load_config
 from fuota.core.model import CampaignState
-from fuota.service.campaigns import launch, plan_campaign
-from fuota.service.runner import Runner
+from fuota.core.settings import Window
+from fuota.service import campaigns as service
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.sim.milesight import MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
@@ -56,9 +55,9 @@ def test_a_closed_window_holds_the_campaign_until_it_opens(tmp_path: Path) -> No
         config = load_config(tmp_path / "fuota.toml")
         campaign = load_campaign(tmp_path / "c.toml")
         store = Store(config.store.url)
-        record, _ = launch(store, campaign, plan_campaign(campaign, config))
-        runner = Runner(store, {"iot": make_backend("iot", config.backend("iot"))}, clock=lambda: now[0],
-                        poll_interval={"iot": 0.1})  # fmt: skip
+        record, _ = service.launch(store, service.plan(config, campaign))
+        backends = service.build_backends(config, ["iot"])
+        runner = service.build_runner(config, store, backends, clock=lambda: now[0])
         for _ in range(5):
             runner.tick(record.id)
         assert sim.calls["mcgroup/create"] == 0 and store.campaign(record.id).state is CampaignState.SCHEDULED

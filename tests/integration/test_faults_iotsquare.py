@@ -30,7 +30,7 @@ from fuota.cli.app import app
 from fuota.cli.printing import status_data
 from fuota.config import load_config
 from fuota.core.model import CampaignState
-from fuota.service.campaigns import launch, plan_campaign
+from fuota.service import campaigns as service
 from fuota.sim.iotsquare import Faults, IoTSquareSim, fleet_euis
 from fuota.sim.iotsquare_faults import Fate
 from fuota.store import Store
@@ -159,7 +159,7 @@ def _launch(folder: Path, file: str) -> None:
     """`fuota launch FILE`, in this process (a subprocess costs a second)."""
     config, campaign = load_config(folder / "fuota.toml"), load_campaign(folder / file)
     with Store(config.store.url) as store:
-        launch(store, campaign, plan_campaign(campaign, config))
+        service.launch(store, service.plan(config, campaign))
 
 
 def test_malformed_forever_fails_the_deployment_and_the_daemon_serves_another_campaign(tmp_path: Path) -> None:
@@ -217,7 +217,7 @@ def test_every_fault_reaches_the_runner_as_a_transient_error(fate: Fate) -> None
     euis = fleet_euis(5, seed=55)
     with IoTSquareSim(groups={MC: euis}, speed=0, seed=6) as sim:
         backend = IoTSquareBackend("iot", sim.url, "sim-token", timeout=0.5, retry_attempts=1)
-        spec = TaskSpec(name="t", target=MC, firmware=bytes(500), redundancy_percent=0.3, devices=tuple(euis))
+        spec = TaskSpec(name="t", target=MC, firmware=bytes(500), redundancy_percent=30, devices=tuple(euis))
         ref: TaskRef = backend.create(spec)
         sim.faults.set(Faults(**{f"{fate}_rate": 1.0}))
         calls = [

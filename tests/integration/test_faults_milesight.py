@@ -184,7 +184,7 @@ def test_every_garbled_answer_reaches_the_runner_as_a_transient_error(mqtt_broke
     with MilesightSim(mqtt_broker.url, {gateway: euis}, speed=0, seed=11) as sim:
         backend = MilesightBackend("ms", mqtt_broker.url, timeout=0.3, retry_attempts=1)
         options = {"fragment_interval": 1000, "fragment_size": 40}
-        spec = TaskSpec(name="t", target=gateway, firmware=bytes(500), redundancy_percent=0.3, devices=tuple(euis),
+        spec = TaskSpec(name="t", target=gateway, firmware=bytes(500), redundancy_percent=30, devices=tuple(euis),
                         options=options)  # fmt: skip
         ref = backend.create(spec)
         calls = [

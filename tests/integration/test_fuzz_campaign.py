@@ -2,8 +2,9 @@
 
 The contract (DESIGN.md §4, fuota.config): a file either loads or is refused with ConfigError, which the command
 turns into exit code 2 with a message naming the field; never a traceback. Campaigns go through what `fuota plan`
-and `fuota launch` run inside their ConfigError handler (load_campaign, then plan_campaign against an IoTSquare back
-end); configurations through load_config and the adapter factory that `fuota run` builds its back ends with.
+and `fuota launch` run inside their ConfigError handler (load_campaign, then fuota.service.campaigns.plan against an
+IoTSquare back end); configurations through load_config and the adapter factory that `fuota run` builds its back
+ends with.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from fuota.backends.registry import make_backend
-from fuota.campaign import CampaignFile, IoTSquareTarget, MilesightTarget, Window, load_campaign
+from fuota.backends.registry import KINDS, make_backend
+from fuota.campaign import CampaignFile, load_campaign
 from fuota.cli.app import app
-from fuota.config import ConfigError, IoTSquareConfig, MilesightConfig, load_config
-from fuota.service.campaigns import plan_campaign
+from fuota.config import ConfigError, load_config
+from fuota.core.settings import Window
+from fuota.service.campaigns import plan
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 DEVICES = ["8cf9573000000001", "8cf9573000000002"]
@@ -40,7 +42,7 @@ GOOD_CAMPAIGN: dict[str, Any] = {
     "iotsquare": {"region": "eu868", "subnet": "ch_00-07", "gen_app_key": "504e83e6dd1a457af1bf93f99d362e89"},
 }
 # Every field of every table a campaign file may hold, from the models themselves: a new field is fuzzed too.
-TABLES: dict[str, type] = {"iotsquare": IoTSquareTarget, "milesight": MilesightTarget, "window": Window}
+TABLES: dict[str, type] = {name: kind.target_model for name, kind in KINDS.items()} | {"window": Window}
 CAMPAIGN_FIELDS = [(name,) for name in CampaignFile.model_fields] + [
     (table, name) for table, model in TABLES.items() for name in model.model_fields
 ]
@@ -48,7 +50,7 @@ GOOD_BACKENDS: dict[str, dict[str, Any]] = {
     "iotsquare": {"kind": "iotsquare", "base_url": "http://127.0.0.1:9", "token": "t0k3n"},
     "milesight": {"kind": "milesight", "broker_url": "mqtt://127.0.0.1:9", "gateways": ["24e124fffef5a6a8"]},
 }
-CONFIG_MODELS: dict[str, type] = {"iotsquare": IoTSquareConfig, "milesight": MilesightConfig}
+CONFIG_MODELS: dict[str, type] = {name: kind.config_model for name, kind in KINDS.items()}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -129,7 +131,7 @@ def check(folder: Path, content: bytes) -> str | None:
     path = folder / "c.toml"
     path.write_bytes(content)
     try:
-        plan_campaign(load_campaign(path), load_config(folder / "fuota.toml"))
+        plan(load_config(folder / "fuota.toml"), load_campaign(path))
     except ConfigError as exc:
         return str(exc)
     return None
@@ -216,7 +218,7 @@ def build(config_path: Path) -> None:
     """load_config, then every back end as `fuota run` builds it (ConfigError passes; anything else fails)."""
     config = load_config(config_path)
     for name, backend in config.backends.items():
-        if isinstance(backend, MilesightConfig) and not _loopback(backend.broker_url):
+        if backend.kind == "milesight" and not _loopback(backend.broker_url):
             continue  # building one connects: only to 127.0.0.1
         make_backend(name, backend).close()
 

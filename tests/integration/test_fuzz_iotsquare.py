@@ -29,7 +29,7 @@ FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCh
 MC = "cc3e92cea33ac62a"
 DEV = "8cf9573000000001"
 REF = TaskRef("camp-1", {"fdID": 16, "mcEUI": MC})
-SPEC = TaskSpec(name="camp-1", target=MC, firmware=b"\x23\x33", redundancy_percent=0.3)
+SPEC = TaskSpec(name="camp-1", target=MC, firmware=b"\x23\x33", redundancy_percent=30)
 OPTIONS = {"name_prefix": "camp-1", "enableMCRemote": True, "genAppKey": "504e83e6dd1a457af1bf93f99d362e89"}
 
 
@@ -61,11 +61,10 @@ def _ready(result: object, _sent: object = None) -> bool:
 
 
 def _prepared(result: object, _sent: object = None) -> bool:
-    return isinstance(result, list) and all(
-        isinstance(t, TargetReport)
-        and all(is_eui(d) for d in t.members)
-        and all(is_eui(d) and isinstance(why, str) for d, why in t.refused.items())
-        for t in result
+    return (
+        isinstance(result, TargetReport)
+        and all(is_eui(d) for d in result.members)
+        and all(is_eui(d) and isinstance(why, str) for d, why in result.refused.items())
     )
 
 

@@ -31,7 +31,7 @@ FUZZ = settings(max_examples=75, deadline=None, suppress_health_check=[HealthChe
 GW = "24e124fffef5a6a8"
 DEV = "24e1247151234568"
 REF = TaskRef("camp-1-gw", {"taskId": 184, "gatewayEUI": GW})
-SPEC = TaskSpec("camp-1-gw", GW, b"\x01\x02firmware", 0.3, (DEV,), {"fragment_size": 48})
+SPEC = TaskSpec("camp-1-gw", GW, b"\x01\x02firmware", 30, (DEV,), {"fragment_size": 48})
 TASK, TASK_DELETE, TASK_RETRY = "/api/fuota/task", "/api/fuota/task/delete", "/api/fuota/task/retry"
 PAYLOAD_SIZE, DEVICES, URDEVICES = "/api/fuota/task/payloadsize", "/api/fuota/devices", "/api/urdevices"
 SIZES = {"maxPayloadSizeMap": [{"dr": dr, "maxPayloadSize": size} for dr, size in enumerate([51, 51, 51, 115, 222])]}
@@ -60,7 +60,7 @@ SCENARIOS: dict[tuple[str, str], tuple[dict[tuple[str, str], Any], Call, Callabl
     ("GET", URDEVICES): (
         {},
         lambda b: (b.locate([GW], [DEV]), b.prepare(GW, (DEV,), {})),
-        lambda r: r[0].get(DEV) in (None, GW) and isinstance(r[1][0], TargetReport),
+        lambda r: r[0].get(DEV) in (None, GW) and isinstance(r[1], TargetReport),
     ),
     ("GET", PAYLOAD_SIZE): ({}, lambda b: b.task_options(GW, {"fragment_size": 48}), lambda r: isinstance(r, dict)),
     ("GET", TASK): ({}, lambda b: (b.find(SPEC), b.status(REF)), lambda r: _found(r[0]) and _status(r[1])),

@@ -17,13 +17,13 @@ from alembic import command
 from fuota.core.model import CampaignState, DeploymentState
 from fuota.service.runner import ended_here
 from fuota.store import EventKind, LeaseLost, Store, alembic_config
-from tests.support.store_helpers import Clock, deployment
+from tests.support.store_helpers import Clock, campaign_settings, deployment
 
 LEASE = timedelta(seconds=30)
 
 
 def _campaign(store: Store, n: int, name: str = "spring") -> int:
-    return store.create_campaign(name, {}, b"fw", [deployment(i, campaign=name) for i in range(n)]).id
+    return store.create_campaign(campaign_settings(name), b"fw", [deployment(i, campaign=name) for i in range(n)]).id
 
 
 def test_alone_a_runner_takes_every_open_deployment(store: Store) -> None:

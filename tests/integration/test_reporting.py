@@ -18,7 +18,7 @@ from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Out
 from fuota.store import EventKind, NewDeployment, NewEvent, Store
 from fuota.views.report import CSV_FIELDS, render, report_data
 from tests.support.chromium import CHROMIUM_ARGS
-from tests.support.store_helpers import T0, Clock
+from tests.support.store_helpers import T0, Clock, campaign_settings
 
 NORTH = [f"70b3d5e75e01{i:04x}" for i in range(12)]
 SOUTH = [f"70b3d5e75e02{i:04x}" for i in range(8)]
@@ -47,8 +47,8 @@ def _create(store: Store) -> int:
         NewDeployment("iotsquare", "group-north", "north", temporary=True, devices=NORTH),
         NewDeployment("milesight", "gw-south", "south", temporary=False, devices=SOUTH),
     ]
-    spec = {"success_threshold": 0.7, "redundancy_percent": 30}
-    return store.create_campaign("spring", spec, b"\x01" * 1000, deployments).id
+    spec = campaign_settings("spring", success_threshold=0.7, redundancy_percent=30)
+    return store.create_campaign(spec, b"\x01" * 1000, deployments).id
 
 
 def _move(
@@ -230,7 +230,7 @@ def test_html_is_self_contained_and_escaped(finished: Store, ended: bool) -> Non
     campaign_id = 1
     if not ended:
         fresh = [NewDeployment("iotsquare", None, "fresh", True, ["00" * 8])]
-        campaign_id = finished.create_campaign("fresh", {}, b"", fresh).id
+        campaign_id = finished.create_campaign(campaign_settings("fresh"), b"", fresh).id
     page = render(report_data(finished, campaign_id), "html")
     checker = _Checker()
     checker.feed(page)

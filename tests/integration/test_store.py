@@ -35,7 +35,7 @@ from fuota.store import (
 )
 from fuota.store.schema import metadata
 from tests.support.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer
-from tests.support.store_helpers import EUIS, T0, Clock, deployment, new_campaign
+from tests.support.store_helpers import EUIS, T0, Clock, campaign_settings, deployment, new_campaign
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_migration_creates_the_schema_and_reopening_changes_nothing(url: str) ->
         Store(url).close()
     assert counts == {}
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0003",)]
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0004",)]
         if engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("PRAGMA journal_mode").one() == ("wal",)
     engine.dispose()
@@ -114,12 +114,12 @@ def test_downgrade_removes_everything_and_upgrade_restores_it(url: str) -> None:
 
 def test_create_and_read_round_trip(store: Store, clock: Clock) -> None:
     firmware = bytes(range(256)) * 40 + b"\x00"
-    spec = {"name": "spring", "devices": EUIS[:3], "policy": {"success_threshold": 0.9}}
-    created = store.create_campaign("spring", spec, firmware, [deployment(0), deployment(1, ["70B3D5E75E00FFFF"])])
+    spec = campaign_settings("spring", success_threshold=0.8, target={"region": "eu868", "frag_size": 48})
+    created = store.create_campaign(spec, firmware, [deployment(0), deployment(1, ["70B3D5E75E00FFFF"])])
 
     assert store.campaign(created.id) == created == store.campaign("spring")
     assert created.state is CampaignState.SCHEDULED
-    assert created.spec == spec
+    assert created.settings == spec
     assert (created.firmware_sha256, created.firmware_size) == (hashlib.sha256(firmware).hexdigest(), len(firmware))
     assert created.created_at == created.updated_at == T0 and created.ended_at is None
     assert store.firmware(created.id) == firmware
@@ -141,7 +141,7 @@ def test_create_and_read_round_trip(store: Store, clock: Clock) -> None:
 
 def test_campaigns_are_listed_newest_first(store: Store, clock: Clock) -> None:
     for name in ("a", "b", "c"):
-        store.create_campaign(name, {}, b"fw", [])
+        store.create_campaign(campaign_settings(name), b"fw", [])
         clock.advance()
     assert [c.name for c in store.campaigns()] == ["c", "b", "a"]
 
@@ -154,7 +154,7 @@ def test_of_several_stores_creating_one_name_at_once_one_wins_the_others_hear_du
     def create(store: Store) -> None:
         start.wait()
         try:
-            store.create_campaign("race", {}, b"fw", [deployment(0, campaign="race")])
+            store.create_campaign(campaign_settings("race"), b"fw", [deployment(0, campaign="race")])
             outcomes.append("created")
         except DuplicateCampaign:
             outcomes.append("duplicate")
@@ -175,7 +175,7 @@ def test_duplicate_name_raises_and_writes_nothing(store: Store) -> None:
     campaign_id, _ = new_campaign(store)
     before = snapshot(store, campaign_id)
     with pytest.raises(DuplicateCampaign, match="spring"):
-        store.create_campaign("spring", {}, b"other", [deployment(7, EUIS)])
+        store.create_campaign(campaign_settings("spring"), b"other", [deployment(7, EUIS)])
     assert snapshot(store, campaign_id) == before
     assert len(store.devices()) == 3
 
@@ -183,9 +183,9 @@ def test_duplicate_name_raises_and_writes_nothing(store: Store) -> None:
 def test_a_task_name_used_twice_writes_nothing(store: Store) -> None:
     new_campaign(store)
     with pytest.raises(StoreError, match="fuota-spring-0"):
-        store.create_campaign("summer", {}, b"fw", [deployment(0)])
+        store.create_campaign(campaign_settings("summer"), b"fw", [deployment(0)])
     with pytest.raises(StoreError, match="fuota-summer-1"):
-        store.create_campaign("summer", {}, b"fw", [deployment(1, campaign="summer")] * 2)
+        store.create_campaign(campaign_settings("summer"), b"fw", [deployment(1, campaign="summer")] * 2)
     assert [c.name for c in store.campaigns()] == ["spring"]
 
 
@@ -252,7 +252,9 @@ def test_apply_writes_fields_events_and_devices(store: Store, clock: Clock) -> N
 
 
 def test_what_a_database_cannot_hold_is_stored_the_same_everywhere(store: Store) -> None:
-    (deployment_id,) = (d.id for d in store.deployments(store.create_campaign("odd", {}, b"fw", [deployment()]).id))
+    (deployment_id,) = (
+        d.id for d in store.deployments(store.create_campaign(campaign_settings("odd"), b"fw", [deployment()]).id)
+    )
     raw = {"rssi": float("nan"), "snr": float("-inf"), "note": "a\x00b", "list": [float("inf")]}
     failed = DeviceProgress(EUIS[0], Stage.FAILED, raw, Outcome.FAILED, "the gateway said \x00")
     store.apply(deployment_id, devices=[failed], events=[NewEvent(EventKind.ERROR, "nul \x00 in a cause")])

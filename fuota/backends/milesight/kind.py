@@ -174,7 +174,7 @@ class MilesightKind(BackendKind):
             )
         self.check_redundancy(name, request.redundancy_percent)
         frag = self.frag_plan(request, table.fragment_size)
-        backend = self.build(name, config)
+        backend = self.connect(name, config)
         assert isinstance(backend, MilesightBackend)
         try:
             target = backend.task_options(gateways[0], table.model_dump(mode="json"))

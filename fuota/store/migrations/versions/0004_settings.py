@@ -34,7 +34,10 @@ depends_on = None
 
 _RETRY_SUFFIX = "; will retry"
 _campaigns = sa.table(
-    "campaigns", sa.column("id", sa.Integer), sa.column("spec", sa.JSON), sa.column("settings", sa.JSON)
+    "campaigns",
+    sa.column("id", sa.Integer),
+    sa.column("name", sa.String),
+    sa.column("settings", sa.JSON),
 )
 _devices = sa.table(
     "devices",
@@ -56,16 +59,17 @@ _events = sa.table(
 )
 
 
-def settings_of(spec: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 of the settings from a campaign's spec as revision 0003 stored it."""
+def settings_of(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 of the settings of campaign `name` from its spec as revision 0003 stored it (a spec missing a
+    field, which only a hand-made row can be, gets the field's default)."""
     options = dict(spec.get("options") or {})
     kind = "iotsquare" if spec.get("iotsquare") is not None else "milesight"
     return {
         "version": 1,
-        "name": spec["name"],
-        "backend": spec["backend"],
+        "name": name,
+        "backend": str(spec.get("backend") or ""),
         "kind": kind,
-        "redundancy_percent": float(spec["redundancy_percent"]),
+        "redundancy_percent": float(spec.get("redundancy_percent") or 0.0),
         "start": spec.get("start"),
         "window": spec.get("window"),
         "success_threshold": float(spec.get("success_threshold", 0.9)),
@@ -104,20 +108,18 @@ def _loaded(value: Any) -> Any:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("campaigns") as batch:
-        batch.add_column(sa.Column("settings", sa.JSON(), nullable=True))
+    # Renamed in place (SQLite ≥ 3.25 and PostgreSQL alike): recreating the table, as a batch migration would, trips
+    # the foreign keys of its deployments and events on SQLite.
+    op.execute("ALTER TABLE campaigns RENAME COLUMN spec TO settings")
     with op.batch_alter_table("deployments") as batch:
         batch.add_column(sa.Column("preparation", sa.String(16), nullable=False, server_default="waiting"))
         batch.add_column(sa.Column("join_deadline", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("devices") as batch:
         batch.add_column(sa.Column("firmware_version", sa.String(64), nullable=True))
     bind = op.get_bind()
-    for row in bind.execute(sa.select(_campaigns.c.id, _campaigns.c.spec)).all():
-        settings = settings_of(_loaded(row.spec))
+    for row in bind.execute(sa.select(_campaigns.c.id, _campaigns.c.name, _campaigns.c.settings)).all():
+        settings = settings_of(row.name, _loaded(row.settings))
         bind.execute(sa.update(_campaigns).where(_campaigns.c.id == row.id).values(settings=settings))
-    with op.batch_alter_table("campaigns") as batch:
-        batch.alter_column("settings", existing_type=sa.JSON(), nullable=False)
-        batch.drop_column("spec")
     reported = sa.select(_devices.c.id, _devices.c.raw).where(
         sa.cast(_devices.c.raw, sa.Text).like("%firmwareVersion%")
     )
@@ -154,13 +156,10 @@ def downgrade() -> None:
         else:
             bind.execute(sa.delete(_events).where(_events.c.id == event.id))
             bind.execute(sa.update(_events).where(_events.c.id == twin).values(cause=cause))
-    with op.batch_alter_table("campaigns") as batch:
-        batch.add_column(sa.Column("spec", sa.JSON(), nullable=True))
     for row in bind.execute(sa.select(_campaigns.c.id, _campaigns.c.settings)).all():
-        bind.execute(sa.update(_campaigns).where(_campaigns.c.id == row.id).values(spec=spec_of(_loaded(row.settings))))
-    with op.batch_alter_table("campaigns") as batch:
-        batch.alter_column("spec", existing_type=sa.JSON(), nullable=False)
-        batch.drop_column("settings")
+        spec = spec_of(_loaded(row.settings))
+        bind.execute(sa.update(_campaigns).where(_campaigns.c.id == row.id).values(settings=spec))
+    op.execute("ALTER TABLE campaigns RENAME COLUMN settings TO spec")
     with op.batch_alter_table("devices") as batch:
         batch.drop_column("firmware_version")
     with op.batch_alter_table("deployments") as batch:
