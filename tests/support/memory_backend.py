@@ -1,10 +1,10 @@
 """A back end that lives in memory, for the runner's unit tests: the Backend protocol without a network.
 
-Tasks go through the phases of IoTSquare's section 9.2 one poll at a time (Created → EnqueueFragment → Done); a
-device that joined its group is reported at the stage STAGES gives for the phase, and is done at the end unless
-it is listed in `fails`; one that never joined stays in multicast set-up. Every call is recorded in `calls`; `faults` makes the next calls of an operation raise instead, which is how
-a test makes a back end slow, silent, refusing or garbled. Nothing here is thread-safe beyond what the runner needs
-(it steps one deployment on one thread at a time).
+Tasks go through the phases of IoTSquare's section 9.2 one poll at a time (Created → EnqueueFragment → Done). A
+device that joined its group is reported at the stage STAGES gives for the phase, and is done at the end unless it
+is listed in `fails`; one that never joined stays in multicast set-up. Every call is recorded in `calls`; `faults`
+makes the next calls of an operation raise instead, which is how a test makes a back end slow, silent, refusing or
+garbled. Nothing here is thread-safe beyond what the runner needs (it steps one deployment on one thread at a time).
 """
 
 from __future__ import annotations
