@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fuota.backends.iotsquare.codes import MAX_EXT_GROUP_SIZE
 from fuota.sim.clock import SimClock
 from fuota.sim.fleet import Fleet, VirtualDevice
 from fuota.sim.iotsquare_codes import RESPONSE_CODES, ApiError, Reply, eui, hex_field, integer, page
@@ -30,7 +31,7 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "in865": ("ch_00-07",),
 }
 """The regions and subnets IoTSquare presets (section 3.1)."""
-EXT_LIMIT = 253
+EXT_LIMIT = MAX_EXT_GROUP_SIZE  # section 6.1.4, as the adapter reads it
 MANUAL_GROUP_ID = 256  # what the server reports as groupID of a manually configured group (section 6.2.1)
 # The spec says "letters and underscores" but its own samples are named mc_group_00: digits are accepted too.
 _NAME = re.compile(r"[A-Za-z0-9_]{1,20}")
