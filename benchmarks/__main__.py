@@ -18,7 +18,7 @@ def main() -> int:
     print(f"fuota TS004 codec benchmarks — {machine()}", flush=True)
     print(
         "30 % redundancy (R = ceil(0.3·M)) and 10 % loss throughout; encode and decode include parity-row "
-        "generation.\nfuota = best of n runs; plain = tests/oracle.py in this run; × = plain / fuota; "
+        "generation.\nfuota = best of n runs; plain = tests/support/oracle.py in this run; × = plain / fuota; "
         "check = results compared with the plain reference or the image",
         flush=True,
     )

@@ -1,6 +1,6 @@
 """How the runner carries out one engine command through a back end, and the observations the answers make.
 
-Every call here may block on the network and raise a BackendError; the runner (fuota/runner.py) persists the
+Every call here may block on the network and raise a BackendError; the runner (fuota/service/runner.py) persists the
 engine's step before calling, and feeds what comes back to the engine.
 """
 

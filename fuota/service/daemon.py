@@ -7,7 +7,7 @@ pool of threads so that campaigns never wait for each other, and within a tick t
 windows and `max_concurrent` decide when deployments may start. SIGTERM or SIGINT lets the ticks under way
 finish — they persist as they go — gives the daemon's leases back, and the daemon exits 0.
 
-Several daemons may share one store: each pass renews this daemon's heartbeat and leases (fuota/store_leases.py),
+Several daemons may share one store: each pass renews this daemon's heartbeat and leases (fuota/store/leases.py),
 and each runner tick claims the campaign's deployments up to the daemon's fair share, so a daemon that dies
 (SIGKILL, a lost machine) has its deployments taken over by the others once its leases expire.
 """

@@ -7,7 +7,7 @@ step is stored before it acts, and a task is always looked up by its stored name
 killed at any point and started again resumes without creating anything twice.
 
 Several runners (daemons) may share one store: each drives only the deployments whose lease it holds
-(fuota/store_leases.py), claimed at every pass up to its fair share and written under that lease, so that a
+(fuota/store/leases.py), claimed at every pass up to its fair share and written under that lease, so that a
 deployment is driven by one runner at a time and taken over by another when its runner dies.
 """
 

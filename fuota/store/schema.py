@@ -98,10 +98,10 @@ deployments = Table(
     Column("next_deadline", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    # Which runner drives the deployment, and until when (migration 0002): see fuota/store_leases.py.
+    # Which runner drives the deployment, and until when (migration 0002): see fuota/store/leases.py.
     Column("lease_owner", String(200), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
-    # When a runner let it begin under its back end's max_concurrent (migration 0003): fuota/store_leases.py.
+    # When a runner let it begin under its back end's max_concurrent (migration 0003): fuota/store/leases.py.
     Column("started_at", UTCDateTime, nullable=True),
     # The engine's preparation phase and join deadline, before the task exists (migration 0004).
     Column("preparation", String(16), nullable=False, server_default="waiting"),

@@ -1,6 +1,6 @@
 """The real `fuota` command with its store on the session's PostgreSQL server, against the IoTSquare simulator.
 
-The store's own suite (tests/test_store.py) runs on PostgreSQL too; this checks that the command line, from a
+The store's own suite (tests/integration/test_store.py) runs on PostgreSQL too; this checks that the command line, from a
 URL in the configuration to the reports, works the same with a server database as with a SQLite file.
 """
 

@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-23
 
-Written by hand to match fuota/store_schema.py (tests/test_store.py checks that autogenerate finds no
+Written by hand to match fuota/store/schema.py (tests/integration/test_store.py checks that autogenerate finds no
 difference). Constraint names follow the naming convention there so later batch migrations on SQLite can
 address them.
 """
