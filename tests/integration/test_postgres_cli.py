@@ -1,7 +1,7 @@
 """The real `fuota` command with its store on the session's PostgreSQL server, against the IoTSquare simulator.
 
-The store's own suite (tests/integration/test_store.py) runs on PostgreSQL too; this checks that the command line, from a
-URL in the configuration to the reports, works the same with a server database as with a SQLite file.
+The store's own suite (tests/integration/test_store.py) runs on PostgreSQL too; this checks that the command line,
+from a URL in the configuration to the reports, works the same with a server database as with a SQLite file.
 """
 
 from __future__ import annotations

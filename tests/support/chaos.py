@@ -12,8 +12,9 @@ Checked every round:
 - the event log: each deployment's and each campaign's transitions chain, without a gap, from Scheduled to the
   final state.
 
-`make chaos` runs rounds until at least --kills kills (default 24) and prints the figures; tests/integration/test_chaos.py
-runs one small round in `make test`. Usage: python tests/chaos.py [--kills N] [--seed S]
+`make chaos` runs rounds until at least --kills kills (default 24) and prints the figures;
+tests/integration/test_chaos.py runs one small round in `make test`. Usage, from the repository's root:
+python -m tests.support.chaos [--kills N] [--seed S]
 """
 
 from __future__ import annotations
