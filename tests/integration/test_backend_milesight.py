@@ -26,6 +26,7 @@ from fuota.backends.milesight.mqtt import NsApiClient
 from fuota.core.model import DeploymentState, Stage
 from tests.support.broker import Broker
 from tests.support.milesight_responder import Request, Responder, code, paged
+from tests.support.waiting import wait_for
 
 GW = "24e124fffef5a6a8"
 GW_B = "24e124fffef5b000"
@@ -70,7 +71,7 @@ def locked_port(tmp_path: Path) -> Iterator[int]:
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     process = subprocess.Popen([mosquitto, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: _listening(port))
+        wait_for(lambda: _listening(port), 5, f"mosquitto listening on port {port}", every=0.01)
         yield port
     finally:
         process.terminate()
@@ -93,14 +94,6 @@ def tasks(*entries: dict[str, Any]) -> dict[str, Any]:
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait_for(condition: Any, within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 # --- the transport --------------------------------------------------------------------------------------------
@@ -162,7 +155,7 @@ def test_broker_restart_idempotent_requests_are_sent_again(mqtt_broker: Broker, 
     api = client(mqtt_broker, timeout=8, qos=qos)
     with ThreadPoolExecutor(5) as pool:
         answers = [pool.submit(api.request, "GET", f"{TASK}?n={n}", GW) for n in range(5)]
-        _wait_for(lambda: len(gateway.calls()) == 5)
+        wait_for(lambda: len(gateway.calls()) == 5, 5, "the gateway receiving the 5 requests", every=0.01)
         mqtt_broker.restart(0.3)
         assert [answer.result(timeout=8)["body"] for answer in answers] == [tasks()] * 5
     api.close()
@@ -174,7 +167,7 @@ def test_broker_restart_create_is_not_sent_again(mqtt_broker: Broker, gateway: R
     api = client(mqtt_broker, timeout=8)
     with ThreadPoolExecutor(1) as pool:
         create = pool.submit(api.request, "POST", TASK, GW, {"fuotaTask": {}}, idempotent=False)
-        _wait_for(lambda: gateway.calls())
+        wait_for(lambda: gateway.calls(), 5, "the gateway receiving the create", every=0.01)
         started = time.monotonic()
         mqtt_broker.restart(0.3)
         with pytest.raises(TransientError, match="look it up before sending it again"):
