@@ -15,7 +15,8 @@ import pytest
 from fuota.core.model import CampaignState
 from fuota.service.firmware import FirmwareChanged, checked_firmware
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
-from tests.support.cli_helpers import fuota, write_campaign, write_config
+from tests.support.cli_helpers import fuota
+from tests.support.config_files import iotsquare, sqlite_url, write_campaign, write_config
 from tests.support.daemons import start_daemon, stop_daemon, wait_campaign
 
 FIRMWARE = np.random.default_rng(48).bytes(1500)
@@ -23,7 +24,7 @@ SHA = "f3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # any 
 
 
 def _launch(folder: Path, sim: IoTSquareSim, euis: list[str]) -> None:
-    write_config(folder, sim.url)
+    write_config(folder, iotsquare(sim.url))
     write_campaign(folder, "fw", euis, firmware=FIRMWARE, join_timeout=2)
     assert fuota(folder, "launch", "c.toml").returncode == 0
 
@@ -31,9 +32,9 @@ def _launch(folder: Path, sim: IoTSquareSim, euis: list[str]) -> None:
 def _drive(folder: Path) -> tuple[CampaignState, dict]:
     daemon = start_daemon(folder)
     try:
-        state = wait_campaign(f"sqlite:///{folder / 'fuota.db'}", "fw", timeout=60)
+        state = wait_campaign(sqlite_url(folder), "fw", timeout=60)
     finally:
-        assert stop_daemon(daemon) == 0
+        assert stop_daemon(daemon).code == 0
     return state, json.loads(fuota(folder, "status", "fw", "--json").stdout)
 
 
