@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from fuota.backends.registry import make_backend
-from fuota.campaign import Window, load_campaign
+from fuota.campaign import load_campaign
 from fuota.config import load_config
 from fuota.core.model import CampaignState
 from fuota.service.campaigns import launch, plan_campaign
@@ -33,22 +32,6 @@ from tests.support.daemons import kill_daemon, start_daemon, stop_daemon, wait_c
 from tests.support.waiting import wait_for
 
 FIRMWARE = np.random.default_rng(45).bytes(3000)
-
-
-@pytest.mark.parametrize(
-    ("window", "now", "open_"),
-    [
-        ({"days": ["mon"], "start": "01:00", "end": "05:00"}, datetime(2026, 11, 23, 2, tzinfo=UTC), True),
-        ({"days": ["mon"], "start": "01:00", "end": "05:00"}, datetime(2026, 11, 23, 5, tzinfo=UTC), False),
-        ({"days": ["tue"], "start": "01:00", "end": "05:00"}, datetime(2026, 11, 23, 2, tzinfo=UTC), False),
-        ({"days": ["mon"], "start": "22:00", "end": "04:00", "timezone": "Europe/Paris"},
-         datetime(2026, 11, 24, 2, tzinfo=UTC), True),  # Tuesday 03:00 in Paris: Monday's night window
-        ({"start": "08:00", "end": "18:00", "timezone": "America/New_York"}, datetime(2026, 11, 23, 12, tzinfo=UTC),
-         False),  # 07:00 in New York
-    ],
-)  # fmt: skip
-def test_window(window: dict, now: datetime, open_: bool) -> None:
-    assert Window.model_validate(window).open_at(now) is open_
 
 
 def test_a_closed_window_holds_the_campaign_until_it_opens(tmp_path: Path) -> None:

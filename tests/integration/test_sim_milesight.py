@@ -125,14 +125,6 @@ def wait_final(api: Api, gateway: str, task_id: int, timeout: float = 8.0) -> di
     return wait_for(final, timeout, f"task {task_id} of gateway {gateway} ending", every=0.05)
 
 
-def test_tables_copy_the_spec() -> None:
-    assert (ReturnCode.PARAMETER, ReturnCode.PARAMETER.description) == (3, "Parameter exceptions")
-    assert FuotaError.REDUNDANCY == 10310012 and FuotaError.REDUNDANCY.description == "Redundancy percent invalid"
-    assert len(FuotaError) == 15 and len(Mc) == 14 and len(Frag) == 17
-    assert Mc.SETUP_TIMEOUT == 6 and Frag.LOW_MEMORY == 7 and Frag.LACK_OF_FRAGMENTS == 9
-    assert gateway_euis(3) == GW and len(set(gateway_euis(50))) == 50 and GW[0].startswith("24e124fffe")
-
-
 def test_each_gateway_answers_only_its_own_requests(mqtt_broker: Broker, api: Api) -> None:
     with MilesightSim(mqtt_broker.url, FLEET) as sim:
         answers = api.gather(api.send(GW[1].upper(), "GET", "/api/urdevices"), 0.3)

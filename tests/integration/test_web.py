@@ -18,7 +18,6 @@ from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.store import EventKind, Store
 from fuota.views.metrics import DaemonMetrics
 from fuota.web.queries import PER_PAGE, TIMELINE
-from fuota.web.server import DashboardError, parse_address
 from tests.support.cli_helpers import fuota
 from tests.support.config_files import dashboard, write_config
 from tests.support.daemons import start_daemon, stop_daemon
@@ -242,21 +241,6 @@ def test_metrics_count_back_end_calls_and_the_retries_inside_them(tmp_path: Path
     assert value("fuota_backend_call_seconds_count", backend="iot", operation="ready") == 10
     retried = value("fuota_backend_retries_total", backend="iot", operation="ready", error="TransientError")
     assert retried == sim.calls["mcdevice/list"] - 10 > 0  # every busy answer was retried, and counted
-
-
-@pytest.mark.parametrize(
-    ("text", "address"),
-    [("8080", ("127.0.0.1", 8080)), (":0", ("127.0.0.1", 0)), ("0.0.0.0:80", ("0.0.0.0", 80)),
-     ("[::1]:9000", ("::1", 9000)), ("localhost:1", ("localhost", 1))],
-)  # fmt: skip
-def test_http_address(text: str, address: tuple[str, int]) -> None:
-    assert parse_address(text) == address
-
-
-@pytest.mark.parametrize("text", ["", "host:", "127.0.0.1:http", "127.0.0.1:70000"])
-def test_bad_http_address(text: str) -> None:
-    with pytest.raises(DashboardError, match="--http"):
-        parse_address(text)
 
 
 def test_daemon_refuses_an_address_it_cannot_use(tmp_path: Path) -> None:
