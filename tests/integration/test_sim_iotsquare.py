@@ -11,8 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-import codec
-from fuota.sim import Broadcast, DeviceState, Fleet, IoTSquareSim, fleet_euis
+from fuota.sim import DeviceState, IoTSquareSim, fleet_euis
 from tests.support.waiting import wait_for
 
 MC = "a1cf5e687656d815"
@@ -338,25 +337,3 @@ def test_serve_forever_returns_when_stopped_from_another_thread() -> None:
     sim.stop()
     runner.join(2)
     assert not runner.is_alive()
-
-
-def test_fleet_euis_are_distinct_and_deterministic() -> None:
-    euis = fleet_euis(1000, seed=4)
-    assert len(set(euis)) == 1000 and euis == fleet_euis(1000, seed=4) and euis != fleet_euis(1000, seed=5)
-    assert all(len(e) == 16 and int(e, 16) >= 0 and e == e.lower() for e in euis)
-
-
-def test_a_broadcast_leaves_the_same_decoders_whatever_the_batches() -> None:
-    image = np.random.default_rng(2).bytes(2000)
-    plan = codec.plan(len(image), 48, percent=40, rounding=codec.Rounding.IOTSQUARE)
-    fragments = codec.encode(image, 48, plan.redundancy)
-    euis = fleet_euis(50)
-    outcomes = []
-    for batch in (1, 7, plan.total):
-        fleet = Fleet(euis, loss=0.25, seed=9)
-        broadcast = Broadcast([fleet[e] for e in euis], plan, fragments)
-        for count in range(batch, plan.total + batch, batch):
-            broadcast.send_until(count)
-        outcomes.append([(s.received, s.missing, s.rebuilt(image)) for s in broadcast.sessions.values()])
-    assert outcomes[0] == outcomes[1] == outcomes[2]
-    assert any(done for _, _, done in outcomes[0]) and not all(done for _, _, done in outcomes[0])
