@@ -164,7 +164,7 @@ def test_malformed_forever_fails_the_deployment_and_the_daemon_serves_another_ca
         IoTSquareSim(devices=euis[:20], faults=forever, seed=5, **FAST) as broken_sim,
         IoTSquareSim(devices=euis[20:], seed=6, **FAST) as sim,
     ):
-        # fail sooner: this test waits for it
+        # The broken back end gives up after 1 s, to fail sooner: this test waits for it.
         write_config(tmp_path, _backend(sim.url), _backend(broken_sim.url, name="bad", give_up_after=1))
         write_campaign(tmp_path, "broken", euis[:20], firmware=FIRMWARE, join_timeout=2, backend="bad", file="b.toml")
         _launch(tmp_path, "b.toml")
