@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench chaos lint clean system-packages
+.PHONY: test test-unit demo bench chaos lint clean system-packages
 
 # Debian packages the tests and the demo need: Mosquitto (a real MQTT broker), Chromium (the HTML report is
 # opened in it) and PostgreSQL (only its binaries: the tests start a server of their own, never Debian's cluster).
@@ -31,8 +31,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+# The unit tests first (pure: no socket, subprocess or database server; seconds), stopping at the first failure,
+# then the integration tests (a real broker, PostgreSQL, Chromium, simulators, subprocesses).
 test: $(STAMP) system-packages
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -x tests/unit
+	$(BIN)/python -m pytest -q tests/integration
+
+# The fast half alone: needs no Debian package.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
 
 demo: $(STAMP) system-packages
 	$(BIN)/python -m fuota.sim.showcase

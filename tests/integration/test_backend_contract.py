@@ -5,7 +5,6 @@ IoTSquare over loopback HTTP; Milesight over a real mosquitto. What the runner r
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.sim.milesight import MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
 from tests.support.broker import Broker
+from tests.support.waiting import wait_for
 
 FIRMWARE = np.random.default_rng(44).bytes(1500)
 
@@ -78,15 +78,15 @@ def test_create_is_idempotent_and_found_by_name(harness: Harness) -> None:
 
 def test_a_task_runs_to_done_with_every_device_reported(harness: Harness) -> None:
     ref = harness.backend.create(harness.spec("contract-run"))
-    deadline = time.monotonic() + 60
     states = []
-    while time.monotonic() < deadline:
+
+    def done() -> bool:
         status = harness.backend.status(ref)
         assert isinstance(status.state, DeploymentState) and status.raw
         states.append(status.state)
-        if status.state is DeploymentState.DONE:
-            break
-        time.sleep(0.1)
+        return status.state is DeploymentState.DONE
+
+    wait_for(done, 60, "the task Done", every=0.1)
     assert states[-1] is DeploymentState.DONE
     reports = harness.backend.devices(ref)
     assert sorted(r.dev_eui for r in reports) == sorted(harness.devices)

@@ -104,12 +104,6 @@ def test_auth_error_names_backend_and_never_the_token(
     assert len(stub.calls(FUOTA_STATUS)) == 1  # not retried
 
 
-def test_token_that_no_header_can_carry_is_refused_without_echo() -> None:
-    with pytest.raises(ValueError) as caught:
-        IoTSquareBackend("iot-eu", "http://127.0.0.1:9", "bad\ntoken-xyz")
-    assert "token-xyz" not in str(caught.value) and "iot-eu" in str(caught.value)
-
-
 @pytest.mark.parametrize(
     ("code", "kind"), [(1007, RejectedError), (14001, NotFoundError), (1010, RejectedError), (9999, RejectedError)]
 )
@@ -246,11 +240,6 @@ def test_prepare_makes_one_group_of_at_most_253_with_the_extended_function(
     assert len(first["mcName"]) <= 20 and first["mcName"].replace("_", "").isalpha()
     assert (report.target, first["mcName"]) == group_identity("sensors-v2.3-1", 0)
     assert [len(r.body["devEUIs"]) for r in stub.calls(MCDEVICE_CREATE)] == [100, 100, 53]
-
-
-def test_group_identity_is_deterministic_and_distinct() -> None:
-    assert group_identity("camp-1", 0) == group_identity("camp-1", 0)
-    assert len({group_identity(prefix, i) for prefix in ("camp-1", "camp-2") for i in range(3)}) == 6
 
 
 def test_prepare_14008_gives_each_refused_device_its_reason(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:
@@ -401,32 +390,6 @@ def test_malformed_device_row_is_a_backend_error(stub: IoTSquareStub, backend: I
     stub.on(FUOTA_DEVICES, ok([{"state": "Done"}], 1))
     with pytest.raises(BackendError, match="unexpected answer"):
         backend.devices(REF)
-
-
-# --- code tables ----------------------------------------------------------------------------------------------
-
-
-def test_tables_cover_the_spec_sections() -> None:
-    assert len(codes.RESPONSE_CODES) == 17 + 4 + 3 + 6 + 6 + 23 + 1
-    assert codes.RESPONSE_CODES.keys() >= codes.TRANSIENT_CODES | codes.AUTH_CODES | codes.NOT_FOUND_CODES
-    assert set(codes.TASK_STATES.values()) <= set(DeploymentState)
-    assert list(codes.DEVICE_STATES) == [
-        "MC Not Joined", "MC Joined", "FragSessionSetupAns", "FragSessStatusAns", "FragSessDelAns", "Done", "Unknown"
-    ]  # fmt: skip
-    assert set(codes.BIND_REFUSALS) <= codes.RESPONSE_CODES.keys()
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ({"state": "MC Not Joined"}, "never joined the multicast group: check that the device is Class C"),
-        ({"state": "MC Joined"}, "fragment session set-up timeout"),
-        ({"state": "FragSessStatusAns", "nbFragMissing": 4, "nbFragReceived": "9"}, "4 fragments missing"),
-        ({"state": "Unknown", "error_message": "timeout"}, "IoTSquare error_message: timeout"),
-    ],
-)
-def test_final_reason(raw: dict[str, object], expected: str) -> None:
-    assert expected in codes.final_reason(raw)
 
 
 def test_stub_caps_all_at_200_as_the_spec_says(stub: IoTSquareStub) -> None:

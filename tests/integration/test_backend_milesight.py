@@ -1,5 +1,5 @@
 """The Milesight adapter and its MQTT transport through a real mosquitto, against scripted gateways
-(tests/milesight_responder.py); the code tables and option checks without a broker."""
+(tests/support/milesight_responder.py). The code tables and option checks, without a broker, are in tests/unit."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ import pytest
 
 from fuota.backends.base import TargetReport, TaskRef, TaskSpec
 from fuota.backends.errors import AuthError, BackendError, NotFoundError, RejectedError, TransientError
-from fuota.backends.milesight import codes
-from fuota.backends.milesight.adapter import MilesightBackend, check_task_options
+from fuota.backends.milesight.adapter import MilesightBackend
 from fuota.backends.milesight.mqtt import NsApiClient
 from fuota.core.model import DeploymentState, Stage
 from tests.support.broker import Broker
 from tests.support.milesight_responder import Request, Responder, code, paged
+from tests.support.waiting import wait_for
 
 GW = "24e124fffef5a6a8"
 GW_B = "24e124fffef5b000"
@@ -70,7 +70,7 @@ def locked_port(tmp_path: Path) -> Iterator[int]:
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     process = subprocess.Popen([mosquitto, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: _listening(port))
+        wait_for(lambda: _listening(port), 5, f"mosquitto listening on port {port}", every=0.01)
         yield port
     finally:
         process.terminate()
@@ -93,14 +93,6 @@ def tasks(*entries: dict[str, Any]) -> dict[str, Any]:
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait_for(condition: Any, within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 # --- the transport --------------------------------------------------------------------------------------------
@@ -162,7 +154,7 @@ def test_broker_restart_idempotent_requests_are_sent_again(mqtt_broker: Broker, 
     api = client(mqtt_broker, timeout=8, qos=qos)
     with ThreadPoolExecutor(5) as pool:
         answers = [pool.submit(api.request, "GET", f"{TASK}?n={n}", GW) for n in range(5)]
-        _wait_for(lambda: len(gateway.calls()) == 5)
+        wait_for(lambda: len(gateway.calls()) == 5, 5, "the gateway receiving the 5 requests", every=0.01)
         mqtt_broker.restart(0.3)
         assert [answer.result(timeout=8)["body"] for answer in answers] == [tasks()] * 5
     api.close()
@@ -174,7 +166,7 @@ def test_broker_restart_create_is_not_sent_again(mqtt_broker: Broker, gateway: R
     api = client(mqtt_broker, timeout=8)
     with ThreadPoolExecutor(1) as pool:
         create = pool.submit(api.request, "POST", TASK, GW, {"fuotaTask": {}}, idempotent=False)
-        _wait_for(lambda: gateway.calls())
+        wait_for(lambda: gateway.calls(), 5, "the gateway receiving the create", every=0.01)
         started = time.monotonic()
         mqtt_broker.restart(0.3)
         with pytest.raises(TransientError, match="look it up before sending it again"):
@@ -335,15 +327,6 @@ def test_fragment_size_above_payload_minus_header_is_refused_before_create(
     assert backend.payload_size(GW, 4) == 222
 
 
-def test_check_task_options_alone() -> None:
-    check_task_options(fragment_size=48, fragment_interval=1000, fragment_redundancy=0, name="x", max_payload=51)
-    check_task_options(fragment_size=250, fragment_interval=10000, fragment_redundancy=100, max_payload=253)
-    with pytest.raises(RejectedError, match="choose at most 219"):
-        check_task_options(fragment_size=220, fragment_interval=5000, max_payload=222)
-    with pytest.raises(RejectedError, match="task name '' has 0 characters"):
-        check_task_options(fragment_size=10, fragment_interval=5000, name="")
-
-
 # --- status, devices, abort, retry ----------------------------------------------------------------------------
 
 
@@ -409,66 +392,6 @@ def test_malformed_answer_is_a_backend_error(gateway: Responder, backend: Milesi
     gateway.on("GET", DEVICES, lambda r: {"total": 1, "devices": [{"name": "no devEui"}]})
     with pytest.raises(BackendError, match="unexpected answer"):
         backend.devices(REF)
-
-
-# --- the code tables --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("value", [*codes.RETURN_CODES, *codes.FUOTA_ERROR_CODES])
-def test_every_code_becomes_a_typed_error_with_the_spec_meaning(value: int) -> None:
-    error = codes.answer_error(value, "detail", "here")
-    expected = TransientError if value in (23, 24, 10310015) else NotFoundError if value == 5 else RejectedError
-    assert type(error) is expected and error.code == value
-    meaning = codes.RETURN_CODES.get(value) or codes.FUOTA_ERROR_CODES[value]
-    assert error.msg == meaning and str(error).startswith(f"here: {value} {meaning} (detail)")
-
-
-TASK_STATUS_CASES = [(0, "Created"), (1, "SendFragSessSetup"), ("2", "EnqueueFragment"), (3, "Done"), (4, "Done")]
-
-
-@pytest.mark.parametrize(("status", "state"), [*TASK_STATUS_CASES, (5, "Unknown"), (None, "Unknown")])
-def test_task_status(status: object, state: str) -> None:
-    assert codes.task_state(status) is DeploymentState(state)
-
-
-MULTICAST_STAGES = ["pending", "multicast_setup", *["multicast_ready"] * 4, *["failed"] * 8]
-FRAGMENT_STAGES = ["pending", "fragmentation_setup", "receiving", "receiving", *["failed"] * 8]
-FRAGMENT_STAGES += ["status_reported", "done", "failed", "failed", "failed"]
-
-
-@pytest.mark.parametrize("value", range(14))
-def test_multicast_session_status(value: int) -> None:
-    stage, reason = codes.device_stage({"multicastSessionStatus": value, "fragmentSessionStatus": 0, "status": 1})
-    assert stage is Stage(MULTICAST_STAGES[value])
-    assert (reason is not None) == (stage is Stage.FAILED)
-    if reason:
-        assert reason.endswith(f"(multicast session status {value})")
-
-
-@pytest.mark.parametrize("value", range(17))
-def test_fragment_session_status(value: int) -> None:
-    stage, reason = codes.device_stage({"multicastSessionStatus": 4, "fragmentSessionStatus": value, "status": 2})
-    assert stage is Stage(FRAGMENT_STAGES[value] if value else "multicast_ready")
-    assert (reason is not None) == (stage is Stage.FAILED)
-
-
-@pytest.mark.parametrize(
-    ("raw", "stage", "words"),
-    [
-        ({"multicastSessionStatus": 6}, Stage.FAILED, "the device did not answer the multicast set-up"),
-        ({"fragmentSessionStatus": 7}, Stage.FAILED, "not enough memory for the fragmentation session"),
-        ({"fragmentSessionStatus": 9}, Stage.FAILED, "too few fragments received"),
-        ({"fragmentSessionStatus": 4, "multicastSessionStatus": 8}, Stage.FAILED, "fragment session set-up timeout"),
-        ({"status": 4, "multicastSessionStatus": 5}, Stage.FAILED, "device status 4"),
-        ({"status": 3, "multicastSessionStatus": 8}, Stage.DONE, None),
-        ({"fragmentSessionStatus": "13"}, Stage.DONE, None),
-        ({"multicastSessionStatus": 99}, Stage.UNKNOWN, None),
-    ],
-)
-def test_device_codes_precedence(raw: dict[str, object], stage: Stage, words: str | None) -> None:
-    found, reason = codes.device_stage(raw)
-    assert found is stage
-    assert reason is None if words is None else words in str(reason)
 
 
 def test_started_at_defaults_to_now(gateway: Responder, backend: MilesightBackend) -> None:

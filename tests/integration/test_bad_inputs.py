@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fuota.cli.app import app
+from tests.support.config_files import backend, config_text, sqlite_url, store, write_config
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 EXPECTED: dict[str, list[str]] = json.loads((CORPUS / "expected.json").read_text())
@@ -55,11 +56,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "huge.bin").write_bytes(b"\x00" * (48 * 16384))
     for name in ("no_column.csv", "bad_eui.csv", "duplicate.csv"):
         shutil.copy(CORPUS / name, folder / name)
-    store = f'[store]\nurl = "sqlite:///{folder / "fuota.db"}"\n'
-    (folder / "store.toml").write_text(store)
-    (folder / "fuota.toml").write_text(
-        store + '[backends.iot]\nkind = "iotsquare"\nbase_url = "http://127.0.0.1:9"\ntoken = "t"\n'
-    )
+    (folder / "store.toml").write_text(config_text(store(sqlite_url(folder))))
+    write_config(folder, backend("iot", kind="iotsquare", base_url="http://127.0.0.1:9", token="t"))
     (folder / "c.toml").write_text(_campaign_text('name = "good"'))
     result = CliRunner().invoke(app, ["--config", str(folder / "fuota.toml"), "launch", str(folder / "c.toml")])
     assert result.exit_code == 0, result.output  # a store with a campaign in it, to prove it is left alone

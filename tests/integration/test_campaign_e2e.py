@@ -17,7 +17,8 @@ import pytest
 
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.store import Store
-from tests.support.cli_helpers import fuota, start_run, wait_for_state, write_campaign, write_config
+from tests.support.cli_helpers import fuota, start_run, wait_for_state
+from tests.support.config_files import iotsquare, sqlite_url, write_campaign, write_campaign_file, write_config
 
 FIRMWARE = np.random.default_rng(42).bytes(3000)  # 63 fragments of 48 B + 18 coded at IoTSquare's 30 %
 
@@ -41,7 +42,7 @@ def test_500_devices_end_done_with_the_outcomes_the_devices_really_had(tmp_path:
     sim = IoTSquareSim(devices=euis, loss=loss, never_join=never_join, busy_rate=busy_rate, speed=400,
                        join_delay=20, phase_time=4, fragment_interval=2, seed=3)  # fmt: skip
     with sim:
-        write_config(tmp_path, sim.url)
+        write_config(tmp_path, iotsquare(sim.url))
         write_campaign(tmp_path, "fleet", euis, firmware=FIRMWARE, join_timeout=3)
         result = fuota(tmp_path, "run", "c.toml", timeout=240)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -70,7 +71,7 @@ def _slow_sim(euis: list[str]) -> IoTSquareSim:
 def test_abort_during_enqueue_fragment(tmp_path: Path) -> None:
     euis = fleet_euis(300, seed=8)
     with _slow_sim(euis) as sim:
-        write_config(tmp_path, sim.url)
+        write_config(tmp_path, iotsquare(sim.url))
         write_campaign(tmp_path, "stop-me", euis, firmware=FIRMWARE, join_timeout=5)
         run = start_run(tmp_path)
         try:
@@ -92,7 +93,7 @@ def test_abort_during_enqueue_fragment(tmp_path: Path) -> None:
 def test_killed_run_resumes_without_a_second_create(tmp_path: Path) -> None:
     euis = fleet_euis(300, seed=9)
     with _slow_sim(euis) as sim:
-        write_config(tmp_path, sim.url)
+        write_config(tmp_path, iotsquare(sim.url))
         write_campaign(tmp_path, "crash", euis, firmware=FIRMWARE, join_timeout=5)
         run = start_run(tmp_path)
         try:
@@ -115,11 +116,15 @@ def test_existing_multicast_group(tmp_path: Path) -> None:
     euis = fleet_euis(40, seed=10)
     group = "cc3e92cea33ac62a"
     with IoTSquareSim(groups={group: euis}, loss=0.05, speed=400, phase_time=4, fragment_interval=2) as sim:
-        write_config(tmp_path, sim.url)
-        (tmp_path / "fw.bin").write_bytes(FIRMWARE)
-        (tmp_path / "c.toml").write_text(
-            'name = "existing"\nfirmware = "fw.bin"\nbackend = "iot"\nredundancy_percent = 30\n'
-            f'[iotsquare]\nmc_eui = "{group.upper()}"\n'
+        write_config(tmp_path, iotsquare(sim.url))
+        write_campaign_file(
+            tmp_path,
+            "c.toml",
+            image=FIRMWARE,
+            name="existing",
+            backend="iot",
+            redundancy_percent=30,
+            iotsquare={"mc_eui": group.upper()},
         )
         result = fuota(tmp_path, "run", "c.toml", timeout=120)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -133,7 +138,7 @@ def test_existing_multicast_group(tmp_path: Path) -> None:
 def test_a_refused_token_stops_the_run_and_keeps_the_campaign(tmp_path: Path) -> None:
     euis = fleet_euis(5, seed=11)
     with IoTSquareSim(devices=euis, speed=400) as sim:
-        write_config(tmp_path, sim.url, token="not-the-token")
+        write_config(tmp_path, iotsquare(sim.url, token="not-the-token"))
         write_campaign(tmp_path, "locked", euis, firmware=FIRMWARE)
         result = fuota(tmp_path, "run", "c.toml")
         assert result.returncode == 2
@@ -147,8 +152,8 @@ def test_a_start_time_is_waited_for(tmp_path: Path) -> None:
     euis = fleet_euis(10, seed=12)
     start = (datetime.now(UTC) + timedelta(seconds=4)).isoformat(timespec="seconds")
     with IoTSquareSim(devices=euis, speed=400, join_delay=20, phase_time=4, fragment_interval=2) as sim:
-        write_config(tmp_path, sim.url)
-        write_campaign(tmp_path, "later", euis, firmware=FIRMWARE, body=f'start = "{start}"')
+        write_config(tmp_path, iotsquare(sim.url))
+        write_campaign(tmp_path, "later", euis, firmware=FIRMWARE, start=start)
         assert fuota(tmp_path, "launch", "c.toml").returncode == 0
         assert _status(tmp_path, "later")["state"] == "Scheduled"
         assert sim.calls["mcgroup/create"] == 0  # nothing is sent before the start time
@@ -166,7 +171,7 @@ def test_retry_runs_the_devices_that_did_not_update(tmp_path: Path) -> None:
     with IoTSquareSim(
         devices=euis, never_join=stuck, speed=400, join_delay=20, phase_time=4, fragment_interval=2
     ) as sim:
-        write_config(tmp_path, sim.url)
+        write_config(tmp_path, iotsquare(sim.url))
         write_campaign(tmp_path, "first", euis, firmware=FIRMWARE, join_timeout=2)
         assert fuota(tmp_path, "run", "c.toml").returncode == 0  # 28 of 30: above the 0.9 threshold
         assert fuota(tmp_path, "retry", "first").returncode == 1  # the two still never join
@@ -181,7 +186,7 @@ def test_retry_runs_the_devices_that_did_not_update(tmp_path: Path) -> None:
 def test_watch_follows_a_campaign_run_by_another_process(tmp_path: Path) -> None:
     euis = fleet_euis(60, seed=14)
     with _slow_sim(euis) as sim:
-        write_config(tmp_path, sim.url)
+        write_config(tmp_path, iotsquare(sim.url))
         write_campaign(tmp_path, "watched", euis, firmware=FIRMWARE, join_timeout=5)
         run = start_run(tmp_path)
         try:
@@ -198,10 +203,8 @@ def test_a_back_end_that_fragments_otherwise_is_an_anomaly(tmp_path: Path) -> No
     euis = fleet_euis(10, seed=15)
     # The simulator cuts 48-byte fragments; this campaign planned 50: IoTSquare decides, fuota says so.
     with IoTSquareSim(devices=euis, speed=400, join_delay=20, phase_time=4, fragment_interval=2) as sim:
-        write_config(tmp_path, sim.url)
-        write_campaign(tmp_path, "odd", euis, firmware=FIRMWARE, join_timeout=2)
-        text = (tmp_path / "c.toml").read_text().replace("join_timeout", "frag_size = 50\njoin_timeout")
-        (tmp_path / "c.toml").write_text(text)
+        write_config(tmp_path, iotsquare(sim.url))
+        write_campaign(tmp_path, "odd", euis, firmware=FIRMWARE, join_timeout=2, iotsquare={"frag_size": 50})
         result = fuota(tmp_path, "run", "c.toml")
         assert result.returncode == 0, result.stderr[-2000:]
         anomalies = _status(tmp_path, "odd")["anomalies"]
@@ -215,15 +218,13 @@ def test_no_secret_in_any_output(tmp_path: Path) -> None:
     with IoTSquareSim(
         devices=euis, token=token, never_join=euis[:1], speed=400, join_delay=20, phase_time=4, fragment_interval=2
     ) as sim:
-        write_config(tmp_path, sim.url, token=token)
-        write_campaign(tmp_path, "secret", euis, firmware=FIRMWARE, join_timeout=2)
-        text = (tmp_path / "c.toml").read_text().replace("504e83e6dd1a457af1bf93f99d362e89", key)
-        (tmp_path / "c.toml").write_text(text)
+        write_config(tmp_path, iotsquare(sim.url, token=token))
+        write_campaign(tmp_path, "secret", euis, firmware=FIRMWARE, join_timeout=2, iotsquare={"gen_app_key": key})
         outputs = [fuota(tmp_path, "run", "c.toml")]
         outputs += [fuota(tmp_path, *args) for args in (("status", "secret", "--json"), ("status",), ("list",))]
         outputs += [fuota(tmp_path, "report", "secret", "--format", fmt) for fmt in ("text", "json", "csv", "html")]
     assert outputs[0].returncode == 0, outputs[0].stderr[-2000:]
-    with Store(f"sqlite:///{tmp_path / 'fuota.db'}") as store:
+    with Store(sqlite_url(tmp_path)) as store:
         events = " ".join(e.cause for e in store.events(store.campaign("secret").id))
     everything = " ".join(o.stdout + o.stderr for o in outputs) + events
     assert token not in everything and key not in everything and key.upper() not in everything

@@ -17,26 +17,18 @@ from fuota.sim.milesight import Call, MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
 from tests.support.broker import Broker
 from tests.support.cli_helpers import fuota, start_run, wait_for_state
+from tests.support.config_files import milesight, write_config, write_milesight_campaign
 
 FIRMWARE = np.random.default_rng(43).bytes(2000)  # 47 fragments of 43 B + 15 coded at 30 %
 GATEWAYS = gateway_euis(3, seed=1)
 TIMING = Timing(multicast_setup=10, fragment_setup=5, status_report=5, upgrade=5)
 
 
-def _setup(folder: Path, broker: Broker, devices: list[str], *, body: str = "", gateways: list[str] = GATEWAYS) -> None:
-    listed = ", ".join(f'"{g}"' for g in gateways)
-    (folder / "fuota.toml").write_text(
-        f'[store]\nurl = "sqlite:///{folder / "fuota.db"}"\n\n'
-        f'[backends.ms]\nkind = "milesight"\nbroker_url = "{broker.url}"\ngateways = [{listed}]\n'
-        "poll_interval = 0.2\ntimeout = 1\ngive_up_after = 4\n"
-    )
-    (folder / "fw.bin").write_bytes(FIRMWARE)
-    devices_listed = ", ".join(f'"{d}"' for d in devices)
-    (folder / "c.toml").write_text(
-        f'name = "ms"\nfirmware = "fw.bin"\nbackend = "ms"\nredundancy_percent = 30\n'
-        f"devices = [{devices_listed}]\n[milesight]\n{body}"
-        + ("" if "fragment_interval" in body else "fragment_interval = 1000\n")
-    )
+def _setup(
+    folder: Path, broker: Broker, devices: list[str], *, options: dict | None = None, give_up_after: float = 4
+) -> None:
+    write_config(folder, milesight(broker.url, GATEWAYS, timeout=1, give_up_after=give_up_after))
+    write_milesight_campaign(folder, "ms", devices, firmware=FIRMWARE, milesight=options)
 
 
 def _fleet(n: int = 600) -> tuple[list[str], dict[str, list[str]]]:
@@ -95,10 +87,7 @@ def test_three_gateways_600_devices(tmp_path: Path, mqtt_broker: Broker) -> None
 def test_broker_restart_in_the_middle(tmp_path: Path, mqtt_broker: Broker) -> None:
     euis, spread = _fleet(150)
     with MilesightSim(mqtt_broker.url, spread, loss=0.03, speed=15, timing=TIMING, seed=3) as sim:
-        _setup(tmp_path, mqtt_broker, euis, body="", gateways=GATEWAYS)
-        (tmp_path / "fuota.toml").write_text(
-            (tmp_path / "fuota.toml").read_text().replace("give_up_after = 4", "give_up_after = 60")
-        )
+        _setup(tmp_path, mqtt_broker, euis, give_up_after=60)
         run = start_run(tmp_path)
         try:
             wait_for_state(tmp_path, "EnqueueFragment")
@@ -144,26 +133,26 @@ def _digest(folder: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    ("body", "devices_extra", "gateways_extra", "words"),
+    ("options", "devices_extra", "gateways_extra", "words"),
     [
-        ("fragment_size = 50\n", [], [], ["fragment_size", "50"]),
-        ("fragment_interval = 500\n", [], [], ["fragment_interval", "500"]),
-        ("", ["0123456789abcdef"], [], ["0123456789abcdef"]),
-        ('gateways = ["24e124fffe000000"]\n', [], [], ["24e124fffe000000"]),
+        ({"fragment_size": 50}, [], [], ["fragment_size", "50"]),
+        ({"fragment_interval": 500}, [], [], ["fragment_interval", "500"]),
+        ({}, ["0123456789abcdef"], [], ["0123456789abcdef"]),
+        ({"gateways": ["24e124fffe000000"]}, [], [], ["24e124fffe000000"]),
     ],
     ids=["fragment size above payload", "interval", "unknown device", "unknown gateway"],
 )
 def test_bad_parameters_are_refused_before_anything_is_sent(
     tmp_path: Path,
     mqtt_broker: Broker,
-    body: str,
+    options: dict,
     devices_extra: list[str],
     gateways_extra: list[str],
     words: list[str],
 ) -> None:
     euis, spread = _fleet(30)
     with MilesightSim(mqtt_broker.url, spread, speed=15, timing=TIMING) as sim:
-        _setup(tmp_path, mqtt_broker, euis + devices_extra, body=body)
+        _setup(tmp_path, mqtt_broker, euis + devices_extra, options=options)
         result = fuota(tmp_path, "launch", "c.toml", timeout=120)
         assert result.returncode == 2, result.stdout + result.stderr
         for word in words:

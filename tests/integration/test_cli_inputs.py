@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli_helpers import fuota, write_campaign, write_config
+from tests.support.cli_helpers import fuota
+from tests.support.config_files import iotsquare, write_campaign, write_config
 
 DEVICES = ["8cf9573000000001", "8cf9573000000002", "8cf9573000000003"]
 
@@ -20,7 +21,9 @@ def _digest(folder: Path) -> str:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    write_config(tmp_path, "http://127.0.0.1:9")  # nothing listens there: a bad input must fail before any call
+    write_config(
+        tmp_path, iotsquare("http://127.0.0.1:9")
+    )  # nothing listens there: a bad input must fail before any call
     write_campaign(tmp_path, "good", DEVICES, firmware=b"\x01" * 500)
     assert fuota(tmp_path, "launch", "c.toml").returncode == 0  # a store with one campaign in it
     return tmp_path
@@ -117,7 +120,7 @@ def test_plan_shows_the_fragmentation(folder: Path) -> None:
 
 def test_plan_of_the_iotsquare_sample_and_its_forecast(tmp_path: Path) -> None:
     # IoTSquare's section 9.3 sample: 13737 bytes at 0.3 → nbFrag 287, fragSize 48, padding 39, redundancy 86.
-    write_config(tmp_path, "http://127.0.0.1:9")
+    write_config(tmp_path, iotsquare("http://127.0.0.1:9"))
     write_campaign(tmp_path, "sample", DEVICES, firmware=bytes(13737))
     result = fuota(tmp_path, "plan", "c.toml", "--json", "--target", "0.99", "--sweep", "--chart", "sweep.svg")
     assert result.returncode == 0, result.stderr

@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -34,20 +33,18 @@ from fuota.service import campaigns as service
 from fuota.sim.iotsquare import Faults, IoTSquareSim, fleet_euis
 from fuota.sim.iotsquare_faults import Fate
 from fuota.store import Store
-from tests.support.cli_helpers import fuota, start_run, write_campaign
+from tests.support.cli_helpers import fuota, start_run
+from tests.support.config_files import Table, iotsquare, sqlite_url, write_campaign, write_config
 from tests.support.daemons import start_daemon, stop_daemon, wait_campaign
+from tests.support.waiting import wait_for
 
 FIRMWARE = np.random.default_rng(46).bytes(3000)
 FAST = {"speed": 400, "join_delay": 20, "phase_time": 4, "fragment_interval": 2}
 GIVE_UP = 2  # seconds: the runner's give_up_after, and the adapter's retry budget within one call
 
 
-def _config(folder: Path, url: str, give_up_after: float = GIVE_UP) -> None:
-    (folder / "fuota.toml").write_text(
-        f'[store]\nurl = "sqlite:///{folder / "fuota.db"}"\n\n'
-        f'[backends.iot]\nkind = "iotsquare"\nbase_url = "{url}"\ntoken = "sim-token"\n'
-        f"poll_interval = 0.2\ntimeout = 0.5\ngive_up_after = {give_up_after}\n"
-    )
+def _backend(url: str, name: str = "iot", give_up_after: float = GIVE_UP) -> Table:
+    return iotsquare(url, name=name, timeout=0.5, give_up_after=give_up_after)
 
 
 def _status(folder: Path, campaign: str) -> dict:
@@ -59,7 +56,7 @@ def _status(folder: Path, campaign: str) -> dict:
 
 
 def _run(folder: Path, sim: IoTSquareSim, name: str, euis: list[str]) -> tuple[subprocess.CompletedProcess, dict]:
-    _config(folder, sim.url)
+    write_config(folder, _backend(sim.url))
     write_campaign(folder, name, euis, firmware=FIRMWARE, join_timeout=2)
     result = fuota(folder, "run", "c.toml", timeout=120)
     return result, _status(folder, name)
@@ -77,14 +74,12 @@ def _retries(folder: Path) -> int:
 def _storm(folder: Path, sim: IoTSquareSim, faults: Faults, name: str, euis: list[str]) -> tuple[str, dict]:
     """Run a campaign under `faults` until the runner has recorded a failure it will retry, then mend the back end:
     a storm that outlasts the adapter's own retries, whatever their jittered timing. The run's output, the status."""
-    _config(folder, sim.url)
+    write_config(folder, _backend(sim.url))
     write_campaign(folder, name, euis, firmware=FIRMWARE, join_timeout=2)
     sim.faults.set(faults)
     run = start_run(folder)
     try:
-        deadline = time.monotonic() + 30
-        while _retries(folder) < 1 and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: _retries(folder) >= 1 or run.poll() is not None, 30, "the runner recording a retry")
         sim.faults.clear()
         out, err = run.communicate(timeout=120)
     finally:
@@ -169,30 +164,22 @@ def test_malformed_forever_fails_the_deployment_and_the_daemon_serves_another_ca
         IoTSquareSim(devices=euis[:20], faults=forever, seed=5, **FAST) as broken_sim,
         IoTSquareSim(devices=euis[20:], seed=6, **FAST) as sim,
     ):
-        _config(tmp_path, sim.url)
-        config = (tmp_path / "fuota.toml").read_text()
-        bad = (
-            config[config.index("[backends.iot]") :]
-            .replace("backends.iot", "backends.bad")
-            .replace(sim.url, broken_sim.url)
-            .replace(f"give_up_after = {GIVE_UP}", "give_up_after = 1")  # fail sooner: this test waits for it
-        )
-        (tmp_path / "fuota.toml").write_text(f"{config}\n{bad}")
-        write_campaign(tmp_path, "broken", euis[:20], firmware=FIRMWARE, join_timeout=2, file="b.toml")
-        (tmp_path / "b.toml").write_text((tmp_path / "b.toml").read_text().replace('"iot"', '"bad"'))
+        # The broken back end gives up after 1 s, to fail sooner: this test waits for it.
+        write_config(tmp_path, _backend(sim.url), _backend(broken_sim.url, name="bad", give_up_after=1))
+        write_campaign(tmp_path, "broken", euis[:20], firmware=FIRMWARE, join_timeout=2, backend="bad", file="b.toml")
         _launch(tmp_path, "b.toml")
         write_campaign(tmp_path, "healthy", euis[20:], firmware=FIRMWARE, join_timeout=2, file="h.toml")
         _launch(tmp_path, "h.toml")
         daemon = start_daemon(tmp_path)
-        url = f"sqlite:///{tmp_path / 'fuota.db'}"
+        url = sqlite_url(tmp_path)
         try:
             assert wait_campaign(url, "healthy", timeout=60) is CampaignState.DONE
             assert wait_campaign(url, "broken", timeout=60) is CampaignState.FAILED
             assert daemon.poll() is None
         finally:
-            code = stop_daemon(daemon, within=20)
-    log = (tmp_path / "daemon.log").read_text()
-    assert code == 0, log[-3000:]
+            stopped = stop_daemon(daemon, within=20)
+    log = stopped.log
+    assert stopped.code == 0, log[-3000:]
     broken = _status(tmp_path, "broken")
     (deployment,) = broken["deployments"]
     assert deployment["state"] == "Failed" and deployment["retries"] >= 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +27,8 @@ from fuota.sim.milesight_tasks import Timing
 from fuota.store import Store
 from tests.support.broker import Broker
 from tests.support.cli_helpers import start_run, wait_for_state
+from tests.support.config_files import milesight, write_config, write_milesight_campaign
+from tests.support.waiting import wait_for
 
 FIRMWARE = np.random.default_rng(47).bytes(2000)
 GATEWAYS = gateway_euis(2, seed=7)
@@ -36,18 +37,9 @@ SPEED = 30  # simulated seconds per real second: the fragments (62 × 1 s) take 
 
 
 def _setup(folder: Path, broker: Broker, spread: dict[str, list[str]], give_up_after: float) -> None:
-    gateways = ", ".join(f'"{g}"' for g in spread)
-    devices = ", ".join(f'"{d}"' for euis in spread.values() for d in euis)
-    (folder / "fuota.toml").write_text(
-        f'[store]\nurl = "sqlite:///{folder / "fuota.db"}"\n\n'
-        f'[backends.ms]\nkind = "milesight"\nbroker_url = "{broker.url}"\ngateways = [{gateways}]\n'
-        f"poll_interval = 0.2\ntimeout = 0.5\ngive_up_after = {give_up_after}\n"
-    )
-    (folder / "fw.bin").write_bytes(FIRMWARE)
-    (folder / "c.toml").write_text(
-        'name = "ms"\nfirmware = "fw.bin"\nbackend = "ms"\nredundancy_percent = 30\n'
-        f"devices = [{devices}]\n[milesight]\nfragment_interval = 1000\nfragment_size = 40\n"
-    )
+    write_config(folder, milesight(broker.url, list(spread), timeout=0.5, give_up_after=give_up_after))
+    devices = [d for euis in spread.values() for d in euis]
+    write_milesight_campaign(folder, "ms", devices, firmware=FIRMWARE, milesight={"fragment_size": 40})
 
 
 def _spread(gateways: list[str], per_gateway: int, seed: int) -> dict[str, list[str]]:
@@ -78,10 +70,13 @@ def _retries(folder: Path, gateway: str | None = None) -> int:
 
 
 def _wait_retried(folder: Path, run: subprocess.Popen, gateway: str | None = None, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while _retries(folder, gateway) < 1:
-        assert run.poll() is None and time.monotonic() < deadline, "the runner recorded no retry"
-        time.sleep(0.1)
+    def retried() -> bool:
+        if _retries(folder, gateway) >= 1:
+            return True
+        assert run.poll() is None, "the runner recorded no retry"
+        return False
+
+    wait_for(retried, timeout, "the runner recording a retry")
 
 
 @contextmanager

@@ -4,26 +4,23 @@ reason to stop."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from fuota.core.model import CampaignState
-from fuota.service.firmware import FirmwareChanged, checked_firmware
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
-from tests.support.cli_helpers import fuota, write_campaign, write_config
+from tests.support.cli_helpers import fuota
+from tests.support.config_files import iotsquare, sqlite_url, write_campaign, write_config
 from tests.support.daemons import start_daemon, stop_daemon, wait_campaign
 
 FIRMWARE = np.random.default_rng(48).bytes(1500)
-SHA = "f3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # any digest not of FIRMWARE
 
 
 def _launch(folder: Path, sim: IoTSquareSim, euis: list[str]) -> None:
-    write_config(folder, sim.url)
+    write_config(folder, iotsquare(sim.url))
     write_campaign(folder, "fw", euis, firmware=FIRMWARE, join_timeout=2)
     assert fuota(folder, "launch", "c.toml").returncode == 0
 
@@ -31,9 +28,9 @@ def _launch(folder: Path, sim: IoTSquareSim, euis: list[str]) -> None:
 def _drive(folder: Path) -> tuple[CampaignState, dict]:
     daemon = start_daemon(folder)
     try:
-        state = wait_campaign(f"sqlite:///{folder / 'fuota.db'}", "fw", timeout=60)
+        state = wait_campaign(sqlite_url(folder), "fw", timeout=60)
     finally:
-        assert stop_daemon(daemon) == 0
+        assert stop_daemon(daemon).code == 0
     return state, json.loads(fuota(folder, "status", "fw", "--json").stdout)
 
 
@@ -69,17 +66,3 @@ def test_a_firmware_file_removed_after_launch_is_no_reason_to_stop(tmp_path: Pat
         state, _ = _drive(tmp_path)
         assert sim.calls["fuota/create"] == 1
     assert state is CampaignState.DONE
-
-
-def test_checked_firmware(tmp_path: Path) -> None:
-    path = tmp_path / "fw.bin"
-    path.write_bytes(FIRMWARE)
-    recorded = hashlib.sha256(FIRMWARE).hexdigest()
-    assert checked_firmware(FIRMWARE, recorded, str(path)) == FIRMWARE
-    assert checked_firmware(FIRMWARE, recorded, None) == FIRMWARE
-    assert checked_firmware(FIRMWARE, recorded, str(tmp_path / "gone.bin")) == FIRMWARE
-    with pytest.raises(FirmwareChanged, match=f"recorded at launch \\({SHA[:12]}….*store is damaged"):
-        checked_firmware(FIRMWARE, SHA, None)
-    path.write_bytes(b"other")
-    with pytest.raises(FirmwareChanged, match=rf"changed since launch \(sha256 {recorded[:12]}… then"):
-        checked_firmware(FIRMWARE, recorded, str(path))

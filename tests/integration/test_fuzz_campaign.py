@@ -10,11 +10,9 @@ ends with.
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +28,8 @@ from fuota.cli.app import app
 from fuota.config import ConfigError, load_config
 from fuota.core.settings import Window
 from fuota.service.campaigns import plan
+from tests.support.config_files import backend as backend_table
+from tests.support.config_files import toml_document, write_config
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 DEVICES = ["8cf9573000000001", "8cf9573000000002"]
@@ -52,38 +52,6 @@ GOOD_BACKENDS: dict[str, dict[str, Any]] = {
 }
 CONFIG_MODELS: dict[str, type] = {name: kind.config_model for name, kind in KINDS.items()}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-# --- a TOML writer for the values hypothesis makes (the standard library only reads TOML) ------------------------
-
-
-def _toml_string(text: str) -> str:
-    # json escapes quotes, backslashes and C0 controls the way TOML's basic strings do; DEL is TOML's only extra.
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def toml_value(value: Any) -> str:
-    """`value` as a TOML value: inline tables for dicts, so that a whole document is `key = value` lines."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_toml_string(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"no TOML for {value!r}")
-
-
-def toml_document(doc: dict[str, Any]) -> str:
-    """A TOML document of `key = value` lines."""
-    return "".join(f"{_toml_string(key)} = {toml_value(value)}\n" for key, value in doc.items())
 
 
 # --- strategies -------------------------------------------------------------------------------------------------
@@ -118,16 +86,13 @@ def folder() -> Iterator[Path]:
     with tempfile.TemporaryDirectory() as name:
         root = Path(name)
         (root / "fw.bin").write_bytes(bytes(range(256)) * 20)
-        (root / "fuota.toml").write_text(
-            f'[store]\nurl = "sqlite:///{root / "fuota.db"}"\n\n[backends.iot]\n'
-            + toml_document(GOOD_BACKENDS["iotsquare"])
-        )
+        write_config(root, backend_table("iot", **GOOD_BACKENDS["iotsquare"]))
         yield root
 
 
 def check(folder: Path, content: bytes) -> str | None:
-    """`content` as c.toml through load_campaign and plan_campaign against back end `iot`: None when it plans, else
-    the ConfigError's message, which the command prints with exit code 2. Any other exception fails the test."""
+    """`content` as c.toml through load_campaign and the service's plan against back end `iot`: None when it plans,
+    else the ConfigError's message, which the command prints with exit code 2. Any other exception fails the test."""
     path = folder / "c.toml"
     path.write_bytes(content)
     try:

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from alembic import command
 
 from fuota.core.model import CampaignState, DeploymentState
 from fuota.service.runner import ended_here
-from fuota.store import EventKind, LeaseLost, Store, alembic_config
+from fuota.store import EventKind, LeaseLost, Store
 from tests.support.store_helpers import Clock, campaign_settings, deployment
 
 LEASE = timedelta(seconds=30)
@@ -102,26 +99,6 @@ def test_only_one_of_two_runners_concluding_at_once_records_the_transition(store
     assert not store.set_campaign_state(cid, CampaignState.FAILED, "late", expected=CampaignState.RUNNING)
     transitions = [e.to_state for e in store.events(cid, EventKind.TRANSITION)]
     assert transitions == ["Running", "Done"]
-
-
-def test_a_database_of_the_first_schema_gains_leases_and_keeps_its_campaigns(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    config = alembic_config(url)
-    command.upgrade(config, "0001")
-    with sqlite3.connect(tmp_path / "old.db") as db:
-        db.execute(
-            "INSERT INTO campaigns (id, name, state, spec, firmware, firmware_sha256, firmware_size, created_at, "
-            "updated_at) VALUES (1, 'old', 'Running', '{}', x'00', 'x', 1, '2026-11-01 00:00:00', "
-            "'2026-11-01 00:00:00')"
-        )
-        db.execute(
-            "INSERT INTO deployments (id, campaign_id, backend, task_name, state, temporary, created_at, updated_at)"
-            " VALUES (1, 1, 'iot', 'fuota-old-0', 'EnqueueFragment', 1, '2026-11-01 00:00:00', '2026-11-01 00:00:00')"
-        )
-    with Store(url) as store:
-        (record,) = store.deployments(1)
-        assert (record.task_name, record.lease_owner, record.lease_until) == ("fuota-old-0", None, None)
-        assert store.claim_deployments("a", LEASE, campaign_id=1) == {1}
 
 
 def test_a_dead_process_of_this_machine_is_taken_over_at_once(store: Store) -> None:

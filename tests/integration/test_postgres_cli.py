@@ -13,7 +13,8 @@ import numpy as np
 
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.store import Store
-from tests.support.cli_helpers import fuota, start_run, wait_for_state, write_campaign, write_config
+from tests.support.cli_helpers import fuota, start_run, wait_for_state
+from tests.support.config_files import iotsquare, write_campaign, write_config
 from tests.support.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer
 
 FIRMWARE = np.random.default_rng(43).bytes(1500)
@@ -25,7 +26,7 @@ def test_a_campaign_runs_to_done_on_postgresql_and_no_output_shows_the_password(
     url = postgres_server.create_database(owner=PASSWORD_ROLE)
     euis = fleet_euis(20, seed=21)
     with IoTSquareSim(devices=euis, loss=0.05, speed=400, join_delay=20, phase_time=4, fragment_interval=2) as sim:
-        write_config(tmp_path, sim.url, store_url=url)
+        write_config(tmp_path, iotsquare(sim.url), store_url=url)
         write_campaign(tmp_path, "pg", euis, firmware=FIRMWARE, join_timeout=3)
         run = fuota(tmp_path, "run", "c.toml")
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
@@ -47,7 +48,7 @@ def test_a_second_process_follows_a_run_on_postgresql(tmp_path: Path, postgres_u
     euis = fleet_euis(30, seed=22)
     # EnqueueFragment lasts some real seconds at this speed: room for a second process to read the store.
     with IoTSquareSim(devices=euis, loss=0.05, speed=20, join_delay=10, phase_time=4, fragment_interval=2) as sim:
-        write_config(tmp_path, sim.url, store_url=postgres_url)
+        write_config(tmp_path, iotsquare(sim.url), store_url=postgres_url)
         write_campaign(tmp_path, "followed", euis, firmware=FIRMWARE, join_timeout=5)
         run = start_run(tmp_path)
         try:
@@ -64,7 +65,7 @@ def test_a_second_process_follows_a_run_on_postgresql(tmp_path: Path, postgres_u
 
 def test_an_unreachable_server_is_refused_naming_the_url_without_its_password(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://fuota:{PASSWORD}@127.0.0.1:1/fuota"
-    write_config(tmp_path, "http://127.0.0.1:1", store_url=url)
+    write_config(tmp_path, iotsquare("http://127.0.0.1:1"), store_url=url)
     result = fuota(tmp_path, "list")
     assert result.returncode == 2
     assert "postgresql+psycopg://fuota:***@127.0.0.1:1/fuota" in result.stderr and "server runs" in result.stderr

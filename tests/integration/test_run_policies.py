@@ -3,7 +3,6 @@ a run killed while the members join resumes their join instead of starting the p
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,8 +10,10 @@ import numpy as np
 
 from fuota.core.model import DeploymentState, Preparation
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
-from fuota.store import EventKind, Store
-from tests.support.cli_helpers import fuota, start_run, write_campaign, write_config
+from fuota.store import DeploymentRecord, EventKind, Store
+from tests.support.cli_helpers import fuota, start_run
+from tests.support.config_files import iotsquare, write_campaign, write_config
+from tests.support.waiting import wait_for
 
 FIRMWARE = np.random.default_rng(46).bytes(1000)
 FAST = {"speed": 400, "join_delay": 20, "phase_time": 4, "fragment_interval": 2}
@@ -25,7 +26,7 @@ def _store(folder: Path) -> Store:
 def test_fuota_run_keeps_to_its_back_end_s_max_concurrent(tmp_path: Path) -> None:
     euis = fleet_euis(300, seed=71)  # two temporary groups: 253 + 47
     with IoTSquareSim(devices=euis, seed=8, **FAST) as sim:
-        write_config(tmp_path, sim.url, extra="max_concurrent = 1\n")
+        write_config(tmp_path, iotsquare(sim.url, max_concurrent=1))
         write_campaign(tmp_path, "one-at-a-time", euis, firmware=FIRMWARE, join_timeout=3)
         result = fuota(tmp_path, "run", "c.toml", timeout=240)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -43,18 +44,19 @@ def test_a_run_killed_while_members_join_neither_prepares_again_nor_restarts_the
     euis = fleet_euis(6, seed=70)
     join_timeout = 6.0
     with IoTSquareSim(devices=euis, never_join=set(euis[:2]), seed=9, **FAST) as sim:
-        write_config(tmp_path, sim.url)
+        write_config(tmp_path, iotsquare(sim.url))
         write_campaign(tmp_path, "joining", euis, firmware=FIRMWARE, join_timeout=join_timeout)
         run = start_run(tmp_path)
-        deadline = time.monotonic() + 60
-        joining = None
-        while joining is None and time.monotonic() < deadline:
-            if (tmp_path / "fuota.db").exists():
-                with _store(tmp_path) as store:
-                    records = [d for c in store.campaigns() for d in store.deployments(c.id)]
-                    joining = next((d for d in records if d.preparation is Preparation.JOINING), None)
-            time.sleep(0.1)
-        assert joining is not None and joining.join_deadline is not None, "the run never reached the join"
+
+        def joining() -> DeploymentRecord | None:
+            if not (tmp_path / "fuota.db").exists():
+                return None
+            with _store(tmp_path) as store:
+                records = [d for c in store.campaigns() for d in store.deployments(c.id)]
+            return next((d for d in records if d.preparation is Preparation.JOINING), None)
+
+        joined = wait_for(joining, 60, "the run reaching the members' join")
+        assert joined.join_deadline is not None
         run.kill()  # SIGKILL: nothing is flushed, nothing released
         run.communicate()
         assert sim.calls["mcgroup/create"] == 1
@@ -65,7 +67,7 @@ def test_a_run_killed_while_members_join_neither_prepares_again_nor_restarts_the
         assert sim.calls["mcgroup/create"] == 1 and sim.calls["mcdevice/create"] == 1  # prepared once
     with _store(tmp_path) as store:
         (after,) = store.deployments(store.campaign("joining").id)
-        assert after.join_deadline == joining.join_deadline and after.state is DeploymentState.DONE
+        assert after.join_deadline == joined.join_deadline and after.state is DeploymentState.DONE
         created = next(e.at for e in store.events(after.campaign_id, EventKind.TRANSITION) if e.to_state == "Created")
         # A join timeout started over would create the task no sooner than join_timeout after the restart.
         assert created < restarted + timedelta(seconds=join_timeout)

@@ -13,15 +13,15 @@ import pytest
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from tests.integration.test_backend_milesight import GW, make
 from tests.support.broker import Broker, make_tls_files
-from tests.support.cli_helpers import fuota, write_campaign, write_config
+from tests.support.cli_helpers import fuota
+from tests.support.config_files import iotsquare, write_campaign, write_config
 from tests.support.milesight_responder import Responder, paged
 
 FIRMWARE = np.random.default_rng(52).bytes(800)
 
 
 def test_a_secret_in_a_file_others_can_read_draws_a_warning(tmp_path: Path) -> None:
-    config = tmp_path / "fuota.toml"
-    write_config(tmp_path, "http://127.0.0.1:9")
+    config = write_config(tmp_path, iotsquare("http://127.0.0.1:9"))
     config.chmod(0o644)
     warned = fuota(tmp_path, "list").stderr
     assert "holds secrets (backends.iot.token)" in warned and "mode 0644" in warned and "chmod 600" in warned
@@ -43,7 +43,7 @@ def https_sim(tmp_path: Path) -> IoTSquareSim:
 
 
 def test_an_untrusted_https_server_is_refused_at_once(tmp_path: Path, https_sim: IoTSquareSim) -> None:
-    write_config(tmp_path, https_sim.url)
+    write_config(tmp_path, iotsquare(https_sim.url))
     result = fuota(tmp_path, "run", "c.toml", timeout=60)
     assert result.returncode != 0
     assert "certificate is not trusted" in result.stderr and "ca_file" in result.stderr
@@ -51,14 +51,14 @@ def test_an_untrusted_https_server_is_refused_at_once(tmp_path: Path, https_sim:
 
 
 def test_an_https_server_is_trusted_with_its_ca(tmp_path: Path, https_sim: IoTSquareSim) -> None:
-    write_config(tmp_path, https_sim.url, extra=f'ca_file = "{tmp_path / "ca.pem"}"\n')
+    write_config(tmp_path, iotsquare(https_sim.url, ca_file=tmp_path / "ca.pem"))
     result = fuota(tmp_path, "run", "c.toml", timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "insecure" not in result.stderr
 
 
 def test_insecure_accepts_any_certificate_and_says_so(tmp_path: Path, https_sim: IoTSquareSim) -> None:
-    write_config(tmp_path, https_sim.url, extra="insecure = true\n")
+    write_config(tmp_path, iotsquare(https_sim.url, insecure=True))
     result = fuota(tmp_path, "run", "c.toml", timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "insecure = true: its server's certificate is not verified" in result.stderr
@@ -72,7 +72,7 @@ def test_insecure_accepts_any_certificate_and_says_so(tmp_path: Path, https_sim:
     ],
 )
 def test_contradictory_tls_settings_are_refused(tmp_path: Path, extra: str, message: str) -> None:
-    write_config(tmp_path, "http://127.0.0.1:9", extra=extra)
+    write_config(tmp_path, iotsquare("http://127.0.0.1:9"), extra=extra)
     result = fuota(tmp_path, "list")
     assert result.returncode == 2 and message in result.stderr
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -17,17 +16,13 @@ from fuota.core.model import CampaignState, DeploymentState
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.store import EventKind, Store
 from fuota.store.schema import runners
-from tests.support.cli_helpers import fuota, write_campaign, write_config
+from tests.support.cli_helpers import fuota
+from tests.support.config_files import iotsquare, write_campaign, write_config
 from tests.support.daemons import kill_daemon, start_daemon, stop_daemon, wait_campaign
+from tests.support.waiting import wait_for
 
 FIRMWARE = np.random.default_rng(46).bytes(2000)
 LEASE_SECONDS = 3
-
-
-def _config(folder: Path, sim_url: str, store_url: str) -> None:
-    write_config(folder, sim_url)
-    text = (folder / "fuota.toml").read_text()
-    (folder / "fuota.toml").write_text(text.replace(f"sqlite:///{folder / 'fuota.db'}", store_url, 1))
 
 
 def _alive(store_url: str) -> set[str]:
@@ -47,41 +42,30 @@ def _holders(store: Store, campaign_id: int) -> dict[str, set[int]]:
     return held
 
 
-def _wait_for(check, timeout: float = 60, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
 def test_three_daemons_one_killed_every_deployment_finishes_exactly_once(tmp_path: Path, postgres_url: str) -> None:
     store_url = postgres_url
     euis = fleet_euis(1500, seed=47)  # six temporary groups of at most 253: six deployments, two a daemon
     with IoTSquareSim(devices=euis, loss=0.01, speed=10, join_delay=5, phase_time=3, fragment_interval=1) as sim:
-        _config(tmp_path, sim.url, store_url)
+        write_config(tmp_path, iotsquare(sim.url), store_url=store_url)
         write_campaign(tmp_path, "shared", euis, firmware=FIRMWARE, join_timeout=10)
-        daemons = {
-            name: start_daemon(tmp_path, "--name", name, "--lease-seconds", str(LEASE_SECONDS))
-            for name in ("d1", "d2", "d3")
-        }
+        daemons = {name: start_daemon(tmp_path, name=name, lease_seconds=LEASE_SECONDS) for name in ("d1", "d2", "d3")}
         try:
             with Store(store_url) as store:
-                _wait_for(lambda: _alive(store_url) == {"d1", "d2", "d3"}, what="three daemons running")
+                wait_for(lambda: _alive(store_url) == {"d1", "d2", "d3"}, 60, "three daemons running")
                 assert fuota(tmp_path, "launch", "c.toml").returncode == 0
                 cid = store.campaign("shared").id
-                held = _wait_for(lambda: len(h := _holders(store, cid)) == 3 and h, what="three daemons holding")
+                held = wait_for(lambda: len(h := _holders(store, cid)) == 3 and h, 60, "three daemons holding")
                 victim = sorted(held)[0]
                 victims_deployments = held[victim]
-                _wait_for(
+                wait_for(
                     lambda: any(d.state is DeploymentState.ENQUEUE_FRAGMENT for d in store.deployments(cid)),
-                    what="fragments being sent",
+                    60,
+                    "fragments being sent",
                 )
                 kill_daemon(daemons.pop(victim))
             assert wait_campaign(store_url, "shared", timeout=150) is CampaignState.DONE
         finally:
-            codes = [stop_daemon(d) for d in daemons.values()]
+            codes = [stop_daemon(d).code for d in daemons.values()]
         assert codes == [0, 0]
         with Store(store_url) as store:
             deployments = store.deployments(cid)
@@ -104,18 +88,16 @@ def test_max_concurrent_holds_across_daemons(tmp_path: Path, postgres_url: str) 
     store_url = postgres_url
     euis = fleet_euis(600, seed=59)  # three temporary groups: three deployments of one back end
     with IoTSquareSim(devices=euis, loss=0.01, speed=20, join_delay=2, phase_time=2, fragment_interval=1) as sim:
-        _config(tmp_path, sim.url, store_url)
-        with (tmp_path / "fuota.toml").open("a") as config:
-            config.write("max_concurrent = 1\n")
+        write_config(tmp_path, iotsquare(sim.url, max_concurrent=1), store_url=store_url)
         write_campaign(tmp_path, "one-at-a-time", euis, firmware=FIRMWARE, join_timeout=5)
         Store(store_url).close()  # the schema, before the daemons are asked who is alive
-        daemons = [start_daemon(tmp_path, "--name", name, "--lease-seconds", "5") for name in ("e1", "e2", "e3")]
+        daemons = [start_daemon(tmp_path, name=name, lease_seconds=5) for name in ("e1", "e2", "e3")]
         try:
-            _wait_for(lambda: _alive(store_url) == {"e1", "e2", "e3"}, what="three daemons running")
+            wait_for(lambda: _alive(store_url) == {"e1", "e2", "e3"}, 60, "three daemons running")
             assert fuota(tmp_path, "launch", "c.toml").returncode == 0
             assert wait_campaign(store_url, "one-at-a-time", timeout=150) is CampaignState.DONE
         finally:
-            codes = [stop_daemon(d) for d in daemons]
+            codes = [stop_daemon(d).code for d in daemons]
         assert codes == [0, 0, 0]
     with Store(store_url) as store:
         cid = store.campaign("one-at-a-time").id

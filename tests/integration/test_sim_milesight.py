@@ -21,6 +21,7 @@ from fuota.sim.milesight_codes import FuotaError, ReturnCode, TaskStatus
 from fuota.sim.milesight_codes import MulticastSessionStatus as Mc
 from fuota.sim.milesight_tasks import Timing
 from tests.support.broker import Broker
+from tests.support.waiting import wait_for
 
 REQUEST, RESPONSE = "milesight/ns-api/request", "milesight/ns-api/response"
 GW = gateway_euis(3)
@@ -117,19 +118,11 @@ def devices(api: Api, gateway: str, task_id: int) -> dict[str, tuple[int, int, i
 
 
 def wait_final(api: Api, gateway: str, task_id: int, timeout: float = 8.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while (found := task(api, gateway, task_id))["status"] < TaskStatus.SUCCESS:
-        assert time.monotonic() < deadline, found
-        time.sleep(0.05)
-    return found
+    def final() -> dict | None:
+        found = task(api, gateway, task_id)
+        return found if found["status"] >= TaskStatus.SUCCESS else None
 
-
-def test_tables_copy_the_spec() -> None:
-    assert (ReturnCode.PARAMETER, ReturnCode.PARAMETER.description) == (3, "Parameter exceptions")
-    assert FuotaError.REDUNDANCY == 10310012 and FuotaError.REDUNDANCY.description == "Redundancy percent invalid"
-    assert len(FuotaError) == 15 and len(Mc) == 14 and len(Frag) == 17
-    assert Mc.SETUP_TIMEOUT == 6 and Frag.LOW_MEMORY == 7 and Frag.LACK_OF_FRAGMENTS == 9
-    assert gateway_euis(3) == GW and len(set(gateway_euis(50))) == 50 and GW[0].startswith("24e124fffe")
+    return wait_for(final, timeout, f"task {task_id} of gateway {gateway} ending", every=0.05)
 
 
 def test_each_gateway_answers_only_its_own_requests(mqtt_broker: Broker, api: Api) -> None:
@@ -308,9 +301,10 @@ def test_silent_gateways_never_answer(mqtt_broker: Broker, api: Api) -> None:
 def test_the_sim_answers_again_after_a_broker_restart(mqtt_broker: Broker, api: Api) -> None:
     with MilesightSim(mqtt_broker.url, FLEET, speed=0) as sim:
         mqtt_broker.restart(0.3)
-        deadline = time.monotonic() + 8
-        while not (answers := api.gather(api.send(GW[0], "GET", "/api/urdevices"), 0.2)):
-            assert time.monotonic() < deadline, "no answer after the restart"  # both clients reconnect by themselves
+        # Both clients reconnect by themselves: each request waits 0.2 s for its answers.
+        answers = wait_for(
+            lambda: api.gather(api.send(GW[0], "GET", "/api/urdevices"), 0.2), 8, "an answer after the restart", every=0
+        )
         assert answers[0]["body"]["devTotalCount"] == "6" and sim.connected
 
 
@@ -330,10 +324,7 @@ def test_serve_forever_returns_when_stopped(mqtt_broker: Broker) -> None:
     sim = MilesightSim(mqtt_broker.url, FLEET)
     thread = threading.Thread(target=sim.serve_forever)
     thread.start()
-    deadline = time.monotonic() + 5
-    while not sim.connected:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_for(lambda: sim.connected, 5, "the simulator connected", every=0.02)
     sim.stop()
     thread.join(5)
     assert not thread.is_alive()

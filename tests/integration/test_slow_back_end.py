@@ -4,9 +4,6 @@ gateway's calls still wait out their timeouts and retries."""
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +14,17 @@ from fuota.sim.milesight import MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
 from fuota.store import Store
 from tests.support.broker import Broker
-from tests.support.cli_helpers import fuota, write_campaign
+from tests.support.cli_helpers import fuota
+from tests.support.config_files import (
+    iotsquare,
+    milesight,
+    sqlite_url,
+    write_campaign,
+    write_config,
+    write_milesight_campaign,
+)
 from tests.support.daemons import kill_daemon, start_daemon
+from tests.support.waiting import wait_for
 
 FIRMWARE = np.random.default_rng(56).bytes(1500)
 GATEWAYS = gateway_euis(2, seed=9)
@@ -31,57 +37,44 @@ def _deployments(url: str, name: str) -> dict[str, DeploymentState]:
         return {} if record is None else {d.target or d.task_name: d.state for d in store.deployments(record.id)}
 
 
-def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.2)
-
-
 def test_a_silent_gateway_holds_up_only_its_own_deployment(tmp_path: Path, mqtt_broker: Broker) -> None:
     ms = fleet_euis(40, seed=57)
     spread = {g: ms[i::2] for i, g in enumerate(GATEWAYS)}
     iot = fleet_euis(20, seed=58)
-    url = f"sqlite:///{tmp_path / 'fuota.db'}"
+    url = sqlite_url(tmp_path)
     with (
         MilesightSim(mqtt_broker.url, spread, speed=30, timing=TIMING, seed=9) as gateways,
         IoTSquareSim(devices=iot, speed=100, join_delay=2) as server,
     ):
-        listed = ", ".join(f'"{g}"' for g in GATEWAYS)
         # Each call to the silent gateway waits 2 s, and is tried again for up to 60 s before the runner hears of
         # it: done one after the other, every other deployment would wait that long at each poll.
-        (tmp_path / "fuota.toml").write_text(
-            f'[store]\nurl = "{url}"\n\n'
-            f'[backends.ms]\nkind = "milesight"\nbroker_url = "{mqtt_broker.url}"\ngateways = [{listed}]\n'
-            "poll_interval = 0.2\ntimeout = 2\ngive_up_after = 120\n\n"
-            f'[backends.iot]\nkind = "iotsquare"\nbase_url = "{server.url}"\ntoken = "sim-token"\n'
-            "poll_interval = 0.2\ntimeout = 5\n"
-        )
-        (tmp_path / "fuota.toml").chmod(0o600)
+        write_config(
+            tmp_path,
+            milesight(mqtt_broker.url, GATEWAYS, timeout=2, give_up_after=120),
+            iotsquare(server.url),
+            store_url=url,
+        ).chmod(0o600)
         write_campaign(tmp_path, "iot", iot, firmware=FIRMWARE, join_timeout=5, file="iot.toml")
-        (tmp_path / "ms.toml").write_text(
-            'name = "ms"\nfirmware = "fw.bin"\nbackend = "ms"\nredundancy_percent = 30\n'
-            f"devices = {json.dumps(ms)}\n"
-            "[milesight]\nfragment_interval = 1000\n"
-        )
+        write_milesight_campaign(tmp_path, "ms", ms, file="ms.toml")
         assert fuota(tmp_path, "launch", "ms.toml").returncode == 0
         daemon = start_daemon(tmp_path)
         try:
-            _wait(
+            wait_for(
                 lambda: set(_deployments(url, "ms").values()) <= {DeploymentState.ENQUEUE_FRAGMENT},
-                timeout=30,
-                what="both gateways sending fragments",
+                30,
+                "both gateways sending fragments",
+                every=0.2,
             )
             gateways.silence(GATEWAYS[1])
             assert fuota(tmp_path, "launch", "iot.toml").returncode == 0
-            _wait(
+            wait_for(
                 lambda: (
                     _deployments(url, "ms").get(GATEWAYS[0]) is DeploymentState.DONE
                     and set(_deployments(url, "iot").values()) == {DeploymentState.DONE}
                 ),
-                timeout=40,
-                what="the other gateway's deployment and the IoTSquare campaign Done",
+                40,
+                "the other gateway's deployment and the IoTSquare campaign Done",
+                every=0.2,
             )
             assert not _deployments(url, "ms")[GATEWAYS[1]].ended  # still waiting for its gateway
         finally:

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -415,16 +414,6 @@ def test_concurrent_writers_on_one_file_neither_fail_nor_lose_writes(url: str) -
     assert errors == []
     with Store(url) as store:
         assert {d.dev_eui: d.raw for d in store.devices(campaign_id)} == {eui: {"n": 19} for eui in EUIS[:3]}
-
-
-def test_errors_name_the_url_without_its_password(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match=r"sqlite:///.*/missing/fuota\.db.*folder exists"):
-        Store(f"sqlite:///{tmp_path / 'missing' / 'fuota.db'}")
-    with pytest.raises(StoreError, match=r"\*\*\*") as info:
-        Store("nosuchdb+nodriver://fuota:s3cret@db.example/fuota")
-    assert "s3cret" not in str(info.value)
-    with pytest.raises(StoreError, match="not valid"):
-        Store("not a url")
 
 
 def test_postgresql_errors_name_the_url_without_its_password(postgres_server: PostgresServer) -> None:

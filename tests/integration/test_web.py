@@ -18,17 +18,11 @@ from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.store import EventKind, Store
 from fuota.views.metrics import DaemonMetrics
 from fuota.web.queries import PER_PAGE, TIMELINE
-from fuota.web.server import DashboardError, parse_address
 from tests.support.cli_helpers import fuota
-from tests.support.web_helpers import (
-    SIM_TOKEN,
-    TOKEN,
-    Running,
-    campaign_under_way,
-    start_daemon,
-    stop_daemon,
-    wait_until,
-)
+from tests.support.config_files import dashboard, write_config
+from tests.support.daemons import start_daemon, stop_daemon
+from tests.support.waiting import wait_for
+from tests.support.web_helpers import SIM_TOKEN, TOKEN, Running, campaign_under_way
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +50,7 @@ def _wait_polled(running: Running) -> None:
         with running.store() as store:
             return any(d.state not in ("Scheduled", "Created") for d in store.deployments(running.campaign_id))
 
-    wait_until(polled, timeout=60)
+    wait_for(polled, 60, "the daemon polling a task", every=0.2)
 
 
 def _abort(running: Running, headers: dict[str, str]) -> httpx.Response:
@@ -72,7 +66,7 @@ def test_abort_is_refused_without_the_token_or_from_another_site(served: Running
         page = _get(served, f"/api/campaigns/{served.campaign_id}").json()
         return page["state"] == "Running" and all(d["state"] != "Scheduled" for d in page["deployments"])
 
-    wait_until(polled)
+    wait_for(polled, 30, "the back end's tasks polled", every=0.2)
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     refusals = [
         ({}, 401),
@@ -249,36 +243,20 @@ def test_metrics_count_back_end_calls_and_the_retries_inside_them(tmp_path: Path
     assert retried == sim.calls["mcdevice/list"] - 10 > 0  # every busy answer was retried, and counted
 
 
-@pytest.mark.parametrize(
-    ("text", "address"),
-    [("8080", ("127.0.0.1", 8080)), (":0", ("127.0.0.1", 0)), ("0.0.0.0:80", ("0.0.0.0", 80)),
-     ("[::1]:9000", ("::1", 9000)), ("localhost:1", ("localhost", 1))],
-)  # fmt: skip
-def test_http_address(text: str, address: tuple[str, int]) -> None:
-    assert parse_address(text) == address
-
-
-@pytest.mark.parametrize("text", ["", "host:", "127.0.0.1:http", "127.0.0.1:70000"])
-def test_bad_http_address(text: str) -> None:
-    with pytest.raises(DashboardError, match="--http"):
-        parse_address(text)
-
-
 def test_daemon_refuses_an_address_it_cannot_use(tmp_path: Path) -> None:
-    (tmp_path / "fuota.toml").write_text(f'[store]\nurl = "sqlite:///{tmp_path / "fuota.db"}"\n')
+    write_config(tmp_path)
     result = fuota(tmp_path, "daemon", "--http", "127.0.0.1:port")
     assert result.returncode == 2 and "--http = '127.0.0.1:port'" in result.stderr
-    with (tmp_path / "fuota.toml").open("a") as config:
-        config.write('[dashboard]\ntoken_env = "FUOTA_TEST_UNSET_TOKEN"\n')
+    write_config(tmp_path, dashboard(token_env="FUOTA_TEST_UNSET_TOKEN"))
     unset = fuota(tmp_path, "daemon", "--http", "0")
     assert unset.returncode == 2 and "dashboard.token_env = 'FUOTA_TEST_UNSET_TOKEN'" in unset.stderr
-    (tmp_path / "fuota.toml").write_text(f'[store]\nurl = "sqlite:///{tmp_path / "fuota.db"}"\n')
-    first, url, _ = start_daemon(tmp_path)
+    write_config(tmp_path)
+    first = start_daemon(tmp_path, http="127.0.0.1:0")
     try:
-        taken = fuota(tmp_path, "daemon", "--http", url.removeprefix("http://"))
+        taken = fuota(tmp_path, "daemon", "--http", first.url().removeprefix("http://"))
         assert taken.returncode == 2 and "cannot listen there" in taken.stderr
     finally:
-        assert stop_daemon(first) == 0
+        assert stop_daemon(first, within=15).code == 0
 
 
 def test_no_secret_in_any_page_twin_or_log(aborted: Running) -> None:
@@ -291,7 +269,8 @@ def test_no_secret_in_any_page_twin_or_log(aborted: Running) -> None:
     for path in paths:
         text = _get(aborted, path).text
         assert TOKEN not in text and SIM_TOKEN not in text, path
-    assert stop_daemon(aborted.process) == 0
-    log = aborted.log.read_text()
+    stopped = stop_daemon(aborted.daemon, within=15)
+    assert stopped.code == 0
+    log = stopped.log
     assert TOKEN not in log and SIM_TOKEN not in log
     assert f"dashboard on {aborted.url}/campaigns" in log

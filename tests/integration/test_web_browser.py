@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from fuota.core.model import CampaignState
 from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.support.waiting import wait_for
 from tests.support.web_helpers import TOKEN, campaign_under_way
 
 
@@ -28,11 +29,7 @@ def browser() -> Iterator[Browser]:
 
 def _until(page: Page, condition, what: str, timeout: float = 30) -> None:
     """Wait, letting the page run, until `condition()` holds."""
-    for _ in range(int(timeout / 0.2)):
-        if condition():
-            return
-        page.wait_for_timeout(200)
-    raise AssertionError(f"{what}: not within {timeout} s")
+    wait_for(condition, timeout, what, every=0.2, pause=lambda seconds: page.wait_for_timeout(seconds * 1000))
 
 
 def _progress(page: Page) -> float:

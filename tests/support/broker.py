@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.support.waiting import wait_for
+
 __all__ = ["Broker", "TLSFiles", "make_tls_files"]
 
 
@@ -120,16 +122,19 @@ class Broker:
         config.write_text("\n".join(lines) + "\n")
         log = (self.folder / f"mosquitto-{self.port}.log").open("ab")
         self.process = subprocess.Popen([_mosquitto(), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        process = self.process
+
+        def listening() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited at start: see {log.name}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                    return True
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not listen on 127.0.0.1:{self.port} within 10 s")
+                return False
+
+        wait_for(listening, 10, f"mosquitto listening on 127.0.0.1:{self.port} (its log: {log.name})", every=0.05)
+        return self
 
     def stop(self) -> None:
         """Stop mosquitto (SIGTERM, then SIGKILL)."""

@@ -37,7 +37,16 @@ from fuota.sim.milesight_tasks import Timing
 from fuota.store import EventKind, Store
 from tests.support.broker import Broker
 from tests.support.cli_helpers import fuota
-from tests.support.daemons import kill_daemon, start_daemon, stop_daemon
+from tests.support.config_files import (
+    iotsquare,
+    milesight,
+    sqlite_url,
+    write_campaign,
+    write_config,
+    write_milesight_campaign,
+)
+from tests.support.daemons import Daemon, kill_daemon, start_daemon, stop_daemon
+from tests.support.waiting import wait_for
 
 FIRMWARE_SIZE = 2000
 TIMING = Timing(multicast_setup=10, fragment_setup=5, status_report=5, upgrade=5)
@@ -79,7 +88,6 @@ class World:
         self.folder, self.seed = folder, seed
         folder.mkdir(parents=True, exist_ok=True)
         self.firmware = np.random.default_rng(seed).bytes(FIRMWARE_SIZE)
-        (folder / "fw.bin").write_bytes(self.firmware)
         iot = fleet_euis(iot_devices, seed=seed)
         ms = fleet_euis(ms_devices, seed=seed + 1)
         gateways = gateway_euis(2, seed=seed)
@@ -92,30 +100,18 @@ class World:
         self.gateways = gateways
         self.on_create: Callable[[], None] | None = None
         self._wrap_creates()
-        listed = ", ".join(f'"{g}"' for g in gateways)
-        (folder / "fuota.toml").write_text(
-            f'[store]\nurl = "sqlite:///{folder / "fuota.db"}"\n\n'
-            f'[backends.iot]\nkind = "iotsquare"\nbase_url = "{self.iot.url}"\ntoken = "sim-token"\n'
-            "poll_interval = 0.3\ntimeout = 5\ngive_up_after = 120\n\n"
-            f'[backends.ms]\nkind = "milesight"\nbroker_url = "{broker.url}"\ngateways = [{listed}]\n'
-            f'request_topic = "{topics["request_topic"]}"\nresponse_topic = "{topics["response_topic"]}"\n'
-            "poll_interval = 0.3\ntimeout = 2\ngive_up_after = 120\n"
+        write_config(
+            folder,
+            iotsquare(self.iot.url, poll_interval=0.3, give_up_after=120),
+            milesight(broker.url, gateways, poll_interval=0.3, give_up_after=120, **topics),
         )
-        self._campaign(
-            "iot",
-            iot,
-            '[iotsquare]\nregion = "eu868"\nsubnet = "ch_00-07"\nenable_mc_remote = true\n'
-            'gen_app_key = "504e83e6dd1a457af1bf93f99d362e89"\njoin_timeout = 20\n',
-        )
-        self._campaign("ms", ms, "[milesight]\nfragment_interval = 1000\n")
+        write_campaign(folder, f"iot-{seed}", iot, firmware=self.firmware, join_timeout=20, file="iot.toml")
+        write_milesight_campaign(folder, f"ms-{seed}", ms, file="ms.toml")
+        self._launch("iot")
+        self._launch("ms")
         self.names = [f"iot-{seed}", f"ms-{seed}"]
 
-    def _campaign(self, backend: str, devices: list[str], body: str) -> None:
-        listed = ", ".join(f'"{d}"' for d in devices)
-        (self.folder / f"{backend}.toml").write_text(
-            f'name = "{backend}-{self.seed}"\nfirmware = "fw.bin"\nbackend = "{backend}"\nredundancy_percent = 30\n'
-            f"devices = [{listed}]\n{body}"
-        )
+    def _launch(self, backend: str) -> None:
         result = fuota(self.folder, "launch", f"{backend}.toml")
         if result.returncode != 0:
             raise RuntimeError(f"launch {backend}: {result.stderr[-2000:]}")
@@ -154,7 +150,7 @@ class World:
 
     @property
     def url(self) -> str:
-        return f"sqlite:///{self.folder / 'fuota.db'}"
+        return sqlite_url(self.folder)
 
     def outcomes(self) -> Outcomes:
         """Every device's outcome and reason, by campaign."""
@@ -211,10 +207,10 @@ class Killer:
         self._daemon = self._start()
         world.on_create = self._kill_in_create
 
-    def _start(self) -> object:
+    def _start(self) -> Daemon:
         # Even restarts reuse the name (back at once); odd ones come as a new daemon that waits out the leases.
         name = "chaos" if self.kills % 2 == 0 else f"chaos-{self.kills}"
-        return start_daemon(self.world.folder, "--name", name, "--lease-seconds", "2")
+        return start_daemon(self.world.folder, name=name, lease_seconds=2)
 
     def _kill_in_create(self) -> None:
         with self._lock:
@@ -225,12 +221,13 @@ class Killer:
 
     def drive(self, timeout: float) -> None:
         """Until both campaigns ended: restart a dead daemon, kill a live one after a random while."""
-        deadline = time.monotonic() + timeout
         born = time.monotonic()
         life = self.rng.uniform(0.4, 2.5)
-        while not self.world.ended():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.world.names} did not end within {timeout} s")
+
+        def step() -> bool:
+            nonlocal born, life
+            if self.world.ended():
+                return True
             with self._lock:
                 if self._daemon.poll() is not None:
                     self._daemon = self._start()
@@ -238,7 +235,9 @@ class Killer:
                 elif self.kills < self.wanted and time.monotonic() - born > life:
                     kill_daemon(self._daemon)
                     self.kills += 1
-            time.sleep(0.05)
+            return False
+
+        wait_for(step, timeout, f"{self.world.names} ending under kills", every=0.05)
         with self._lock:
             self.world.on_create = None
             stop_daemon(self._daemon)
@@ -262,11 +261,10 @@ def run_round(
     calm = World(base / f"calm-{seed}", seed, broker, **sizes)
     stormy = World(base / f"chaos-{seed}", seed, broker, **sizes)
     try:
-        reference = start_daemon(calm.folder, "--name", "calm")
+        reference = start_daemon(calm.folder, name="calm")
         killer = Killer(stormy, np.random.default_rng(seed), kills, in_create)
         killer.drive(timeout)
-        while not calm.ended():
-            time.sleep(0.2)
+        wait_for(calm.ended, timeout, f"{calm.names} ending undisturbed", every=0.2)
         stop_daemon(reference)
         expected, got = calm.outcomes(), stormy.outcomes()
         creates, deployments = stormy.creates()

@@ -1,0 +1,32 @@
+"""IoTSquare's code tables (fuota.backends.iotsquare.codes) against the spec's sections, and the reasons a person
+reads for a device's last state."""
+
+from __future__ import annotations
+
+import pytest
+
+from fuota.backends.iotsquare import codes
+from fuota.core.model import DeploymentState
+
+
+def test_tables_cover_the_spec_sections() -> None:
+    assert len(codes.RESPONSE_CODES) == 17 + 4 + 3 + 6 + 6 + 23 + 1
+    assert codes.RESPONSE_CODES.keys() >= codes.TRANSIENT_CODES | codes.AUTH_CODES | codes.NOT_FOUND_CODES
+    assert set(codes.TASK_STATES.values()) <= set(DeploymentState)
+    assert list(codes.DEVICE_STATES) == [
+        "MC Not Joined", "MC Joined", "FragSessionSetupAns", "FragSessStatusAns", "FragSessDelAns", "Done", "Unknown"
+    ]  # fmt: skip
+    assert set(codes.BIND_REFUSALS) <= codes.RESPONSE_CODES.keys()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"state": "MC Not Joined"}, "never joined the multicast group: check that the device is Class C"),
+        ({"state": "MC Joined"}, "fragment session set-up timeout"),
+        ({"state": "FragSessStatusAns", "nbFragMissing": 4, "nbFragReceived": "9"}, "4 fragments missing"),
+        ({"state": "Unknown", "error_message": "timeout"}, "IoTSquare error_message: timeout"),
+    ],
+)
+def test_final_reason(raw: dict[str, object], expected: str) -> None:
+    assert expected in codes.final_reason(raw)

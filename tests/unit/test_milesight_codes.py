@@ -1,0 +1,67 @@
+"""Milesight's code tables (fuota.backends.milesight.codes): every return and FUOTA error code becomes a typed error
+with the spec's meaning; task statuses and device session codes map onto states and stages."""
+
+from __future__ import annotations
+
+import pytest
+
+from fuota.backends.errors import NotFoundError, RejectedError, TransientError
+from fuota.backends.milesight import codes
+from fuota.core.model import DeploymentState, Stage
+
+
+@pytest.mark.parametrize("value", [*codes.RETURN_CODES, *codes.FUOTA_ERROR_CODES])
+def test_every_code_becomes_a_typed_error_with_the_spec_meaning(value: int) -> None:
+    error = codes.answer_error(value, "detail", "here")
+    expected = TransientError if value in (23, 24, 10310015) else NotFoundError if value == 5 else RejectedError
+    assert type(error) is expected and error.code == value
+    meaning = codes.RETURN_CODES.get(value) or codes.FUOTA_ERROR_CODES[value]
+    assert error.msg == meaning and str(error).startswith(f"here: {value} {meaning} (detail)")
+
+
+TASK_STATUS_CASES = [(0, "Created"), (1, "SendFragSessSetup"), ("2", "EnqueueFragment"), (3, "Done"), (4, "Done")]
+
+
+@pytest.mark.parametrize(("status", "state"), [*TASK_STATUS_CASES, (5, "Unknown"), (None, "Unknown")])
+def test_task_status(status: object, state: str) -> None:
+    assert codes.task_state(status) is DeploymentState(state)
+
+
+MULTICAST_STAGES = ["pending", "multicast_setup", *["multicast_ready"] * 4, *["failed"] * 8]
+FRAGMENT_STAGES = ["pending", "fragmentation_setup", "receiving", "receiving", *["failed"] * 8]
+FRAGMENT_STAGES += ["status_reported", "done", "failed", "failed", "failed"]
+
+
+@pytest.mark.parametrize("value", range(14))
+def test_multicast_session_status(value: int) -> None:
+    stage, reason = codes.device_stage({"multicastSessionStatus": value, "fragmentSessionStatus": 0, "status": 1})
+    assert stage is Stage(MULTICAST_STAGES[value])
+    assert (reason is not None) == (stage is Stage.FAILED)
+    if reason:
+        assert reason.endswith(f"(multicast session status {value})")
+
+
+@pytest.mark.parametrize("value", range(17))
+def test_fragment_session_status(value: int) -> None:
+    stage, reason = codes.device_stage({"multicastSessionStatus": 4, "fragmentSessionStatus": value, "status": 2})
+    assert stage is Stage(FRAGMENT_STAGES[value] if value else "multicast_ready")
+    assert (reason is not None) == (stage is Stage.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("raw", "stage", "words"),
+    [
+        ({"multicastSessionStatus": 6}, Stage.FAILED, "the device did not answer the multicast set-up"),
+        ({"fragmentSessionStatus": 7}, Stage.FAILED, "not enough memory for the fragmentation session"),
+        ({"fragmentSessionStatus": 9}, Stage.FAILED, "too few fragments received"),
+        ({"fragmentSessionStatus": 4, "multicastSessionStatus": 8}, Stage.FAILED, "fragment session set-up timeout"),
+        ({"status": 4, "multicastSessionStatus": 5}, Stage.FAILED, "device status 4"),
+        ({"status": 3, "multicastSessionStatus": 8}, Stage.DONE, None),
+        ({"fragmentSessionStatus": "13"}, Stage.DONE, None),
+        ({"multicastSessionStatus": 99}, Stage.UNKNOWN, None),
+    ],
+)
+def test_device_codes_precedence(raw: dict[str, object], stage: Stage, words: str | None) -> None:
+    found, reason = codes.device_stage(raw)
+    assert found is stage
+    assert reason is None if words is None else words in str(reason)
