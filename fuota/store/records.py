@@ -32,6 +32,7 @@ class EventKind(enum.StrEnum):
     COMMAND = "command"  # fuota asked a back end to do something
     ERROR = "error"  # a back end or fuota itself failed
     LEASE = "lease"  # a runner took over a deployment whose previous runner's lease had expired
+    RETRY = "retry"  # a transient back-end failure the runner will retry
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from fuota.core.model import CampaignState, Stage
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.store import EventKind, Store
 from fuota.views.metrics import DaemonMetrics
-from fuota.web.queries import PER_PAGE, TIMELINE
+from fuota.views.rows import PER_PAGE
+from fuota.web.queries import TIMELINE
 from fuota.web.server import DashboardError, parse_address
 from tests.support.cli_helpers import fuota
 from tests.support.web_helpers import (
@@ -164,7 +165,7 @@ def test_json_twins_equal_the_store(aborted: Running) -> None:
             "stage": str(device.stage),
             "outcome": None if device.outcome is None else str(device.outcome),
             "reason": device.reason,
-            "updated_at": device.updated_at.isoformat(),
+            "last_change": device.updated_at.isoformat(),
             "raw": device.raw,
         }
     ]
