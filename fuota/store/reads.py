@@ -174,7 +174,7 @@ class StoreReads:
             select(
                 schema.events,
                 func.count().over(partition_by=schema.events.c.deployment_id).label("n"),
-                func.row_number().over(partition_by=schema.events.c.deployment_id, order_by=order).label("rank"),
+                func.row_number().over(partition_by=schema.events.c.deployment_id, order_by=order).label("position"),
             )
             .where(
                 schema.events.c.campaign_id == campaign_id,
@@ -183,7 +183,7 @@ class StoreReads:
             )
             .subquery()
         )
-        stmt = select(ranked).where(ranked.c.rank == 1)
+        stmt = select(ranked).where(ranked.c.position == 1)
         with self._db.transaction(f"count the retries of campaign {campaign_id}") as conn:
             rows = conn.execute(stmt).all()
         columns = [c.name for c in schema.events.c]
