@@ -1,73 +1,22 @@
-"""What the CLI shows: plans, campaign status (text and JSON), the campaign list and live progress."""
+"""What the CLI prints to a terminal: plans, a campaign's status, the campaign list and live progress — Rich
+tables of what fuota.views returns (the JSON outputs are the views' dicts as they are)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from fuota.core.model import Stage
-from fuota.store import CampaignRecord, EventRecord, Store
-from fuota.views.report import device_data
+from fuota.store import Store
+from fuota.views.formatting import format_time
+from fuota.views.model import campaign_overview, status_data
 
-__all__ = ["live_progress", "print_list", "print_plan", "print_status", "print_sweep", "status_data"]
-
-RETRY_SUFFIX = "; will retry"  # how the runner ends the cause of a transient failure it will retry
-_RETRIED_KINDS = ("error", "anomaly")
-
-
-def _retries(events: list[EventRecord], deployment_id: int) -> tuple[int, dict[str, str] | None]:
-    """How many transient failures of the deployment the runner recorded (each retried), and the last one."""
-    mine = [
-        e
-        for e in events
-        if e.kind in _RETRIED_KINDS and e.deployment_id == deployment_id and e.cause.endswith(RETRY_SUFFIX)
-    ]
-    if not mine:
-        return 0, None
-    last = mine[-1]
-    return len(mine), {"at": last.at.isoformat(), "kind": str(last.kind), "cause": last.cause}
-
-
-def status_data(store: Store, campaign_id: int) -> dict[str, object]:
-    """The campaign as one JSON-ready object: id, name, state, counts, deployments (with their retries: how many
-    transient failures were recorded and the last one) and devices."""
-    campaign = store.campaign(campaign_id)
-    assert campaign is not None
-    deployments = store.deployments(campaign_id)
-    names = {d.id: d.task_name for d in deployments}
-    devices = store.devices(campaign_id=campaign_id)
-    # Only the kinds a retry is recorded as: device events run to thousands and live progress calls this each tick.
-    events = [e for kind in _RETRIED_KINDS for e in store.events(campaign_id, kind=kind)]
-    events.sort(key=lambda e: (e.at, e.id))
-    retries = {d.id: _retries(events, d.id) for d in deployments}
-    return {
-        "id": campaign.id,
-        "name": campaign.name,
-        "state": str(campaign.state),
-        "counts": dict(Counter(str(d.stage) for d in devices)),
-        "outcomes": dict(Counter(str(d.outcome) for d in devices if d.outcome is not None)),
-        "deployments": [
-            {
-                "id": d.id,
-                "backend": d.backend,
-                "target": d.target,
-                "state": str(d.state),
-                "backend_ref": d.backend_ref,
-                "task_name": d.task_name,
-                "retries": retries[d.id][0],
-                "last_retry": retries[d.id][1],
-            }
-            for d in deployments
-        ],
-        "anomalies": [{"at": e.at.isoformat(), "cause": e.cause} for e in events if e.kind == "anomaly"],
-        "devices": [device_data(d, names[d.deployment_id]) for d in devices],
-    }
+__all__ = ["live_progress", "print_list", "print_plan", "print_status", "print_sweep"]
 
 
 def _duration(seconds: float) -> str:
@@ -125,32 +74,29 @@ def print_sweep(console: Console, data: dict) -> None:
     console.print(table)
 
 
-def _summary(store: Store, campaign_id: int) -> Table:
-    data = status_data(store, campaign_id)
-    table = Table(title=f"campaign {data['id']} {data['name']}: {data['state']}")
-    table.add_column("deployment")
-    table.add_column("target")
-    table.add_column("state")
-    stages = [s.value for s in Stage]
-    per: dict[str, Counter] = {}
-    for device in data["devices"]:
-        per.setdefault(device["deployment"], Counter())[device["stage"]] += 1
-    shown = [s for s in stages if any(c[s] for c in per.values())]
+def _deployments(summary: dict[str, Any], deployments: list[dict[str, Any]]) -> Table:
+    """The campaign's deployments with their progress, the devices per stage (the stages some device is at) and
+    their retries."""
+    table = Table(title=f"campaign {summary['id']} {summary['name']}: {summary['state']}, {summary['progress']:g} %")
+    for column in ("deployment", "target", "state"):
+        table.add_column(column)
+    table.add_column("progress", justify="right")
+    shown = [stage for stage, n in summary["counts"].items() if n]
     for stage in shown:
         table.add_column(stage, justify="right")
     table.add_column("retries", justify="right")
-    for d in data["deployments"]:
-        counts = per.get(d["task_name"], Counter())
-        row = [d["task_name"], d["target"] or "-", d["state"], *(str(counts[s]) for s in shown)]
-        table.add_row(*row, str(d["retries"]))
+    for d in deployments:
+        row = [d["task_name"], d["target"] or "-", d["state"], f"{d['progress']:g} %"]
+        table.add_row(*row, *(str(d["counts"][s]) for s in shown), str(d["retries"]))
     return table
 
 
 def print_status(console: Console, store: Store, campaign_id: int) -> None:
     """The campaign, its deployments and the devices that did not end updated, with their reasons."""
-    console.print(_summary(store, campaign_id))
     data = status_data(store, campaign_id)
-    console.print("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(data["outcomes"].items())) or "none yet"))
+    console.print(_deployments(data, data["deployments"]))
+    outcomes = ", ".join(f"{k} {v}" for k, v in [*data["outcomes"].items(), ("pending", data["pending"])])
+    console.print(f"outcomes: {outcomes}")
     for anomaly in data["anomalies"]:
         console.print(f"[yellow]anomaly[/] {anomaly['at']}: {escape(anomaly['cause'])}")
     for d in data["deployments"]:
@@ -167,16 +113,22 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
             console.print(f"… and {len(failed) - 50} more: `fuota status {campaign_id} --json` lists them all")
 
 
-def print_list(console: Console, records: list[CampaignRecord]) -> None:
-    """The campaigns as a table."""
-    table = Table("id", "name", "state", "created")
-    for r in records:
-        table.add_row(str(r.id), r.name, str(r.state), r.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
+def print_list(console: Console, rows: list[dict[str, Any]]) -> None:
+    """The campaign rows (fuota.views.model.campaign_list) as a table."""
+    table = Table("id", "name", "state", "progress", "devices", "created", "started", "ended")
+    for r in rows:
+        times = (format_time(r[key]) for key in ("created_at", "started_at", "ended_at"))
+        table.add_row(str(r["id"]), r["name"], r["state"], f"{r['progress']:g} %", str(r["devices"]), *times)
     console.print(table)
 
 
 @contextmanager
 def live_progress(console: Console, store: Store, campaign_id: int) -> Iterator[Callable[[], None]]:
     """A live table of the campaign's deployments and stage counts; yields the function that refreshes it."""
-    with Live(_summary(store, campaign_id), console=console, refresh_per_second=4, transient=False) as live:
-        yield lambda: live.update(_summary(store, campaign_id))
+
+    def table() -> Table:
+        overview = campaign_overview(store, campaign_id)
+        return _deployments(overview["summary"], overview["deployments"])
+
+    with Live(table(), console=console, refresh_per_second=4) as live:
+        yield lambda: live.update(table())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +21,8 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Show a campaign: its state, its deployments and every device's stage, outcome and reason."""
-    from fuota.cli.printing import print_status, status_data
+    from fuota.cli.printing import print_status
+    from fuota.views.model import status_data
 
     store = open_store(load())
     record = find(store, campaign)
@@ -34,21 +36,14 @@ def status(
 def list_(as_json: JsonOption = False) -> None:
     """List the campaigns, newest first."""
     from fuota.cli.printing import print_list
+    from fuota.views.model import campaign_list
 
     store = open_store(load())
-    records = store.campaigns()
+    rows = campaign_list(store)
     if as_json:
-        print(
-            json.dumps(
-                [
-                    {"id": r.id, "name": r.name, "state": r.state, "created_at": r.created_at.isoformat()}
-                    for r in records
-                ],
-                indent=2,
-            )
-        )
+        print(json.dumps(rows, indent=2))
     else:
-        print_list(out, records)
+        print_list(out, rows)
     store.close()
 
 
@@ -59,7 +54,7 @@ def watch(campaign: Annotated[str | None, typer.Argument(help="Id or name; defau
     store = open_store(load())
     record = find(store, campaign)
     try:
-        final = watch_campaign(out, store, record.id)
+        final = watch_campaign(out, store, record.id, clock=lambda: datetime.now(UTC))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     finally:

@@ -334,13 +334,14 @@ class Runner:
             item.failing_since = item.failing_since or now
             silent = (now - item.failing_since).total_seconds()
             if silent < self.give_up_after.get(item.record.backend, DEFAULT_GIVE_UP_AFTER):
-                cause = f"{item.record.task_name} {type(command).__name__}: {exc}; will retry"
+                cause = f"{item.record.task_name} {type(command).__name__}: {exc}"
                 # An answer that breaks the spec is worth an operator's look even when a retry gets a good one.
-                kind = "anomaly" if isinstance(exc, MalformedAnswer) else "error"
-                self.store.record_event(
-                    campaign.id, NewEvent(kind=kind, cause=cause, at=now), deployment_id=item.record.id
-                )
-                log.warning("campaign %s (%s): %s: %s", campaign.id, campaign.name, kind, cause)
+                kinds = [EventKind.RETRY, EventKind.ANOMALY] if isinstance(exc, MalformedAnswer) else [EventKind.RETRY]
+                for kind in kinds:
+                    self.store.record_event(
+                        campaign.id, NewEvent(kind=kind, cause=cause, at=now), deployment_id=item.record.id
+                    )
+                log.warning("campaign %s (%s): %s: %s; will retry", campaign.id, campaign.name, kinds[-1], cause)
                 return
             lack = "no well-formed answer" if isinstance(exc, MalformedAnswer) else "no answer"
             observations = [(BackendFailed(f"{lack} for {silent:.0f} s, giving up: {exc}"), {})]

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -138,7 +139,7 @@ def main() -> int:
         finals = []
         for record in sorted(store.campaigns(), key=lambda r: r.id):
             console.print(f"$ fuota watch {record.name}")
-            finals.append(watch(console, store, record.id))
+            finals.append(watch(console, store, record.id, clock=lambda: datetime.now(UTC)))
         for record in sorted(store.campaigns(), key=lambda r: r.id):
             data = report_data(store, record.id)
             console.rule(f"fuota report {record.name}")

@@ -6,7 +6,7 @@ A mixin of `fuota.store.Store` (which holds the writes): every method is one rea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import EllipsisType
 from typing import Any
@@ -49,13 +49,11 @@ class StoreReads:
             row = conn.execute(select(schema.deployments).where(schema.deployments.c.id == deployment_id)).first()
         return None if row is None else _deployment(row)
 
-    def deployments(self, campaign_id: int) -> list[DeploymentRecord]:
-        """The campaign's deployments, in the order they were given."""
-        stmt = (
-            select(schema.deployments)
-            .where(schema.deployments.c.campaign_id == campaign_id)
-            .order_by(schema.deployments.c.id)
-        )
+    def deployments(self, campaign_id: int | None = None) -> list[DeploymentRecord]:
+        """The campaign's deployments (every campaign's without one), in the order they were given."""
+        stmt = select(schema.deployments).order_by(schema.deployments.c.id)
+        if campaign_id is not None:
+            stmt = stmt.where(schema.deployments.c.campaign_id == campaign_id)
         with self._db.transaction(f"list the deployments of campaign {campaign_id}") as conn:
             return [_deployment(row) for row in conn.execute(stmt)]
 
@@ -156,23 +154,48 @@ class StoreReads:
         with self._db.transaction("count devices by stage and outcome") as conn:
             return [tuple(row) for row in conn.execute(stmt)]
 
-    def reason_counts(self, campaign_id: int) -> list[tuple[int, str | None, int]]:
-        """(deployment id, reason, devices) for the campaign's devices that ended other than updated, most
-        frequent first."""
-        count = func.count().label("n")
+    def reason_counts(self, campaign_id: int) -> list[tuple[int, str | None, str, int]]:
+        """(deployment id, reason, outcome, devices) for the campaign's devices that ended other than updated."""
         stmt = (
-            select(schema.devices.c.deployment_id, schema.devices.c.reason, count)
+            select(schema.devices.c.deployment_id, schema.devices.c.reason, schema.devices.c.outcome, func.count())
             .select_from(schema.devices.join(schema.deployments))
             .where(
                 schema.deployments.c.campaign_id == campaign_id,
                 schema.devices.c.outcome.is_not(None),
                 schema.devices.c.outcome != Outcome.UPDATED.value,
             )
-            .group_by(schema.devices.c.deployment_id, schema.devices.c.reason)
-            .order_by(count.desc(), schema.devices.c.reason)
+            .group_by(schema.devices.c.deployment_id, schema.devices.c.reason, schema.devices.c.outcome)
         )
         with self._db.transaction(f"count the failure reasons of campaign {campaign_id}") as conn:
             return [tuple(row) for row in conn.execute(stmt)]
+
+    def retries(self, campaign_id: int) -> dict[int, tuple[int, EventRecord]]:
+        """For each deployment of the campaign with "retry" events: how many, and the latest one."""
+        order = (schema.events.c.at.desc(), schema.events.c.id.desc())
+        ranked = (
+            select(
+                schema.events,
+                func.count().over(partition_by=schema.events.c.deployment_id).label("n"),
+                func.row_number().over(partition_by=schema.events.c.deployment_id, order_by=order).label("position"),
+            )
+            .where(
+                schema.events.c.campaign_id == campaign_id,
+                schema.events.c.kind == EventKind.RETRY.value,
+                schema.events.c.deployment_id.is_not(None),
+            )
+            .subquery()
+        )
+        stmt = select(ranked).where(ranked.c.position == 1)
+        with self._db.transaction(f"count the retries of campaign {campaign_id}") as conn:
+            rows = conn.execute(stmt).all()
+        columns = [c.name for c in schema.events.c]
+        return {row.deployment_id: (row.n, _event_from({name: row._mapping[name] for name in columns})) for row in rows}
+
+    def last_event_at(self, campaign_id: int) -> datetime | None:
+        """When the campaign's latest event happened, or None before its first."""
+        stmt = select(func.max(schema.events.c.at)).where(schema.events.c.campaign_id == campaign_id)
+        with self._db.transaction(f"read the last event of campaign {campaign_id}") as conn:
+            return conn.scalar(stmt)
 
     def recent_events(
         self, campaign_id: int, *, dev_eui: str | None = None, skip: Sequence[EventKind] = (), limit: int = 100
@@ -201,8 +224,9 @@ class StoreReads:
             counts.update({kind: n for kind, n in conn.execute(stmt)})
         return counts
 
-    def started_at(self) -> dict[int, datetime]:
-        """When each campaign that ever ran went Running (its first such transition), by campaign id."""
+    def started_at(self, campaign_id: int | None = None) -> dict[int, datetime]:
+        """When each campaign that ever ran (or only `campaign_id`) went Running (its first such transition), by
+        campaign id."""
         stmt = (
             select(schema.events.c.campaign_id, func.min(schema.events.c.at))
             .where(
@@ -212,6 +236,8 @@ class StoreReads:
             )
             .group_by(schema.events.c.campaign_id)
         )
+        if campaign_id is not None:
+            stmt = stmt.where(schema.events.c.campaign_id == campaign_id)
         with self._db.transaction("read when the campaigns started") as conn:
             return {cid: at for cid, at in conn.execute(stmt)}
 
@@ -255,4 +281,8 @@ def _device(row: Row[Any]) -> DeviceRecord:
 
 
 def _event(row: Row[Any]) -> EventRecord:
-    return EventRecord(**{**row._mapping, "kind": EventKind(row.kind)})
+    return _event_from(row._mapping)
+
+
+def _event_from(values: Mapping[str, Any]) -> EventRecord:
+    return EventRecord(**{**values, "kind": EventKind(values["kind"])})

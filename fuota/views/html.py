@@ -11,7 +11,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from fuota.views.report import format_duration, format_time, threshold_line
+from fuota.views.formatting import format_duration, format_time, threshold_line
 
 __all__ = ["render_html"]
 
@@ -57,7 +57,7 @@ footer { margin-top: 2rem; color: #5b6470; font-size: 12px; }
 
 
 def render_html(data: dict[str, Any]) -> str:
-    """The report `data` (from fuota.views.report.report_data) as a complete HTML document."""
+    """The report `data` (fuota.views.report.report_data) as a complete HTML document."""
     s = data["summary"]
     title = f"Campaign {s['id']} {s['name']}: {s['state']}"
     verdict = "met" if s["threshold_met"] else "unmet"
@@ -181,17 +181,17 @@ def _reasons(reasons: list[dict[str, Any]], shown: int = 12) -> str:
     if not reasons:
         return "<p>Every device that ended was updated.</p>"
     width, row, count_w = 760, 38, 60
-    top_count = reasons[0]["count"]
+    top_count = reasons[0]["devices"]
     body: list[str] = []
     for i, r in enumerate(reasons[:shown]):
         top = i * row
         text = r["reason"] if len(r["reason"]) <= 120 else r["reason"][:119] + "…"
-        bar = max(2.0, r["count"] / top_count * (width - count_w))
+        bar = max(2.0, r["devices"] / top_count * (width - count_w))
         body.append(f'<text x="0" y="{top + 12}"><title>{escape(r["reason"])}</title>{escape(text)}</text>')
         body.append(f'<rect x="0" y="{top + 17}" width="{bar:.1f}" height="14" fill="{_COLORS["failed"]}"/>')
-        body.append(f'<text x="{bar + 6:.1f}" y="{top + 28}">{r["count"]}</text>')
+        body.append(f'<text x="{bar + 6:.1f}" y="{top + 28}">{r["devices"]}</text>')
     chart = _svg(width, min(len(reasons), shown) * row, "failure reasons", body)
-    rows = [(r["count"], r["reason"], ", ".join(f"{k} {n}" for k, n in r["outcomes"].items())) for r in reasons]
+    rows = [(r["devices"], r["reason"], ", ".join(f"{k} {n}" for k, n in r["outcomes"].items())) for r in reasons]
     return chart + _table(("devices", "reason", "outcomes"), rows, numeric=(0,))
 
 
@@ -225,6 +225,7 @@ def _summary(s: dict[str, Any]) -> str:
         ("ended", format_time(s["ended_at"])),
         ("last activity", format_time(s["last_activity_at"])),
         ("duration", format_duration(s["duration_seconds"])),
+        ("progress", f"{s['progress']:g} %"),
         ("firmware", f"{s['firmware']['size']} B, sha256 {s['firmware']['sha256']}"),
         ("redundancy", "-" if redundancy is None else f"{redundancy:g} %"),
         ("success threshold", threshold_line(s)),
@@ -233,7 +234,7 @@ def _summary(s: dict[str, Any]) -> str:
 
 
 def _deployments_table(deployments: list[dict[str, Any]]) -> str:
-    header = ("task", "backend", "target", "state", "devices", *_OUTCOMES)
+    header = ("task", "backend", "target", "state", "devices", *_OUTCOMES, "retries")
     rows = [
         (d["task_name"], d["backend"], d["target"] or "-", d["state"], *(d[k] for k in header[4:])) for d in deployments
     ]

@@ -1,14 +1,16 @@
 """The daemon's Prometheus metrics, served at /metrics of `fuota daemon --http`.
 
-What the store knows — campaigns by state, devices by stage and outcome, anomalies — is read from the store at
-scrape time by a custom collector, so the numbers are the store's own, whichever process wrote them. What only
-this daemon sees is counted as it happens: every back-end call (through `MeteredBackend`, a thin wrapper around
-each Backend) with its result and latency, the adapters' retries (stamina's on-retry hook), and how late each
-due campaign is ticked (the poll lag).
+What the store knows — campaigns by state, devices by stage and outcome, anomalies and retries — is read through
+the read model (fuota.views.model.fleet_counts) at scrape time by a custom collector, so the numbers are the
+store's own, whichever process wrote them, and the same as every other front end's. What only this daemon sees is
+counted as it happens: every back-end call (through `MeteredBackend`, a thin wrapper around each Backend) with its
+result and latency, the adapters' retries (stamina's on-retry hook), and how late each due campaign is ticked (the
+poll lag).
 
     fuota_campaigns{state}                              gauge, from the store
     fuota_devices{stage, outcome}                       gauge, from the store (outcome "none" until it has one)
     fuota_anomalies_total                               counter, anomaly events in the store
+    fuota_retries_total                                 counter, retry events in the store (a runner's retries)
     fuota_backend_calls_total{backend, operation, result}      result "ok" or the error's class name
     fuota_backend_call_seconds{backend, operation}      histogram of the calls' latency
     fuota_backend_retries_total{backend, operation, error}     retries inside an adapter, by the error retried
@@ -29,6 +31,7 @@ from stamina.instrumentation import RetryDetails
 
 from fuota.backends.base import Backend, DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.store import Store
+from fuota.views.model import fleet_counts
 
 __all__ = ["CONTENT_TYPE", "DaemonMetrics", "MeteredBackend"]
 
@@ -40,29 +43,31 @@ T = TypeVar("T")
 
 
 class _StoreCollector(Collector):
-    """Counts read from the store at each scrape."""
+    """The read model's fleet counts (fuota.views.model.fleet_counts), read at each scrape."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
+        fleet = fleet_counts(self.store)
         campaigns = GaugeMetricFamily("fuota_campaigns", "Campaigns in the store by state.", labels=["state"])
-        for state, n in self.store.campaign_state_counts().items():
+        for state, n in fleet.campaigns.items():
             campaigns.add_metric([state], n)
         yield campaigns
-        totals: dict[tuple[str, str], int] = {}
-        for _, stage, outcome, n in self.store.device_counts():
-            key = (stage, outcome or "none")
-            totals[key] = totals.get(key, 0) + n
         devices = GaugeMetricFamily(
             "fuota_devices", "Devices of every campaign by stage and outcome.", labels=["stage", "outcome"]
         )
-        for (stage, outcome), n in sorted(totals.items()):
-            devices.add_metric([stage, outcome], n)
+        for (stage, outcome), n in sorted(fleet.devices.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+            devices.add_metric([stage, outcome or "none"], n)
         yield devices
         anomalies = CounterMetricFamily("fuota_anomalies", "Anomaly events recorded in the store.")
-        anomalies.add_metric([], self.store.event_counts()["anomaly"])
+        anomalies.add_metric([], fleet.anomalies)
         yield anomalies
+        retries = CounterMetricFamily(
+            "fuota_retries", "Transient back-end failures the runners recorded and retried (retry events)."
+        )
+        retries.add_metric([], fleet.retries)
+        yield retries
 
 
 class DaemonMetrics:

@@ -1,72 +1,76 @@
 """`fuota watch`: a live view of a campaign, read from the store alone, so it works beside any runner or daemon.
 
-One progress bar per deployment (devices updated / total), the counts per stage, the latest events and an
-estimate of the time left from the pace so far. It ends when the campaign ends.
+Each refresh reads the read model's aggregates (fuota.views.model) and the latest few events — never the whole
+event log: one progress bar per deployment, the devices per stage, the latest events, and the time left at the
+pace so far. It ends when the campaign ends.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from fuota.core.model import CampaignState, Outcome, Stage
+from fuota.core.model import CampaignState
 from fuota.store import Store
+from fuota.views.formatting import format_time
+from fuota.views.model import campaign_overview, time_left
+from fuota.views.rows import latest_events
 
-__all__ = ["view", "watch"]
+__all__ = ["render", "view", "watch", "watch_data"]
 
 _LATEST = 8
 
 
-def _eta(started: datetime | None, done: int, total: int, now: datetime) -> str:
-    """Time left at the pace so far: devices settled per second since the first deployment started."""
-    if started is None or done == 0 or done >= total:
-        return "—"
-    rate = done / max((now - started).total_seconds(), 1e-3)
-    seconds = (total - done) / rate
-    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+def watch_data(store: Store, campaign_id: int, now: datetime) -> dict[str, Any]:
+    """What the watch shows at `now`: the campaign overview (summary, deployments, reasons), the latest events
+    and time_left_seconds (None when it cannot be told). Raises LookupError if there is no such campaign."""
+    overview = campaign_overview(store, campaign_id)
+    return {
+        **overview,
+        "events": latest_events(store, campaign_id, limit=_LATEST),
+        "time_left_seconds": time_left(overview["summary"], now),
+    }
 
 
-def view(store: Store, campaign_id: int, now: datetime | None = None) -> Group:
-    """The campaign as it stands in the store, as one Rich renderable."""
-    now = now or datetime.now(UTC)
-    campaign = store.campaign(campaign_id)
-    if campaign is None:
-        raise LookupError(f"campaign {campaign_id} does not exist; `fuota list` shows the campaigns")
-    deployments = store.deployments(campaign_id)
-    devices = store.devices(campaign_id=campaign_id)
-    events = store.events(campaign_id)
-    by_deployment: dict[int, list] = {d.id: [] for d in deployments}
-    for device in devices:
-        by_deployment[device.deployment_id].append(device)
-    bars = Table(title=f"campaign {campaign.id} {campaign.name}: {campaign.state}", expand=False)
-    for column in ("deployment", "state", "progress", "updated", "failed"):
+def render(data: dict[str, Any]) -> Group:
+    """`data` (from watch_data) as one Rich renderable."""
+    s = data["summary"]
+    bars = Table(title=f"campaign {s['id']} {s['name']}: {s['state']}", expand=False)
+    for column in ("deployment", "state", "progress", "%", "updated", "failed", "unreachable", "pending", "retries"):
         bars.add_column(column)
-    for d in deployments:
-        members = by_deployment[d.id]
-        updated = sum(m.outcome is Outcome.UPDATED or m.stage is Stage.DONE for m in members)
-        failed = sum(m.outcome in (Outcome.FAILED, Outcome.UNREACHABLE) and m.stage is not Stage.DONE for m in members)
-        bar = ProgressBar(total=max(len(members), 1), completed=updated, width=30)
-        bars.add_row(d.task_name, str(d.state), bar, f"{updated}/{len(members)}", str(failed))
-    stages = Counter(str(d.stage) for d in devices)
+    for d in data["deployments"]:
+        bar = ProgressBar(total=100, completed=d["progress"], width=30)
+        numbers = (f"{d['updated']}/{d['devices']}", *(str(d[k]) for k in ("failed", "unreachable", "pending")))
+        bars.add_row(d["task_name"], d["state"], bar, f"{d['progress']:g}", *numbers, str(d["retries"]))
     counts = Table("stage", "devices", title="devices per stage")
-    for stage in Stage:
-        if stages[stage.value]:
-            counts.add_row(stage.value, str(stages[stage.value]))
+    for stage, n in s["counts"].items():
+        counts.add_row(stage, str(n))
     latest = Table("time", "what", title="latest events")
-    for event in events[-_LATEST:]:
-        what = f"{event.kind}: {event.from_state or ''} → {event.to_state or ''} {event.dev_eui or ''} {event.cause}"
-        latest.add_row(event.at.strftime("%H:%M:%S"), what.strip())
-    started = next((e.at for e in events if e.kind == "transition"), None)
-    settled = sum(d.outcome is not None or d.stage is Stage.DONE for d in devices)
-    eta = "ended" if campaign.state.ended else _eta(started, settled, len(devices), now)
-    return Group(bars, counts, latest, f"{settled}/{len(devices)} devices settled, time left: {eta}")
+    for e in reversed(data["events"]["latest"]):  # oldest first, as a log reads
+        what = f"{e['kind']}: {e['from_state'] or ''} → {e['to_state'] or ''} {e['dev_eui'] or ''} {e['cause']}"
+        latest.add_row(datetime.fromisoformat(e["at"]).strftime("%H:%M:%S"), what.strip())
+    settled = s["devices"] - s["pending"]
+    if s["ended_at"] is not None:
+        left = f"ended {format_time(s['ended_at'])}"
+    else:
+        left = f"time left: {_duration(data['time_left_seconds'])}"
+    footer = (
+        f"{settled}/{s['devices']} devices settled, progress {s['progress']:g} %, "
+        f"started {format_time(s['started_at'])}, {left}"
+    )
+    return Group(bars, counts, latest, footer)
+
+
+def view(store: Store, campaign_id: int, now: datetime) -> Group:
+    """The campaign as it stands in the store at `now`, as one Rich renderable."""
+    return render(watch_data(store, campaign_id, now))
 
 
 def watch(
@@ -74,15 +78,21 @@ def watch(
     store: Store,
     campaign_id: int,
     *,
+    clock: Callable[[], datetime],
     interval: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
 ) -> CampaignState:
-    """Show the live view until the campaign ends; return its final state."""
-    with Live(view(store, campaign_id), console=console, refresh_per_second=4) as live:
-        while True:
-            campaign = store.campaign(campaign_id)
-            assert campaign is not None  # checked by view() on entry; campaigns are never deleted
-            live.update(view(store, campaign_id))
-            if campaign.state.ended:
-                return campaign.state
+    """Show the live view until the campaign ends; return its final state. `clock` gives the time left's now."""
+    data = watch_data(store, campaign_id, clock())
+    with Live(render(data), console=console, refresh_per_second=4) as live:
+        while not CampaignState(data["summary"]["state"]).ended:
             sleep(interval)
+            data = watch_data(store, campaign_id, clock())
+            live.update(render(data))
+    return CampaignState(data["summary"]["state"])
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"

@@ -1,11 +1,12 @@
 """The daemon's web dashboard (`fuota daemon --http HOST:PORT`): campaign pages with JSON twins, abort, /metrics.
 
     app.py      the Starlette application: routes, security headers, the abort endpoint's checks
-    queries.py  what each page shows, read from the store (the page and its JSON twin share it)
+    queries.py  what the campaign pages show, put together from the read model in fuota.views (the page and its
+                JSON twin share it)
     server.py   uvicorn on a background thread of the daemon
     templates/  Jinja2 pages and the fragments they poll; static/ the vendored htmx, the page's script and CSS
 
-Errors: DashboardError (server.py) when it cannot listen where asked; FilterError (queries.py) for a device-table
+Errors: DashboardError (server.py) when it cannot listen where asked; FilterError (fuota.views.rows) for a device-table
 filter it cannot apply, answered 400. Requests are refused with HTTP statuses, never exceptions that escape.
 """
 

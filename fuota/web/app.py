@@ -1,10 +1,11 @@
 """The dashboard's Starlette application: pages, their JSON twins, the abort endpoint and /metrics.
 
 Every page has a twin under /api with the same path (/campaigns/3 ↔ /api/campaigns/3) returning the dict the page
-renders (fuota.web.queries). Pages refresh themselves by htmx polling of HTML fragments. Everything is read-only
-except POST /api/campaigns/{id}/abort, which needs the configured bearer token and a same-origin request.
-Responses carry a Content-Security-Policy that allows this origin only: htmx and the page's script are served
-from /static, nothing is fetched from elsewhere.
+renders, read through the read model (fuota.views; fuota.web.queries puts the campaign pages together). Pages
+refresh themselves by htmx polling of HTML fragments. Everything is read-only except POST
+/api/campaigns/{id}/abort, which needs the configured bearer token and a same-origin request. Responses carry a
+Content-Security-Policy that allows this origin only: htmx and the page's script are served from /static, nothing
+is fetched from elsewhere.
 """
 
 from __future__ import annotations
@@ -30,15 +31,8 @@ from starlette.templating import Jinja2Templates
 from fuota.backends.errors import BackendError
 from fuota.core.model import CampaignState, Outcome, Stage
 from fuota.store import CampaignRecord, Store
-from fuota.web.queries import (
-    NO_OUTCOME,
-    DeviceFilter,
-    FilterError,
-    campaign_data,
-    campaigns_data,
-    device_data,
-    devices_data,
-)
+from fuota.views.rows import NO_OUTCOME, DeviceFilter, FilterError, device_page, devices_page
+from fuota.web.queries import campaign_data, campaigns_data
 
 __all__ = ["AbortFunction", "create_app"]
 
@@ -121,10 +115,10 @@ def create_app(
         return campaign_data(store, campaign_of(request), table_of(request))
 
     def the_devices(request: Request) -> dict[str, Any]:
-        return devices_data(store, campaign_of(request), table_of(request))
+        return devices_page(store, campaign_of(request), table_of(request))
 
     def the_device(request: Request) -> dict[str, Any]:
-        data = device_data(store, campaign_of(request), request.path_params["dev_eui"])
+        data = device_page(store, campaign_of(request), request.path_params["dev_eui"])
         if data is None:
             raise HTTPException(404, f"device {request.path_params['dev_eui']} is not in this campaign")
         return data

@@ -19,12 +19,12 @@ import pytest
 from fuota.backends.base import TaskSpec
 from fuota.backends.errors import MalformedAnswer, TransientError
 from fuota.backends.milesight.adapter import MilesightBackend
-from fuota.cli.printing import status_data
 from fuota.sim.iotsquare import fleet_euis
 from fuota.sim.milesight import AnswerFaults, Call, MilesightSim, gateway_euis
 from fuota.sim.milesight_faults import GARBLES
 from fuota.sim.milesight_tasks import Timing
-from fuota.store import Store
+from fuota.store import EventKind, Store
+from fuota.views.model import status_data
 from tests.support.broker import Broker
 from tests.support.cli_helpers import start_run, wait_for_state
 from tests.support.config_files import milesight, write_config, write_milesight_campaign
@@ -55,23 +55,20 @@ def _status(folder: Path) -> dict:
         return json.loads(json.dumps(status_data(store, record.id), default=str))
 
 
-def _retries(folder: Path, gateway: str | None = None) -> int:
-    """The failures the runner recorded and will retry, of the deployment on `gateway` (or of any)."""
+def _retried(folder: Path, gateway: str | None = None) -> list[str]:
+    """The causes of the failures the runner recorded and will retry ("retry" events), of the deployment on
+    `gateway` (or of any)."""
     with Store(f"sqlite:///{folder / 'fuota.db'}") as store:
         record = store.campaign("ms")
         if record is None:
-            return 0
-        names = [d.task_name for d in store.deployments(record.id) if gateway in (None, d.target)]
-        events = store.events(record.id)
-    return sum(
-        e.kind in ("error", "anomaly") and e.cause.endswith("will retry") and e.cause.split(" ")[0] in names
-        for e in events
-    )
+            return []
+        ids = {d.id for d in store.deployments(record.id) if gateway in (None, d.target)}
+        return [e.cause for e in store.events(record.id, kind=EventKind.RETRY) if e.deployment_id in ids]
 
 
 def _wait_retried(folder: Path, run: subprocess.Popen, gateway: str | None = None, timeout: float = 30) -> None:
     def retried() -> bool:
-        if _retries(folder, gateway) >= 1:
+        if _retried(folder, gateway):
             return True
         assert run.poll() is None, "the runner recorded no retry"
         return False
@@ -165,8 +162,10 @@ def test_garbled_answers_for_a_while_are_anomalies_and_the_campaign_ends_done(
         assert status["state"] == "Done" and _rebuilt(sim, status["devices"])
         assert sum(sim.garbler.garbled.values()) >= 1
     (deployment,) = status["deployments"]
-    assert deployment["retries"] >= 1 and deployment["last_retry"]["kind"] == "anomaly"
-    assert any(a["cause"].endswith("will retry") and "gateway" in a["cause"] for a in status["anomalies"])
+    causes = _retried(tmp_path)
+    retried = {a["cause"] for a in status["anomalies"] if a["cause"] in causes}
+    assert deployment["retries"] == len(causes) >= 1 and deployment["last_retry"]["cause"] in retried
+    assert any("gateway" in cause for cause in retried)
     assert "anomaly" in output  # the runner's warning, in the run's output
 
 

@@ -107,10 +107,10 @@ def test_summary_counts_times_and_threshold(finished: Store) -> None:
 
 def test_reasons_are_grouped_and_sorted_by_count(finished: Store) -> None:
     assert report_data(finished, 1)["reasons"] == [
-        {"reason": "missing fragments: 3 of 40", "count": 3, "outcomes": {"failed": 3}},
-        {"reason": EVIL, "count": 1, "outcomes": {"failed": 1}},
-        {"reason": "never joined the multicast group", "count": 1, "outcomes": {"unreachable": 1}},
-        {"reason": "no status answer", "count": 1, "outcomes": {"failed": 1}},
+        {"reason": "missing fragments: 3 of 40", "devices": 3, "outcomes": {"failed": 3}},
+        {"reason": EVIL, "devices": 1, "outcomes": {"failed": 1}},
+        {"reason": "never joined the multicast group", "devices": 1, "outcomes": {"unreachable": 1}},
+        {"reason": "no status answer", "devices": 1, "outcomes": {"failed": 1}},
     ]
 
 
@@ -123,11 +123,21 @@ def test_deployment_lines_and_device_rows(finished: Store) -> None:
         "backend": "iotsquare",
         "target": "group-north",
         "state": "Done",
+        "backend_ref": None,
         "devices": 12,
+        "counts": {**{s.value: 0 for s in Stage}, "done": 9, "receiving": 2, "multicast_setup": 1},
+        "outcomes": {"updated": 9, "failed": 2, "unreachable": 1},
         "updated": 9,
         "failed": 2,
         "unreachable": 1,
         "pending": 0,
+        "progress": 100.0,
+        "retries": 0,
+        "last_retry": None,
+        "reasons": [
+            {"reason": "missing fragments: 3 of 40", "devices": 2, "outcomes": {"failed": 2}},
+            {"reason": "never joined the multicast group", "devices": 1, "outcomes": {"unreachable": 1}},
+        ],
     }
     assert (lines["south"]["devices"], lines["south"]["updated"], lines["south"]["failed"]) == (8, 5, 3)
     rows = {d["dev_eui"]: d for d in data["devices"]}

@@ -17,7 +17,8 @@ from fuota.core.model import CampaignState, Stage
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.store import EventKind, Store
 from fuota.views.metrics import DaemonMetrics
-from fuota.web.queries import PER_PAGE, TIMELINE
+from fuota.views.rows import PER_PAGE
+from fuota.web.queries import TIMELINE
 from tests.support.cli_helpers import fuota
 from tests.support.config_files import dashboard, write_config
 from tests.support.daemons import start_daemon, stop_daemon
@@ -158,7 +159,7 @@ def test_json_twins_equal_the_store(aborted: Running) -> None:
             "stage": str(device.stage),
             "outcome": None if device.outcome is None else str(device.outcome),
             "reason": device.reason,
-            "updated_at": device.updated_at.isoformat(),
+            "last_change": device.updated_at.isoformat(),
             "raw": device.raw,
         }
     ]

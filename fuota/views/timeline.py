@@ -1,0 +1,63 @@
+"""The report's timeline: devices per stage over time, replayed from the store's "device" events.
+
+    stages   the stages that ever had a device, in Stage order (strings outside Stage, a newer engine's, after)
+    points   [{at, counts: {stage: devices}}]: one at the campaign's creation, one per distinct event time, and one
+             at its end
+
+A replay needs each device's history, so this reads the campaign's device rows and its "device" events (no other
+kind); the rest of the read model counts in SQL.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from fuota.core.model import Stage
+from fuota.store import EventKind, Store
+from fuota.views.rows import iso
+
+__all__ = ["timeline"]
+
+
+def timeline(store: Store, campaign_id: int) -> dict[str, Any]:
+    """The campaign's timeline, {"stages", "points"}. Raises LookupError if there is no such campaign."""
+    campaign = store.campaign(campaign_id)
+    if campaign is None:
+        raise LookupError(f"campaign {campaign_id} does not exist; `fuota list` shows the campaigns")
+    moves: list[tuple[datetime, tuple[int | None, str], str]] = []
+    first: dict[tuple[int | None, str], str | None] = {}
+    for e in store.events(campaign_id, kind=EventKind.DEVICE):
+        if e.dev_eui is not None and e.to_state is not None:
+            key = (e.deployment_id, e.dev_eui)
+            first.setdefault(key, e.from_state)
+            moves.append((e.at, key, e.to_state))
+    last = {key: (at, stage) for at, key, stage in moves}
+    # create_campaign stores every device pending, so a stored device starts there unless its first event
+    # says otherwise; a device known only from events (added by a back end) counts from that event on.
+    where = {key: stage for key, stage in first.items() if stage is not None}
+    for d in store.devices(campaign_id=campaign_id):
+        key = (d.deployment_id, d.dev_eui)
+        where.setdefault(key, Stage.PENDING.value)
+        replayed_at, replayed = last.get(key, (d.updated_at, where[key]))
+        if replayed != d.stage.value:
+            # The events missed a change: show it when the row last changed, so that the timeline ends where
+            # the devices are.
+            moves.append((max(d.updated_at, replayed_at), key, d.stage.value))
+    moves.sort(key=lambda move: move[0])  # stable: events keep the store's order within one time
+    points: list[tuple[datetime, Counter[str]]] = [(campaign.created_at, Counter(where.values()))]
+    for at, key, stage in moves:
+        where[key] = stage
+        # Events of one engine step share a time: one point with the state after all of them.
+        if points[-1][0] == at:
+            points.pop()
+        points.append((at, Counter(where.values())))
+    if campaign.ended_at is not None and campaign.ended_at > points[-1][0]:
+        points.append((campaign.ended_at, points[-1][1]))
+    seen = {stage for _, counts in points for stage in counts}
+    stages = [s.value for s in Stage if s.value in seen] + sorted(seen - {s.value for s in Stage})
+    return {
+        "stages": stages,
+        "points": [{"at": iso(at), "counts": {s: counts[s] for s in stages}} for at, counts in points],
+    }

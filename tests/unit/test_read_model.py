@@ -1,0 +1,146 @@
+"""The read model (fuota.views.model and rows) on a SQLite file: each fact as its module docstring defines it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from fuota.core.model import CampaignState, Stage
+from fuota.store import EventKind, NewDeployment, NewEvent, Store
+from fuota.views.model import campaign_list, campaign_overview, fleet_counts, status_data, time_left
+from fuota.views.rows import DeviceFilter, FilterError, devices_page
+from tests.support.sample_campaign import GONE, MISSING, NEVER_JOINED, build, euis
+from tests.support.store_helpers import T0, Clock, campaign_settings
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[tuple[Store, Clock]]:
+    clock = Clock()
+    with Store(f"sqlite:///{tmp_path / 'fuota.db'}", clock=clock) as s:
+        yield s, clock
+
+
+def test_counts_hold_every_stage_and_outcome_zeros_included(store: tuple[Store, Clock]) -> None:
+    s, _ = store
+    fresh = [NewDeployment("iotsquare", None, "fresh", True, euis("north", 4))]
+    summary = campaign_overview(s, s.create_campaign(campaign_settings("fresh"), b"\x01", fresh).id)["summary"]
+    assert summary["counts"] == {**{stage.value: 0 for stage in Stage}, "pending": 4}
+    assert summary["outcomes"] == {"updated": 0, "failed": 0, "unreachable": 0}
+    assert (summary["devices"], summary["pending"], summary["progress"]) == (4, 4, 0.0)
+    assert (summary["started_at"], summary["duration_seconds"], summary["threshold_met"]) == (None, 0, False)
+    assert summary["success_threshold"] == 0.9 and summary["redundancy_percent"] == 30  # as the settings say
+
+
+def test_progress_is_the_stage_step_percent_and_100_once_ended(store: tuple[Store, Clock]) -> None:
+    s, clock = store
+    expected = build(s, clock, finished=False)
+    overview = campaign_overview(s, 1)
+    assert overview["summary"]["progress"] == expected.progress == 49.4
+    shown = {d["task_name"]: d["progress"] for d in overview["deployments"]}
+    assert shown == {"north": 41.7, "south": 21.7, "east": 100.0}  # east ended Done while the others run
+
+
+def test_progress_is_100_for_a_finished_campaign(store: tuple[Store, Clock]) -> None:
+    s, clock = store
+    build(s, clock, finished=True)
+    overview = campaign_overview(s, 1)
+    assert overview["summary"]["progress"] == 100.0
+    assert {d["progress"] for d in overview["deployments"]} == {100.0}
+    assert (overview["summary"]["state"], overview["summary"]["pending"]) == ("Failed", 0)
+
+
+def test_started_is_the_campaign_going_running_not_a_deployment_moving(store: tuple[Store, Clock]) -> None:
+    s, clock = store
+    build(s, clock, finished=True)  # deployments moved at T0 + 5 s, the campaign went Running at T0 + 10 s
+    summary = campaign_overview(s, 1)["summary"]
+    assert summary["started_at"] == (T0 + timedelta(seconds=10)).isoformat()
+    assert summary["ended_at"] == (T0 + timedelta(seconds=900)).isoformat()
+    assert summary["duration_seconds"] == 890
+
+
+def test_reasons_are_grouped_by_text_with_their_devices_and_outcomes(store: tuple[Store, Clock]) -> None:
+    s, clock = store
+    build(s, clock, finished=True)
+    overview = campaign_overview(s, 1)
+    assert overview["reasons"] == [
+        {"reason": GONE, "devices": 6, "outcomes": {"failed": 6}},
+        {"reason": MISSING, "devices": 3, "outcomes": {"failed": 3}},
+        {"reason": NEVER_JOINED, "devices": 1, "outcomes": {"unreachable": 1}},
+    ]
+    north = next(d for d in overview["deployments"] if d["task_name"] == "north")
+    assert north["reasons"] == [
+        {"reason": MISSING, "devices": 2, "outcomes": {"failed": 2}},
+        {"reason": NEVER_JOINED, "devices": 1, "outcomes": {"unreachable": 1}},
+    ]
+
+
+def test_retries_are_the_retry_events_with_the_last_ones_time_and_cause(store: tuple[Store, Clock]) -> None:
+    s, clock = store
+    build(s, clock, finished=False)
+    s.record_event(1, NewEvent(EventKind.ERROR, "not a retry"), deployment_id=3)
+    rows = {d["task_name"]: d for d in campaign_overview(s, 1)["deployments"]}
+    assert [rows[t]["retries"] for t in ("north", "south", "east")] == [3, 1, 0]
+    assert rows["north"]["last_retry"] == {
+        "at": (T0 + timedelta(seconds=200)).isoformat(),
+        "cause": "north PollTask: no answer within 0.5 s (try 3)",
+    }
+    assert rows["east"]["last_retry"] is None
+    assert fleet_counts(s).retries == 4 and fleet_counts(s).anomalies == 1  # south's retry is an anomaly too
+
+
+def test_time_left_at_the_pace_so_far(store: tuple[Store, Clock]) -> None:
+    s, clock = store
+    build(s, clock, finished=False)
+    summary = campaign_overview(s, 1)["summary"]  # 49.4 % in, started at T0 + 10 s
+    now = T0 + timedelta(seconds=110)
+    assert time_left(summary, now) == pytest.approx(100 * (100 - 49.4) / 49.4)
+    assert time_left({**summary, "started_at": None}, now) is None
+    assert time_left({**summary, "progress": 0.0}, now) is None
+    assert time_left({**summary, "progress": 100.0}, now) is None
+
+
+def test_the_campaign_list_and_the_fleet_count_every_campaign(store: tuple[Store, Clock]) -> None:
+    s, clock = store
+    build(s, clock, finished=True)
+    later = [NewDeployment("milesight", "gw", "later", False, euis("east", 2))]
+    s.create_campaign(campaign_settings("later"), b"\x02", later)
+    rows = campaign_list(s)
+    assert [(r["name"], r["state"], r["devices"], r["pending"], r["progress"]) for r in rows] == [
+        ("later", "Scheduled", 2, 2, 0.0),
+        ("paths", "Failed", 30, 0, 100.0),
+    ]
+    assert rows[1]["backends"] == ["iotsquare", "milesight"] and rows[1]["outcomes"]["updated"] == 20
+    fleet = fleet_counts(s)
+    assert fleet.campaigns == {state.value: 0 for state in CampaignState} | {"Scheduled": 1, "Failed": 1}
+    assert sum(fleet.devices.values()) == 32 and fleet.devices["pending", None] == 2
+
+
+def test_status_holds_the_summary_and_the_device_rows(store: tuple[Store, Clock]) -> None:
+    s, clock = store
+    build(s, clock, finished=False)
+    status = status_data(s, 1)
+    summary = campaign_overview(s, 1)["summary"]
+    assert {k: v for k, v in status.items() if k in summary and k != "devices"} == {
+        k: v for k, v in summary.items() if k != "devices"
+    }
+    assert len(status["devices"]) == summary["devices"] == 30
+    assert set(status["devices"][0]) == {
+        "dev_eui", "deployment_id", "deployment", "stage", "outcome", "reason", "last_change", "raw"
+    }  # fmt: skip
+    assert [a["deployment"] for a in status["anomalies"]] == ["south"]
+    with pytest.raises(LookupError, match="campaign 99"):
+        status_data(s, 99)
+
+
+def test_the_device_table_refuses_a_deployment_of_another_campaign(store: tuple[Store, Clock]) -> None:
+    s, clock = store
+    build(s, clock, finished=False)
+    lone = [NewDeployment("iotsquare", None, "o", True, ["00" * 8])]
+    other = s.create_campaign(campaign_settings("other"), b"\x03", lone)
+    with pytest.raises(FilterError, match="deployment = 1 is not a deployment of this campaign"):
+        devices_page(s, other, DeviceFilter(deployment=1))
+    page = devices_page(s, s.campaign(1), DeviceFilter.parse({"outcome": "none", "stage": "receiving"}))
+    assert page["total"] == 4 and {d["deployment"] for d in page["devices"]} == {"north"}
