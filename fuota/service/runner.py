@@ -337,10 +337,8 @@ class Runner:
                 cause = f"{item.record.task_name} {type(command).__name__}: {exc}"
                 # An answer that breaks the spec is worth an operator's look even when a retry gets a good one.
                 kinds = [EventKind.RETRY, EventKind.ANOMALY] if isinstance(exc, MalformedAnswer) else [EventKind.RETRY]
-                for kind in kinds:
-                    self.store.record_event(
-                        campaign.id, NewEvent(kind=kind, cause=cause, at=now), deployment_id=item.record.id
-                    )
+                events = [NewEvent(kind=kind, cause=cause, at=now) for kind in kinds]
+                self.store.record_event(campaign.id, *events, deployment_id=item.record.id)
                 log.warning("campaign %s (%s): %s: %s; will retry", campaign.id, campaign.name, kinds[-1], cause)
                 return
             lack = "no well-formed answer" if isinstance(exc, MalformedAnswer) else "no answer"

@@ -274,14 +274,15 @@ class Store(StoreReads):
         with self._db.transaction(f"release the leases of {owner}", write=True) as conn:
             return store_leases.release(conn, owner)
 
-    def record_event(self, campaign_id: int, new: NewEvent, *, deployment_id: int | None = None) -> None:
-        """Record an event of the campaign (of one of its deployments, given `deployment_id`) that belongs to no
-        engine step: a retry, an anomaly."""
+    def record_event(self, campaign_id: int, *new: NewEvent, deployment_id: int | None = None) -> None:
+        """Record events of the campaign (of one of its deployments, given `deployment_id`) that belong to no
+        engine step — a retry, an anomaly — all in one transaction."""
         now = self._clock()
         with self._db.transaction(f"record an event of campaign {campaign_id}", write=True) as conn:
             if conn.scalar(select(schema.campaigns.c.id).where(schema.campaigns.c.id == campaign_id)) is None:
                 raise NotFound(f"no campaign {campaign_id} in {self._db.url}")
-            conn.execute(insert(schema.events).values(_event_row(campaign_id, deployment_id, new, now)))
+            if new:
+                conn.execute(insert(schema.events), [_event_row(campaign_id, deployment_id, e, now) for e in new])
 
 
 def _duplicate(name: str) -> DuplicateCampaign:

@@ -3,7 +3,7 @@
 What the store knows — campaigns by state, devices by stage and outcome, anomalies and retries — is read through
 the read model (fuota.views.model.fleet_counts) at scrape time by a custom collector, so the numbers are the
 store's own, whichever process wrote them, and the same as every other front end's. What only this daemon sees is
-counted as it happens: every back-end call (through `MeteredBackend`, a thin wrapper around each Backend) with its
+counted as it happens: every back-end call (through fuota.backends.metered, a thin wrapper around each Backend) with its
 result and latency, the adapters' retries (stamina's on-retry hook), and how late each due campaign is ticked (the
 poll lag).
 
@@ -29,11 +29,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from stamina.instrumentation import RetryDetails
 
-from fuota.backends.base import Backend, DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
+from fuota.backends.base import Backend
+from fuota.backends.metered import MeteredBackend
 from fuota.store import Store
 from fuota.views.model import fleet_counts
 
-__all__ = ["CONTENT_TYPE", "DaemonMetrics", "MeteredBackend"]
+__all__ = ["CONTENT_TYPE", "DaemonMetrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -105,7 +106,7 @@ class DaemonMetrics:
 
     def wrap(self, backends: dict[str, Backend]) -> dict[str, Backend]:
         """The same back ends, each behind a MeteredBackend."""
-        return {name: MeteredBackend(backend, name, self) for name, backend in backends.items()}
+        return {name: MeteredBackend(backend, name, self.measure) for name, backend in backends.items()}
 
     def on_retry(self, details: RetryDetails) -> None:
         """stamina's on-retry hook (stamina.instrumentation.set_on_retry_hooks): count the retry against the
@@ -132,53 +133,3 @@ class DaemonMetrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry)
-
-
-class MeteredBackend:
-    """A Backend that counts and times every call of the one it wraps; otherwise the same."""
-
-    def __init__(self, inner: Backend, name: str, metrics: DaemonMetrics) -> None:
-        self.inner, self.name, self._metrics = inner, name, metrics
-
-    def __getattr__(self, attribute: str) -> object:
-        # Adapter-specific attributes (poll_interval, …) stay reachable through the wrapper.
-        return getattr(self.inner, attribute)
-
-    def _measure(self, operation: str, call: Callable[[], T]) -> T:
-        return self._metrics.measure(self.name, operation, call)
-
-    def prepare(self, target: str | None, devices: tuple[str, ...], options: dict[str, object]) -> list[TargetReport]:
-        """Backend.prepare, measured."""
-        return self._measure("prepare", lambda: self.inner.prepare(target, devices, options))
-
-    def ready(self, target: str) -> dict[str, bool]:
-        """Backend.ready, measured."""
-        return self._measure("ready", lambda: self.inner.ready(target))
-
-    def find(self, spec: TaskSpec) -> TaskRef | None:
-        """Backend.find, measured."""
-        return self._measure("find", lambda: self.inner.find(spec))
-
-    def create(self, spec: TaskSpec) -> TaskRef:
-        """Backend.create, measured."""
-        return self._measure("create", lambda: self.inner.create(spec))
-
-    def status(self, ref: TaskRef) -> TaskStatus:
-        """Backend.status, measured."""
-        return self._measure("status", lambda: self.inner.status(ref))
-
-    def devices(self, ref: TaskRef) -> list[DeviceReport]:
-        """Backend.devices, measured."""
-        return self._measure("devices", lambda: self.inner.devices(ref))
-
-    def abort(self, ref: TaskRef) -> None:
-        """Backend.abort, measured."""
-        self._measure("abort", lambda: self.inner.abort(ref))
-
-    def cleanup(self, target: TargetReport) -> None:
-        """Backend.cleanup, measured."""
-        self._measure("cleanup", lambda: self.inner.cleanup(target))
-
-    def close(self) -> None:
-        """Close the wrapped back end."""
-        self.inner.close()
