@@ -15,36 +15,12 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Preparation, Stage, normalize_eui
 from fuota.core.settings import CampaignSettings
-from fuota.store import leases as store_leases
-from fuota.store import schema
-from fuota.store.db import Database, DuplicateCampaign, LeaseLost, NotFound, StaleState, StoreError, alembic_config
+from fuota.store import leases, schema
+from fuota.store.db import Database, DuplicateCampaign, LeaseLost, NotFound, StaleState, StoreError
 from fuota.store.reads import CAMPAIGN_COLUMNS, StoreReads, campaign_record
-from fuota.store.records import (
-    CampaignRecord,
-    DeploymentRecord,
-    DeviceRecord,
-    EventKind,
-    EventRecord,
-    NewDeployment,
-    NewEvent,
-)
+from fuota.store.records import CampaignRecord, EventKind, NewDeployment, NewEvent
 
-__all__ = [
-    "CampaignRecord",
-    "DeploymentRecord",
-    "DeviceRecord",
-    "DuplicateCampaign",
-    "EventKind",
-    "EventRecord",
-    "LeaseLost",
-    "NewDeployment",
-    "NewEvent",
-    "NotFound",
-    "StaleState",
-    "Store",
-    "StoreError",
-    "alembic_config",
-]
+__all__ = ["Store"]
 
 
 def _utc_now() -> datetime:
@@ -251,7 +227,7 @@ class Store(StoreReads):
         recorded as an event."""
         now = self._clock()
         with self._db.transaction(f"claim deployments for {owner}", write=True) as conn:
-            got = store_leases.claim(conn, owner, now, ttl, campaign_id=campaign_id, fair=fair, force=force, dead=dead)
+            got = leases.claim(conn, owner, now, ttl, campaign_id=campaign_id, fair=fair, force=force, dead=dead)
             for campaign, deployment, event in got.taken_over:
                 conn.execute(insert(schema.events).values(_event_row(campaign, deployment, event, now)))
         return got.held
@@ -260,19 +236,19 @@ class Store(StoreReads):
         """Say `owner` is alive and extend every lease it holds to now + ttl; how many it holds."""
         now = self._clock()
         with self._db.transaction(f"renew the leases of {owner}", write=True) as conn:
-            store_leases.heartbeat(conn, owner, now)
-            return store_leases.renew(conn, owner, now, ttl)
+            leases.heartbeat(conn, owner, now)
+            return leases.renew(conn, owner, now, ttl)
 
     def admit(self, deployment_id: int, backend: str, limit: int | None) -> bool:
         """Whether the deployment may begin acting on `backend` within `limit` deployments under way at once,
         counted across every runner of this store; stamps its start when it may."""
         with self._db.transaction(f"admit deployment {deployment_id}", write=True) as conn:
-            return store_leases.admit(conn, deployment_id, backend, limit, self._clock())
+            return leases.admit(conn, deployment_id, backend, limit, self._clock())
 
     def release_leases(self, owner: str) -> int:
         """Give up every lease `owner` holds and leave the runners alive; how many leases there were."""
         with self._db.transaction(f"release the leases of {owner}", write=True) as conn:
-            return store_leases.release(conn, owner)
+            return leases.release(conn, owner)
 
     def record_event(self, campaign_id: int, *new: NewEvent, deployment_id: int | None = None) -> None:
         """Record events of the campaign (of one of its deployments, given `deployment_id`) that belong to no
