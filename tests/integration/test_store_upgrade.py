@@ -18,6 +18,7 @@ import pytest
 from fuota.core.model import Preparation
 from fuota.core.settings import Window
 from fuota.store import EventKind, Store
+from fuota.views.model import status_data
 
 DATA = Path(__file__).parent / "data"
 
@@ -135,3 +136,18 @@ def test_devices_gain_their_reported_firmware_version_and_deployments_a_preparat
         assert later is not None
         (waiting,) = store.deployments(later.id)
         assert waiting.preparation is Preparation.WAITING and waiting.join_deadline is None
+
+
+def test_status_reads_the_upgraded_store_as_the_old_fuota_printed_it(upgraded: Store) -> None:
+    with upgraded as store:
+        for campaign in store.campaigns():
+            old, new = _old_status(campaign.id), status_data(store, campaign.id)
+            assert (new["id"], new["name"], new["state"]) == (old["id"], old["name"], old["state"])
+            assert {k: n for k, n in new["outcomes"].items() if n} == old["outcomes"]
+            assert {k: n for k, n in new["counts"].items() if n} == old["counts"]
+            assert [(d["task_name"], d["state"], d["retries"]) for d in new["deployments"]] == [
+                (d["task_name"], d["state"], d["retries"]) for d in old["deployments"]
+            ]
+            assert [a["cause"] for a in new["anomalies"]] == [
+                a["cause"].removesuffix("; will retry") for a in old["anomalies"]
+            ]
