@@ -143,4 +143,4 @@ class Daemon:
         finally:
             self._pool.shutdown(wait=True)  # the ticks under way persist as they go: let them finish
             released = self.store.release_leases(self.name)
-            log.info("daemon %s stopped; %d deployment(s) left for the next daemon", self.name, released)
+            log.info("daemon %s stopped; %d open deployment(s) left for the next daemon", self.name, released)

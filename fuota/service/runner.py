@@ -37,10 +37,11 @@ from fuota.core.settings import DEFAULT_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL
 from fuota.service.commands import PLAN_FIELDS, carry_out, plan_differences
 from fuota.service.firmware import FirmwareChanged
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, LeaseLost, NewEvent, StaleState, Store
+from fuota.store.leases import DEFAULT_LEASE
 
 __all__ = ["LEASE", "Runner", "default_runner_name", "ended_here"]
 
-LEASE = timedelta(seconds=30)
+LEASE = DEFAULT_LEASE
 _ABORT_ATTEMPTS = 5
 
 log = logging.getLogger("fuota.runner")
@@ -242,10 +243,13 @@ class Runner:
         return self._campaign(campaign.id)
 
     def _follow_the_store(self, campaign: CampaignRecord, live: dict[int, _Live]) -> None:
-        """Another process (`fuota abort`) may have moved a deployment: take the stored state as the truth."""
+        """Another process may have moved a deployment (`fuota abort`) or replaced what it sends (`fuota launch
+        --update`, which stamps its updated_at): take the stored deployment as the truth."""
         for record in self.store.deployments(campaign.id):
             item = live.get(record.id)
-            if item is not None and record.state is not item.engine.state:
+            if item is not None and (
+                record.state is not item.engine.state or record.updated_at > item.record.updated_at
+            ):
                 live[record.id] = _Live(
                     record, self._engine(campaign, record), None if record.state.ended else self.clock()
                 )

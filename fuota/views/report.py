@@ -6,7 +6,7 @@ where each fact and key is defined); `render(data, fmt)` turns it into a string.
 from the same object:
 
     summary      the campaign summary: id, name, state, times and duration, firmware, device counts, progress,
-                 success threshold and verdict
+                 success threshold and verdict, schedule (start, window, next opening) and whether it is driven
     reasons      why devices did not end updated, grouped by reason text, most devices first
     deployments  the deployment rows: task, back end, target, state, device counts, progress, retries, reasons
     devices      the device rows: stage, outcome, reason, the back end's raw codes, time of last change
@@ -28,6 +28,7 @@ from fuota.views.formatting import format_duration, format_time, threshold_line
 from fuota.views.html import render_html
 from fuota.views.model import campaign_overview
 from fuota.views.rows import device_rows
+from fuota.views.schedule import schedule_lines
 from fuota.views.timeline import timeline
 
 __all__ = ["CSV_FIELDS", "FORMATS", "render", "report_data"]
@@ -92,6 +93,7 @@ def _text(data: dict[str, Any]) -> str:
         f"  duration  {format_duration(s['duration_seconds'])}",
         f"  progress  {s['progress']:g} %",
         f"  firmware  {firmware['size']} B, sha256 {firmware['sha256']}",
+        *(f"  {line}" for line in schedule_lines(s)),
         "",
         f"Devices: {s['devices']} — {s['updated']} updated, {s['failed']} failed, "
         f"{s['unreachable']} unreachable, {s['pending']} pending",

@@ -2,7 +2,8 @@
 
 Each refresh reads the read model's aggregates (fuota.views.model) and the latest few events — never the whole
 event log: one progress bar per deployment, the devices per stage, the latest events, and the time left at the
-pace so far. It ends when the campaign ends.
+pace so far, with the schedule (start, window, next opening) and a warning when no runner drives the campaign
+(fuota.views.schedule). It ends when the campaign ends.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fuota.store import Store
 from fuota.views.formatting import format_time
 from fuota.views.model import campaign_overview, time_left
 from fuota.views.rows import latest_events
+from fuota.views.schedule import schedule_lines
 
 __all__ = ["render", "view", "watch", "watch_data"]
 
@@ -65,7 +67,7 @@ def render(data: dict[str, Any]) -> Group:
         f"{settled}/{s['devices']} devices settled, progress {s['progress']:g} %, "
         f"started {format_time(s['started_at'])}, {left}"
     )
-    return Group(bars, counts, latest, footer)
+    return Group(bars, counts, latest, footer, *schedule_lines(s))
 
 
 def view(store: Store, campaign_id: int, now: datetime) -> Group:
