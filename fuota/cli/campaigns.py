@@ -126,7 +126,7 @@ def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> N
     except ConfigError as exc:
         raise fail(str(exc)) from exc
     except AuthError as exc:
-        raise fail(f"{exc} (the campaign is kept; run again once fixed)") from exc
+        raise fail(f"{exc} (its task exists on the back end: the campaign is kept; run again once fixed)") from exc
     except KeyboardInterrupt:
         raise fail("interrupted; the campaign is kept: `fuota run` resumes it, `fuota abort` stops it", 130) from None
     print_status(out, store, record.id)

@@ -189,8 +189,9 @@ def run(
     config: Config, store: Store, campaign_id: int, *, on_progress: Callable[[], None] | None = None
 ) -> CampaignState:
     """Drive the stored campaign to its end in this process; its final state. Safe to call again after a crash:
-    every step is stored before it acts. Raises AuthError when a back end refuses the credentials (the campaign is
-    kept, resumable once the configuration is fixed)."""
+    every step is stored before it acts. A back end that refuses the credentials before any task of the campaign
+    exists fails that deployment with the reason (so the campaign ends Failed); once a task exists, AuthError is
+    raised instead (the campaign is kept, resumable once the configuration is fixed)."""
     backends = build_backends(config, _backend_names(store, campaign_id))
     try:
         return build_runner(config, store, backends).run(campaign_id, on_progress=on_progress)

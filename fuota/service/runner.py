@@ -43,6 +43,7 @@ __all__ = ["LEASE", "Runner", "default_runner_name", "ended_here"]
 
 LEASE = DEFAULT_LEASE
 _ABORT_ATTEMPTS = 5
+_REFUSED = "the back end refused fuota's credentials before any task existed (fix the configuration, then launch again)"
 
 log = logging.getLogger("fuota.runner")
 
@@ -326,8 +327,18 @@ class Runner:
                 command,
                 lambda raw: self._check_plan(campaign, item.record, raw),
             )
-        except AuthError:
-            raise  # the configuration is wrong: stop here, the campaign stays resumable
+        except AuthError as exc:
+            if item.engine.state.ended:
+                # Its clean-up after it failed: nothing more can be done with these credentials; say so and go on.
+                cause = f"{item.record.task_name} {type(command).__name__} refused: {exc}"
+                self.store.record_event(campaign.id, NewEvent(EventKind.ERROR, cause), deployment_id=item.record.id)
+                return
+            if item.record.backend_ref is not None:
+                raise  # a task exists on the back end: stop here, the campaign stays resumable once fixed
+            # Nothing exists on the back end yet, so there is nothing to resume, and a campaign left Running would
+            # be driven by nobody: the deployment fails with the reason, and the campaign with it.
+            log.error("campaign %s (%s): %s: %s", campaign.id, campaign.name, item.record.task_name, exc)
+            observations = [(BackendFailed(f"{_REFUSED}: {exc}"), {})]
         except FirmwareChanged as exc:
             self._carry(campaign, item, item.engine.handle(BackendFailed(str(exc)), self.clock()))
             # Every other deployment of the campaign stops too, once this pass's other threads are done with them.
