@@ -15,14 +15,25 @@ the device list were read from (the same content read from elsewhere is the same
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from fuota.backends.base import DeploymentPlan
+from fuota.campaign import Campaign
 from fuota.core.model import CampaignState, normalize_eui
-from fuota.core.settings import ConfigError
+from fuota.core.settings import CampaignSettings, ConfigError
 from fuota.store import CampaignRecord, NewDeployment, StaleState, Store
 
-if TYPE_CHECKING:
-    from fuota.service.campaigns import CampaignPlan
+
+class CampaignPlan(Protocol):
+    """What is read here of fuota.service.campaigns.CampaignPlan (named here, not imported: it imports this)."""
+
+    @property
+    def campaign(self) -> Campaign: ...
+    @property
+    def settings(self) -> CampaignSettings: ...
+    @property
+    def deployments(self) -> list[DeploymentPlan]: ...
+
 
 __all__ = ["differences", "new_deployments", "relaunch"]
 
@@ -72,8 +83,9 @@ def differences(store: Store, stored: CampaignRecord, planned: CampaignPlan) -> 
     if had != has:
         changes = f"{_listed('added', has - had)}, {_listed('removed', had - has)}"
         found.append(f"devices: {len(had)} → {len(has)} ({changes})")
-    old_fanout = sorted((d.task_name, d.target, d.temporary, _plan(d.plan)) for d in store.deployments(stored.id))
-    new_fanout = sorted((d.task_name, d.target, d.temporary, _plan(d.plan)) for d in new_deployments(planned))
+    # A temporary target is named only once the runner created it: the plan's is None, the stored one may not be.
+    old_fanout = sorted(_fanned(d.task_name, d.target, d.temporary, d.plan) for d in store.deployments(stored.id))
+    new_fanout = sorted(_fanned(d.task_name, d.target, d.temporary, d.plan) for d in new_deployments(planned))
     if old_fanout != new_fanout:
         found.append(f"deployments: {_fanout(old_fanout)} → {_fanout(new_fanout)}")
     return sorted(found)
@@ -127,8 +139,10 @@ def _listed(verb: str, euis: set[str]) -> str:
     return f"{len(euis)} {verb}" + (f": {shown}{more}" if euis else "")
 
 
-def _plan(plan: dict[str, object] | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, str(v)) for k, v in (plan or {}).items()))
+def _fanned(
+    task: str, target: str | None, temporary: bool, plan: dict[str, object] | None
+) -> tuple[str, str | None, bool, tuple[tuple[str, str], ...]]:
+    return task, None if temporary else target, temporary, tuple(sorted((k, str(v)) for k, v in (plan or {}).items()))
 
 
 def _fanout(deployments: list[tuple[str, str | None, bool, tuple[tuple[str, str], ...]]]) -> str:

@@ -138,4 +138,4 @@ def _days(days: list[str]) -> str:
             runs[-1].append(day)
         else:
             runs.append([day])
-    return ",".join(DAYS[r[0]] if len(r) < 3 else f"{DAYS[r[0]]}–{DAYS[r[-1]]}" for r in runs)
+    return ",".join(f"{DAYS[r[0]]}–{DAYS[r[-1]]}" if len(r) > 2 else ",".join(DAYS[d] for d in r) for r in runs)
