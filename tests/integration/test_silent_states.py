@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import sqlite3
 import subprocess
@@ -15,11 +16,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.store import Store
+from fuota.web import create_app
+from fuota.web.server import Dashboard
 from tests.support.cli_helpers import fuota
 from tests.support.config_files import iotsquare, sqlite_url, write_campaign, write_config
 from tests.support.daemons import start_daemon, stop_daemon, wait_campaign
@@ -226,3 +230,27 @@ def test_version_and_help_without_bool_placeholders(tmp_path: Path) -> None:
         assert shown.returncode == 0 and "Usage:" in shown.stdout, command
         assert "<bool>" not in shown.stdout, command
     assert "--json" in _bare_fuota(tmp_path, "status", "--help").stdout
+
+
+def test_the_dashboard_shows_the_schedule_the_zone_and_an_undriven_campaign(tmp_path: Path) -> None:
+    euis = fleet_euis(4, seed=5)
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    with IoTSquareSim(devices=euis) as sim:
+        write_config(tmp_path, iotsquare(sim.url))
+        write_campaign(tmp_path, "weekend", euis, firmware=FIRMWARE, start=start.isoformat(), window=WINDOW)
+        assert fuota(tmp_path, "launch", "c.toml").returncode == 0
+    _in_the_past(tmp_path, 120)
+    with Store(sqlite_url(tmp_path)) as store:
+        dashboard = Dashboard(create_app(store), "127.0.0.1", 0).start()
+        try:
+            api = httpx.get(f"{dashboard.url}/api/campaigns/1", timeout=10).json()
+            page = httpx.get(f"{dashboard.url}/campaigns/1", timeout=10).text
+            listing = httpx.get(f"{dashboard.url}/campaigns", timeout=10).text
+        finally:
+            dashboard.stop()
+    opening = datetime.fromisoformat(api["next_opening_at"]).strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert api["start_at"] == start.isoformat() and 120 <= api["undriven_seconds"] < 200
+    assert f"next opening {opening}" in page and "window sat,sun 22:00–04:00 (overnight) Europe/Paris" in page
+    assert 'id="campaign-undriven"' in page and "no daemon has driven this campaign for 1" in page
+    assert opening in listing and "not driven" in listing
+    assert re.search(r"created \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", page)  # every time says its zone
