@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from fuota.views.formatting import format_duration, format_time, threshold_line
-from fuota.views.schedule import undriven_text
+from fuota.views.schedule import schedule_rows
 
 __all__ = ["render_html"]
 
@@ -230,12 +230,8 @@ def _summary(s: dict[str, Any]) -> str:
         ("firmware", f"{s['firmware']['size']} B, sha256 {s['firmware']['sha256']}"),
         ("redundancy", "-" if redundancy is None else f"{redundancy:g} %"),
         ("success threshold", threshold_line(s)),
-        ("start", format_time(s["start_at"])),
-        ("window", s["window"] or "-"),
-        ("next opening", format_time(s["next_opening_at"])),
+        *schedule_rows(s),
     ]
-    if (undriven := undriven_text(s)) is not None:
-        items.append(("driven", undriven))
     return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in items) + "</dl>"
 
 

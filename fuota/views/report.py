@@ -28,7 +28,7 @@ from fuota.views.formatting import format_duration, format_time, threshold_line
 from fuota.views.html import render_html
 from fuota.views.model import campaign_overview
 from fuota.views.rows import device_rows
-from fuota.views.schedule import schedule_lines
+from fuota.views.schedule import schedule_rows
 from fuota.views.timeline import timeline
 
 __all__ = ["CSV_FIELDS", "FORMATS", "render", "report_data"]
@@ -93,7 +93,7 @@ def _text(data: dict[str, Any]) -> str:
         f"  duration  {format_duration(s['duration_seconds'])}",
         f"  progress  {s['progress']:g} %",
         f"  firmware  {firmware['size']} B, sha256 {firmware['sha256']}",
-        *(f"  {line}" for line in schedule_lines(s)),
+        *(f"  {label:<9} {text}" for label, text in schedule_rows(s)),
         "",
         f"Devices: {s['devices']} — {s['updated']} updated, {s['failed']} failed, "
         f"{s['unreachable']} unreachable, {s['pending']} pending",

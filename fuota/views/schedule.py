@@ -41,6 +41,7 @@ __all__ = [
     "schedule",
     "schedule_keys",
     "schedule_lines",
+    "schedule_rows",
     "schedule_text",
     "undriven_text",
     "window_text",
@@ -122,6 +123,20 @@ def undriven_text(data: dict[str, Any]) -> str | None:
 def schedule_lines(data: dict[str, Any]) -> list[str]:
     """The schedule line and the undriven warning of `data` that apply, as plain text lines."""
     return [line for line in (schedule_text(data), undriven_text(data)) if line is not None]
+
+
+def schedule_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The schedule keys of `data` that apply, and the undriven warning, as (label, text) rows for a report."""
+    rows = []
+    if data["start_at"] is not None:
+        rows.append(("start", format_time(data["start_at"])))
+    if data["window"] is not None:
+        rows.append(("window", f"{data['window']}, {'open' if data['window_open'] else 'closed'} now"))
+    if data["next_opening_at"] is not None:
+        rows.append(("opens", format_time(data["next_opening_at"])))  # the next opening
+    if (undriven := undriven_text(data)) is not None:
+        rows.append(("driven", undriven))
+    return rows
 
 
 def _hhmm(clock: time) -> str:

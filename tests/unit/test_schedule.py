@@ -13,7 +13,7 @@ from fuota.core.settings import Window
 from fuota.store import Store
 from fuota.store.leases import DEFAULT_LEASE
 from fuota.views.model import campaign_list, status_data
-from fuota.views.schedule import schedule_keys, schedule_text, undriven_text, window_text
+from fuota.views.schedule import schedule_keys, schedule_rows, schedule_text, undriven_text, window_text
 from tests.support.store_helpers import Clock, campaign_settings, deployment
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday
@@ -51,6 +51,11 @@ def test_a_future_start_and_a_window_give_the_next_opening(store: Store) -> None
         "start 2026-11-24 12:00:00 UTC · window mon–fri 22:00–04:00 (overnight) UTC (closed now) · "
         "next opening 2026-11-24 22:00:00 UTC"
     )
+    assert schedule_rows(keys) == [
+        ("start", "2026-11-24 12:00:00 UTC"),
+        ("window", "mon–fri 22:00–04:00 (overnight) UTC, closed now"),
+        ("opens", "2026-11-24 22:00:00 UTC"),
+    ]
     # The same keys in the summary (status) and the campaign row (list).
     assert {k: status_data(store, cid)[k] for k in keys} == keys == {k: campaign_list(store)[0][k] for k in keys}
 
@@ -81,6 +86,7 @@ def test_undriven_after_one_lease_of_silence(store: Store, clock: Clock) -> None
     keys = _keys(store, cid)
     assert keys["driven_by"] == [] and keys["undriven_seconds"] == DEFAULT_LEASE.total_seconds() + 5
     assert undriven_text(keys).startswith("no daemon has driven this campaign for 35 s")
+    assert schedule_rows(keys) == [("driven", undriven_text(keys))]
 
 
 def test_a_live_lease_drives_it_and_its_end_starts_the_silence(store: Store, clock: Clock) -> None:
