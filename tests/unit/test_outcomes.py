@@ -54,7 +54,7 @@ def _at(stage: Stage, **fields: object) -> DeviceProgress:
         # 8. the task ended without a verdict on it
         (_at(Stage.RECEIVING), DONE, True, Outcome.FAILED, Category.BACKEND_SILENT),
         (_at(Stage.STATUS_REPORTED), DONE, True, Outcome.FAILED, Category.BACKEND_SILENT),
-    ],  # fmt: skip
+    ],
 )
 def test_outcome_rules(
     device: DeviceProgress, ending: DeploymentState, task_created: bool, outcome: Outcome, category: Category | None
