@@ -54,6 +54,8 @@ def test_a_campaign_aborted_before_it_started_exports_no_failed_device(tmp_path:
         ("aborted", 300, {"skipped": 300}, 0)
     ]
     assert {d["outcome"] for d in status["devices"]} == {"skipped"}
+    text = fuota(tmp_path, "status", "later").stdout
+    assert "failed 0, unreachable 0, aborted 0, skipped 300" in text and "why devices did not update" in text
     report = fuota(tmp_path, "report", "later").stdout
     assert "0 failed, 0 unreachable, 0 aborted, 300 skipped" in report
     assert "stopped by the operator (aborted): 300 skipped" in report
