@@ -11,6 +11,7 @@ it (a dry run).
 
     retry(config, store, campaign_id, …)   the RetryPlan: the family, the devices chosen, the new campaign's plan
     parse_only(values)                      `--only` values (repeated and/or comma lists), checked
+    choose(devices, only)                   the devices a retry sends to
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fuota.service.campaigns import CampaignPlan, plan
 from fuota.store import CampaignRecord, Store
 from fuota.views.family import Latest, family_members, latest_outcomes
 
-__all__ = ["ONLY", "RetryPlan", "parse_only", "retry"]
+__all__ = ["ONLY", "RetryPlan", "choose", "parse_only", "retry"]
 
 # The latest outcomes `--only` may choose: every outcome but updated (aborted and skipped: where stored).
 ONLY = (Outcome.FAILED.value, Outcome.UNREACHABLE.value, "aborted", "skipped")
@@ -66,6 +67,11 @@ def parse_only(values: Iterable[str]) -> frozenset[str]:
             "(devices already updated are never retried)"
         )
     return frozenset(chosen)
+
+
+def choose(devices: Iterable[Latest], only: frozenset[str] = frozenset()) -> list[Latest]:
+    """The devices a retry sends to: those no member updated, whose latest outcome is in `only` when given."""
+    return [d for d in devices if not d.updated and (not only or d.outcome in only)]
 
 
 def retry(
@@ -107,7 +113,7 @@ def retry(
             "devices `fuota retry --dry-run` chooses"
         )
     devices = latest_outcomes(store, members)
-    chosen = [d for d in devices.values() if not d.updated and (not wanted or d.outcome in wanted)]
+    chosen = choose(devices.values(), wanted)
     updated = sum(d.updated for d in devices.values())
     name = _next_name(store, members[0].name)
     if not chosen:
