@@ -171,6 +171,7 @@ def _show_retry(store: Store, campaign_id: int, retried: retries.RetryPlan, as_j
     data["retry"] = {
         "name": retried.name,
         "retry_of": {"id": retried.root.id, "name": retried.root.name},
+        "only": sorted(retried.only),
         "redundancy_percent": None if retried.planned is None else retried.planned.settings.redundancy_percent,
         "left_out_updated": retried.updated,
         "devices": [
@@ -185,6 +186,8 @@ def _show_retry(store: Store, campaign_id: int, retried: retries.RetryPlan, as_j
     if retried.planned is not None:
         print_plan(out, data)
     print_retry(out, data["retry"], family)
+    if retried.planned is not None:
+        out.print("dry run: nothing was sent or stored; run it again without --dry-run to launch this retry")
 
 
 def abort(campaign: Annotated[str, typer.Argument(help="Id or name.")]) -> None:

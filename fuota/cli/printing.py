@@ -81,7 +81,10 @@ def print_retry(console: Console, retry: dict[str, Any], family: dict[str, Any])
     devices = retry["devices"]
     console.print(f"family {escape(retry['retry_of']['name'])}: {escape(family['line'])}")
     if not devices:
-        console.print(f"no device to retry ({retry['left_out_updated']} updated are never sent the image again)")
+        whose = f" whose latest outcome is {' or '.join(retry['only'])}" if retry["only"] else ""
+        console.print(
+            f"no device to retry{whose} ({retry['left_out_updated']} updated devices are never sent the image again)"
+        )
         return
     outcomes = Counter(d["latest_outcome"] or "no outcome" for d in devices)
     chosen = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))

@@ -42,13 +42,15 @@ _MAX_RETRIES = 999
 @dataclass(frozen=True)
 class RetryPlan:
     """A retry as it would be launched: the family (root first), the devices chosen with their latest outcome, how
-    many devices the family has updated already, and the new campaign's plan (None when no device is chosen)."""
+    many devices the family has updated already, the new campaign's name and plan (None when no device is chosen)
+    and the outcomes `--only` asked for (empty: any)."""
 
     members: list[CampaignRecord]
     chosen: list[Latest]
     updated: int
     name: str
     planned: CampaignPlan | None
+    only: frozenset[str] = frozenset()
 
     @property
     def root(self) -> CampaignRecord:
@@ -117,11 +119,11 @@ def retry(
     updated = sum(d.updated for d in devices.values())
     name = _next_name(store, members[0].name)
     if not chosen:
-        return RetryPlan(members, [], updated, name, None)
+        return RetryPlan(members, [], updated, name, None, wanted)
     percent = settings.redundancy_percent if redundancy_percent is None else redundancy_percent
     planned = _plan(config, store, newest, name, tuple(d.dev_eui for d in chosen), percent)
     stored = planned.settings.model_copy(update={"retry_of": members[0].id})
-    return RetryPlan(members, chosen, updated, name, dataclasses.replace(planned, settings=stored))
+    return RetryPlan(members, chosen, updated, name, dataclasses.replace(planned, settings=stored), wanted)
 
 
 def _next_name(store: Store, root: str) -> str:

@@ -107,7 +107,7 @@ def test_updated_anywhere_wins_and_the_latest_outcome_decides_the_rest(store: St
 def test_only_takes_repeats_and_comma_lists_and_names_a_wrong_value() -> None:
     assert parse_only([]) == frozenset()
     assert parse_only(["failed", " Unreachable ,aborted"]) == {"failed", "unreachable", "aborted"}
-    with pytest.raises(ConfigError, match="--only updated, wrong: .*failed, unreachable, aborted, skipped"):
+    with pytest.raises(ConfigError, match=r"--only updated, wrong: .*failed, unreachable, aborted, skipped"):
         parse_only(["failed,wrong", "updated"])
 
 
