@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from fuota.campaign import load_campaign
 from fuota.cli.common import JsonOption, fail, find, load, open_store, out
@@ -142,6 +143,8 @@ def retry(
     record = find(store, campaign)
     try:
         retried = retries.retry(config, store, record.id, only=only or (), redundancy_percent=redundancy_percent)
+        if retried.refused is not None and not dry_run:
+            raise ConfigError(retried.refused)
         if retried.planned is None or dry_run:
             _show_retry(store, record.id, retried, as_json)
             return
@@ -172,6 +175,7 @@ def _show_retry(store: Store, campaign_id: int, retried: retries.RetryPlan, as_j
         "name": retried.name,
         "retry_of": {"id": retried.root.id, "name": retried.root.name},
         "only": sorted(retried.only),
+        "refused": retried.refused,
         "redundancy_percent": None if retried.planned is None else retried.planned.settings.redundancy_percent,
         "left_out_updated": retried.updated,
         "devices": [
@@ -186,6 +190,8 @@ def _show_retry(store: Store, campaign_id: int, retried: retries.RetryPlan, as_j
     if retried.planned is not None:
         print_plan(out, data)
     print_retry(out, data["retry"], family)
+    if retried.refused is not None:
+        out.print(f"[yellow]not retried:[/] {escape(retried.refused)}")
     if retried.planned is not None:
         out.print("dry run: nothing was sent or stored; run it again without --dry-run to launch this retry")
 

@@ -88,9 +88,10 @@ def print_retry(console: Console, retry: dict[str, Any], family: dict[str, Any])
         return
     outcomes = Counter(d["latest_outcome"] or "no outcome" for d in devices)
     chosen = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    redundancy = "" if retry["redundancy_percent"] is None else f", redundancy {retry['redundancy_percent']:g} %"
     console.print(
-        f"retry {escape(retry['name'])}: {len(devices)} devices ({chosen}), redundancy "
-        f"{retry['redundancy_percent']:g} %; {retry['left_out_updated']} updated devices left out"
+        f"retry {escape(retry['name'])}: {len(devices)} devices ({chosen}){redundancy}; "
+        f"{retry['left_out_updated']} updated devices left out"
     )
     table = Table("device", "latest outcome", "in campaign", title="devices chosen")
     for d in devices[:50]:

@@ -43,7 +43,8 @@ _MAX_RETRIES = 999
 class RetryPlan:
     """A retry as it would be launched: the family (root first), the devices chosen with their latest outcome, how
     many devices the family has updated already, the new campaign's name and plan (None when no device is chosen)
-    and the outcomes `--only` asked for (empty: any)."""
+    and the outcomes `--only` asked for (empty: any). `refused` says why these devices cannot be retried this way:
+    launching must then fail with it, a dry run shows it."""
 
     members: list[CampaignRecord]
     chosen: list[Latest]
@@ -51,6 +52,7 @@ class RetryPlan:
     name: str
     planned: CampaignPlan | None
     only: frozenset[str] = frozenset()
+    refused: str | None = None  # why the chosen devices cannot be sent a retry (then `planned` is None)
 
     @property
     def root(self) -> CampaignRecord:
@@ -87,7 +89,8 @@ def retry(
     """The next retry of the family of campaign `campaign_id` (the root or any member): the family's devices that
     no member updated, those whose latest outcome is in `only` if given, as campaign ROOT.retryN with the newest
     member's settings and `redundancy_percent` if given. ConfigError — nothing stored — when a member has not
-    ended, an option is out of range, or the family's target cannot address a subset of its devices."""
+    ended or an option is out of range; `refused` set (and no plan) when the family's target cannot address a
+    subset of its devices."""
     wanted = parse_only(only)
     members = family_members(store.campaigns(), campaign_id)
     busy = [m for m in members if not m.state.ended]
@@ -106,24 +109,32 @@ def retry(
         except ConfigError as exc:
             message = f"--redundancy-percent {redundancy_percent:g}: {exc}; give a value in that range"
             raise ConfigError(message) from None
-    table = kind.target_model.model_validate(settings.target)
-    if kind.brings_devices(table):
-        raise ConfigError(
-            f"campaign {newest.name} was sent to an existing target of its back end ({settings.kind} table: "
-            f"{dict(settings.target)}), which addresses all its members at once: a retry through it would send the "
-            "image again to the devices already updated. Write a campaign file with temporary targets listing the "
-            "devices `fuota retry --dry-run` chooses"
-        )
     devices = latest_outcomes(store, members)
     chosen = choose(devices.values(), wanted)
     updated = sum(d.updated for d in devices.values())
     name = _next_name(store, members[0].name)
-    if not chosen:
-        return RetryPlan(members, [], updated, name, None, wanted)
+    refused = _whole_target(store, newest) if chosen else None
+    if not chosen or refused:
+        return RetryPlan(members, chosen, updated, name, None, wanted, refused)
     percent = settings.redundancy_percent if redundancy_percent is None else redundancy_percent
     planned = _plan(config, store, newest, name, tuple(d.dev_eui for d in chosen), percent)
     stored = planned.settings.model_copy(update={"retry_of": members[0].id})
     return RetryPlan(members, chosen, updated, name, dataclasses.replace(planned, settings=stored), wanted)
+
+
+def _whole_target(store: Store, newest: CampaignRecord) -> str | None:
+    """Why a retry of `newest`'s family cannot be sent through its target, or None: an existing target (an
+    IoTSquare group) is addressed as a whole, so the image would reach every member again, updated ones included."""
+    kind = kind_of(newest.settings.kind)
+    if not kind.brings_devices(kind.target_model.model_validate(newest.settings.target)):
+        return None
+    targets = ", ".join(sorted({d.target or "?" for d in store.deployments(newest.id)}))
+    return (
+        f"campaign {newest.name} was sent through the existing target {targets} of back end "
+        f"{newest.settings.backend!r}, which addresses all its members at once: a retry through it would send the "
+        "image again to the devices already updated. Write a campaign file with temporary targets (no mc_eui) "
+        "listing the devices `fuota retry --dry-run` chooses"
+    )
 
 
 def _next_name(store: Store, root: str) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
 from fuota.store import Store
 from tests.support.cli_helpers import fuota
-from tests.support.config_files import iotsquare, sqlite_url, write_campaign, write_config
+from tests.support.config_files import iotsquare, sqlite_url, write_campaign, write_campaign_file, write_config
 from tests.support.daemons import start_daemon, stop_daemon, wait_campaign
 
 FIRMWARE = np.random.default_rng(51).bytes(3000)  # 63 fragments of 48 B
@@ -172,3 +172,22 @@ def test_a_retry_launched_for_the_daemon_and_the_dashboard_family(tmp_path: Path
         assert [m["name"] for m in twin["family"]["members"]] == ["first", "first.retry1"]
         assert "8 of 10 updated after 1 retry" in page
         assert f'href="/campaigns/{first["id"]}"' in page and f'href="/campaigns/{stored["id"]}"' in page
+
+
+def test_a_campaign_sent_to_an_existing_group_is_not_retried_through_it(tmp_path: Path) -> None:
+    euis = fleet_euis(10, seed=24)
+    group = "cc3e92cea33ac62a"
+    with IoTSquareSim(groups={group: euis}, never_join=euis[:1], speed=400, join_delay=20, phase_time=4,
+                      fragment_interval=2) as sim:  # fmt: skip
+        write_config(tmp_path, iotsquare(sim.url))
+        write_campaign_file(tmp_path, "c.toml", image=FIRMWARE, name="grouped", backend="iot", redundancy_percent=30,
+                            iotsquare={"mc_eui": group, "join_timeout": 2})  # fmt: skip
+        assert fuota(tmp_path, "run", "c.toml").returncode == 0  # 9 of 10
+        calls = sim.calls
+        refused = fuota(tmp_path, "retry", "grouped")
+        assert refused.returncode == 2 and group in refused.stderr and "already updated" in refused.stderr
+        dry = json.loads(fuota(tmp_path, "retry", "grouped", "--dry-run", "--json").stdout)
+        assert [d["dev_eui"] for d in dry["retry"]["devices"]] == euis[:1] and group in dry["retry"]["refused"]
+        assert sim.calls == calls
+        with Store(sqlite_url(tmp_path)) as store:
+            assert [r.name for r in store.campaigns()] == ["grouped"]
