@@ -93,7 +93,7 @@ def test_two_retries_never_send_to_an_updated_device(tmp_path: Path) -> None:
             ("first", "Failed"), ("first.retry1", "Done"), ("first.retry2", "Failed")
         ]  # fmt: skip
         assert (family["devices"], family["updated"], family["retries"]) == (30, 28, 2)
-        assert family["outcomes"] == {"updated": 28, "failed": 0, "unreachable": 2}
+        assert {k: n for k, n in family["outcomes"].items() if n} == {"updated": 28, "unreachable": 2}
         assert family["line"] == "28 of 30 updated after 2 retries"
         assert "28 of 30 updated after 2 retries" in fuota(tmp_path, "status", "first.retry1").stdout
         for fmt in ("text", "html"):

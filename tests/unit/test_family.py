@@ -115,7 +115,10 @@ def test_the_family_total_over_every_member(store: Store) -> None:
     root = _campaign(store, "first", {A: UPDATED, B: FAILED, C: UNREACHABLE, D: None})
     _campaign(store, "first.retry1", {B: UPDATED, C: FAILED}, retry_of=root.id)
     retry2 = _campaign(store, "first.retry2", {C: UNREACHABLE}, retry_of=root.id, state=CampaignState.SCHEDULED)
-    family = status_data(store, retry2.id)["family"]
+    whole = status_data(store, retry2.id)["family"]
+    family = dict(whole)
+    # Every outcome fuota knows is listed, zeros included (more of them once the model has more).
+    assert family.pop("outcomes") == {o.value: 0 for o in Outcome} | {"updated": 2, "unreachable": 1}
     assert family == {
         "root": {"id": root.id, "name": "first"},
         "members": [
@@ -126,12 +129,11 @@ def test_the_family_total_over_every_member(store: Store) -> None:
         "devices": 4,
         "updated": 2,
         "retries": 2,
-        "outcomes": {"updated": 2, "failed": 0, "unreachable": 1},
         "pending": 1,
         "updated_share": 0.5,
         "line": "2 of 4 updated after 2 retries",
     }
-    assert status_data(store, root.id)["family"] == family  # the same from any member
+    assert status_data(store, root.id)["family"] == whole  # the same from any member
 
 
 def test_a_campaign_without_retries_is_a_family_of_one_read_from_its_summary(store: Store) -> None:
