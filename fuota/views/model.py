@@ -35,6 +35,7 @@ The shapes, with the same keys wherever they appear:
                    (None without retries), reasons
     campaign row   id, name, state, created_at, started_at, ended_at, backends, the tally
     reason         reason, devices, outcomes
+    family         a campaign with its retries and their total: see fuota.views.family
     device row     and event row: see fuota.views.rows
 """
 
@@ -48,6 +49,7 @@ from typing import Any
 
 from fuota.core.model import Outcome, Stage
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, EventRecord, Store
+from fuota.views.family import family_data
 from fuota.views.rows import anomalies, device_rows, iso
 
 __all__ = [
@@ -116,14 +118,15 @@ def campaign_overview(store: Store, campaign_id: int) -> dict[str, Any]:
 
 
 def status_data(store: Store, campaign_id: int) -> dict[str, Any]:
-    """`fuota status --json`: the summary's keys at the top level, then reasons, deployments, anomalies (event
-    rows) and devices — here the device rows, their number being the summary's `devices`. Raises LookupError if
-    there is no such campaign."""
+    """`fuota status --json`: the summary's keys at the top level, then reasons, deployments, the family total
+    (fuota.views.family), anomalies (event rows) and devices — here the device rows, their number being the
+    summary's `devices`. Raises LookupError if there is no such campaign."""
     overview = campaign_overview(store, campaign_id)
     return {
         **{key: value for key, value in overview["summary"].items() if key != "devices"},
         "reasons": overview["reasons"],
         "deployments": overview["deployments"],
+        "family": family_data(store, campaign_id, overview["summary"]),
         "anomalies": anomalies(store, campaign_id),
         "devices": device_rows(store, campaign_id),
     }
