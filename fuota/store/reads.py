@@ -155,6 +155,18 @@ class StoreReads:
         with self._db.transaction("count devices by stage and outcome") as conn:
             return [tuple(row) for row in conn.execute(stmt)]
 
+    def device_outcomes(self, campaign_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
+        """(campaign id, device EUI, outcome as stored, None before one) of every device of these campaigns: three
+        columns only, the outcome kept as its stored string (for a campaign family, fuota/views/family.py)."""
+        stmt = (
+            select(schema.deployments.c.campaign_id, schema.devices.c.dev_eui, schema.devices.c.outcome)
+            .select_from(schema.devices.join(schema.deployments))
+            .where(schema.deployments.c.campaign_id.in_(list(campaign_ids)))
+            .order_by(schema.deployments.c.campaign_id, schema.devices.c.id)
+        )
+        with self._db.transaction("list the outcomes of a campaign family") as conn:
+            return [(int(c), str(eui), outcome) for c, eui, outcome in conn.execute(stmt)]
+
     def category_counts(self, campaign_id: int | None = None) -> list[tuple[int, str | None, str, int]]:
         """(deployment id, category, outcome, devices) for the devices that ended other than updated, of one
         campaign or all."""

@@ -78,7 +78,9 @@ def render_html(data: dict[str, Any]) -> str:
         f'<p class="verdict {verdict}">{escape(threshold_line(s))}</p>',
         '<ul class="figures">',
         *(f"<li><b>{n}</b>{escape(label)}</li>" for label, n in figures),
-        "</ul></header>",
+        "</ul>",
+        _family(data.get("family")),
+        "</header>",
         "<section><h2>Devices per stage over time</h2>",
         _stage_chart(data["timeline"]),
         "</section><section><h2>Progress per deployment</h2>",
@@ -95,6 +97,17 @@ def render_html(data: dict[str, Any]) -> str:
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _family(family: dict[str, Any] | None) -> str:
+    # Only a campaign with retries has a family worth a line; the report is a file, so members are named, not linked.
+    if not family or not family["retries"]:
+        return ""
+    members = ", ".join(f"{m['id']} {escape(m['name'])} ({escape(m['state'])})" for m in family["members"])
+    return (
+        f'<p class="family">Family {escape(family["root"]["name"])}: <b>{escape(family["line"])}</b>'
+        f"<br>campaigns: {members}</p>"
+    )
 
 
 # --- charts ----------------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ The shapes, with the same keys wherever they appear:
                    (None without retries), reasons
     campaign row   id, name, state, created_at, started_at, ended_at, backends, the tally
     reason group   category, label, advice, devices, outcomes, failures (fuota.views.reasons)
+    family         a campaign with its retries and their total: see fuota.views.family
     device row     and event row: see fuota.views.rows
 """
 
@@ -52,6 +53,7 @@ from fuota.core.model import Outcome, Stage
 from fuota.core.outcomes import judged
 from fuota.core.reasons import category_of
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, EventRecord, Store
+from fuota.views.family import family_data
 from fuota.views.reasons import reason_groups
 from fuota.views.rows import anomalies, device_rows, iso
 
@@ -119,14 +121,15 @@ def campaign_overview(store: Store, campaign_id: int) -> dict[str, Any]:
 
 
 def status_data(store: Store, campaign_id: int) -> dict[str, Any]:
-    """`fuota status --json`: the summary's keys at the top level, then reasons, deployments, anomalies (event
-    rows) and devices — here the device rows, their number being the summary's `devices`. Raises LookupError if
-    there is no such campaign."""
+    """`fuota status --json`: the summary's keys at the top level, then reasons, deployments, the family total
+    (fuota.views.family), anomalies (event rows) and devices — here the device rows, their number being the
+    summary's `devices`. Raises LookupError if there is no such campaign."""
     overview = campaign_overview(store, campaign_id)
     return {
         **{key: value for key, value in overview["summary"].items() if key != "devices"},
         "reasons": overview["reasons"],
         "deployments": overview["deployments"],
+        "family": family_data(store, campaign_id, overview["summary"]),
         "anomalies": anomalies(store, campaign_id),
         "devices": device_rows(store, campaign_id),
     }

@@ -13,6 +13,8 @@ from the same object:
     devices      the device rows: stage, outcome, category, reason (the per-device detail), the back end's raw
                  codes, time of last change
     timeline     devices per stage over time, replayed from the store's "device" events (fuota.views.timeline)
+    family       the campaign with its retries and their total, "97 of 100 updated after 2 retries"
+                 (fuota.views.family)
 
 The formats: text, json, csv (one row per device, its category beside the detail), reasons-csv (one row per
 category: category, label, devices, one column per outcome, advice) and html (fuota.views.html).
@@ -27,6 +29,7 @@ from typing import Any
 
 from fuota.core.model import Outcome
 from fuota.store import Store
+from fuota.views.family import family_data
 from fuota.views.formatting import format_duration, format_time, threshold_line
 from fuota.views.html import render_html
 from fuota.views.model import campaign_overview
@@ -42,11 +45,12 @@ REASON_FIELDS = ("category", "label", "devices", *(o.value for o in Outcome if o
 
 
 def report_data(store: Store, campaign_id: int) -> dict[str, Any]:
-    """The campaign's report as one JSON-ready dict with the keys summary, reasons, deployments, devices and
-    timeline (see the module docstring). Raises LookupError if the campaign does not exist."""
+    """The campaign's report as one JSON-ready dict with the keys summary, reasons, deployments, devices,
+    timeline and family (see the module docstring). Raises LookupError if the campaign does not exist."""
     overview = campaign_overview(store, campaign_id)
     return {
         "summary": overview["summary"],
+        "family": family_data(store, campaign_id, overview["summary"]),
         "reasons": overview["reasons"],
         "deployments": overview["deployments"],
         "devices": device_rows(store, campaign_id),
@@ -104,6 +108,8 @@ def _text(data: dict[str, Any]) -> str:
         f"{s['unreachable']} unreachable, {s['aborted']} aborted, {s['skipped']} skipped, {s['pending']} pending",
         threshold_line(s),
     ]
+    if data.get("family") and data["family"]["retries"]:
+        lines += ["", *_family(data["family"])]
     if data["reasons"]:
         lines += ["", "Why devices were not updated (by category; each device's detail below):"]
         for r in data["reasons"]:
@@ -134,6 +140,11 @@ def _text(data: dict[str, Any]) -> str:
         ]
         lines += _table(header, rows)
     return "\n".join(lines) + "\n"
+
+
+def _family(family: dict[str, Any]) -> list[str]:
+    members = ", ".join(f"{m['id']} {m['name']} ({m['state']})" for m in family["members"])
+    return [f"Family {family['root']['name']}: {family['line']}", f"  campaigns  {members}"]
 
 
 def _csv(data: dict[str, Any]) -> str:
