@@ -134,11 +134,19 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
         if d["last_retry"] is not None:
             last = d["last_retry"]
             console.print(f"{d['task_name']}: {d['retries']} retries, the last {last['at']}: {escape(last['cause'])}")
+    if data["reasons"]:
+        reasons = Table("devices", "category", "reason", "outcomes", "what to do", title="why devices did not update")
+        for r in data["reasons"]:
+            outcomes = ", ".join(f"{k} {n}" for k, n in r["outcomes"].items())
+            reasons.add_row(str(r["devices"]), r["category"], r["label"], outcomes, r["advice"])
+        console.print(reasons)
     failed = [d for d in data["devices"] if d["outcome"] not in (None, "updated")]
     if failed:
-        table = Table("device", "deployment", "stage", "outcome", "reason", title="devices not updated")
+        table = Table("device", "deployment", "stage", "outcome", "category", "reason", title="devices not updated")
         for d in failed[:50]:
-            table.add_row(d["dev_eui"], d["deployment"], d["stage"], d["outcome"], d["reason"] or "")
+            table.add_row(
+                d["dev_eui"], d["deployment"], d["stage"], d["outcome"], d["category"] or "", d["reason"] or ""
+            )
         console.print(table)
         if len(failed) > 50:
             console.print(f"… and {len(failed) - 50} more: `fuota status {campaign_id} --json` lists them all")

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Row, func, select
 
 from fuota.core.model import CampaignState, DeploymentState, Outcome, Preparation, Stage, normalize_eui
+from fuota.core.reasons import category_of
 from fuota.core.settings import CampaignSettings
 from fuota.store import schema
 from fuota.store.db import Database, NotFound, StoreError
@@ -166,19 +167,19 @@ class StoreReads:
         with self._db.transaction("list the outcomes of a campaign family") as conn:
             return [(int(c), str(eui), outcome) for c, eui, outcome in conn.execute(stmt)]
 
-    def reason_counts(self, campaign_id: int) -> list[tuple[int, str | None, str, int]]:
-        """(deployment id, reason, outcome, devices) for the campaign's devices that ended other than updated."""
+    def category_counts(self, campaign_id: int | None = None) -> list[tuple[int, str | None, str, int]]:
+        """(deployment id, category, outcome, devices) for the devices that ended other than updated, of one
+        campaign or all."""
+        c = schema.devices.c
         stmt = (
-            select(schema.devices.c.deployment_id, schema.devices.c.reason, schema.devices.c.outcome, func.count())
+            select(c.deployment_id, c.category, c.outcome, func.count())
             .select_from(schema.devices.join(schema.deployments))
-            .where(
-                schema.deployments.c.campaign_id == campaign_id,
-                schema.devices.c.outcome.is_not(None),
-                schema.devices.c.outcome != Outcome.UPDATED.value,
-            )
-            .group_by(schema.devices.c.deployment_id, schema.devices.c.reason, schema.devices.c.outcome)
+            .where(c.outcome.is_not(None), c.outcome != Outcome.UPDATED.value)
+            .group_by(c.deployment_id, c.category, c.outcome)
         )
-        with self._db.transaction(f"count the failure reasons of campaign {campaign_id}") as conn:
+        if campaign_id is not None:
+            stmt = stmt.where(schema.deployments.c.campaign_id == campaign_id)
+        with self._db.transaction(f"count the failure categories of campaign {campaign_id}") as conn:
             return [tuple(row) for row in conn.execute(stmt)]
 
     def retries(self, campaign_id: int) -> dict[int, tuple[int, EventRecord]]:
@@ -289,7 +290,8 @@ def _deployment(row: Row[Any]) -> DeploymentRecord:
 
 def _device(row: Row[Any]) -> DeviceRecord:
     outcome = None if row.outcome is None else Outcome(row.outcome)
-    return DeviceRecord(**{**row._mapping, "stage": Stage(row.stage), "outcome": outcome})
+    category = None if row.category is None else category_of(row.category)
+    return DeviceRecord(**{**row._mapping, "stage": Stage(row.stage), "outcome": outcome, "category": category})
 
 
 def _event(row: Row[Any]) -> EventRecord:
