@@ -34,8 +34,8 @@ from fuota.views.family import Latest, family_members, latest_outcomes
 
 __all__ = ["ONLY", "RetryPlan", "choose", "parse_only", "retry"]
 
-# The latest outcomes `--only` may choose: every outcome but updated (aborted and skipped: where stored).
-ONLY = (Outcome.FAILED.value, Outcome.UNREACHABLE.value, "aborted", "skipped")
+# The latest outcomes `--only` may choose: every outcome but updated.
+ONLY = (Outcome.FAILED.value, Outcome.UNREACHABLE.value, Outcome.ABORTED.value, Outcome.SKIPPED.value)
 _MAX_RETRIES = 999
 
 

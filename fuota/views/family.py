@@ -19,11 +19,13 @@ to send to) and for every reader (status, report, the dashboard).
     outcomes        devices per outcome, where an updated device counts as updated and any other by its latest
                     outcome; zeros included for fuota's own outcomes
     pending         devices without any outcome yet
+    judged          devices less those whose latest outcome is aborted or skipped; updated_share is updated ÷ judged,
+                    as a campaign's own share (fuota.core.outcomes)
 
 The shape — `family` in `status --json`, in the report and on the dashboard's campaign page:
 
     family          root{id, name}, members[{id, name, state}] (root first, then by id), devices, updated,
-                    retries, outcomes, pending, updated_share, line ("97 of 100 updated after 2 retries")
+                    retries, outcomes, pending, judged, updated_share, line ("97 of 100 updated after 2 retries")
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fuota.core.model import Outcome
+from fuota.core.outcomes import judged
 from fuota.store import CampaignRecord, Store
 
 __all__ = ["LEGACY_RETRY_NAME", "Latest", "family_data", "family_line", "family_members", "latest_outcomes"]
@@ -116,10 +119,15 @@ def family_data(store: Store, campaign_id: int, summary: Mapping[str, Any] | Non
         "retries": len(members) - 1,
         "outcomes": dict(outcomes),
         "pending": pending,
-        "updated_share": outcomes[Outcome.UPDATED.value] / devices if devices else 0.0,
+        "judged": judged(devices, outcomes),
+        "updated_share": _share(outcomes[Outcome.UPDATED.value], judged(devices, outcomes)),
     }
     data["line"] = family_line(data)
     return data
+
+
+def _share(updated: int, judged_devices: int) -> float:
+    return updated / judged_devices if judged_devices else 0.0
 
 
 def family_line(family: Mapping[str, Any]) -> str:

@@ -97,7 +97,7 @@ def test_updated_anywhere_wins_and_the_latest_outcome_decides_the_rest(store: St
     assert latest[C].campaign_id == retry2.id and latest[D].campaign_id == root.id
     assert [d.dev_eui for d in choose(latest.values())] == [C, D]
     assert [d.dev_eui for d in choose(latest.values(), parse_only(["failed"]))] == [D]
-    # An outcome this code does not know (another branch's "aborted") filters by its stored string.
+    # The latest outcome filters by its stored string.
     with sqlite3.connect(db) as raw:
         raw.execute("UPDATE devices SET outcome = 'aborted' WHERE dev_eui = ? AND outcome = 'unreachable'", (C,))
     latest = latest_outcomes(store, family_members(store.campaigns(), root.id))
@@ -130,6 +130,7 @@ def test_the_family_total_over_every_member(store: Store) -> None:
         "updated": 2,
         "retries": 2,
         "pending": 1,
+        "judged": 4,
         "updated_share": 0.5,
         "line": "2 of 4 updated after 2 retries",
     }
