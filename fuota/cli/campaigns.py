@@ -58,32 +58,60 @@ def plan(
         out.print(f"chart written to {chart}")
 
 
-def _launch(campaign_file: Path) -> tuple[Config, Store, CampaignRecord, bool]:
+UpdateOption = Annotated[
+    bool,
+    typer.Option(
+        "--update",
+        help="The campaign of that name is stored with other settings: store the file's instead (only while it is "
+        "Scheduled and nothing was sent).",
+    ),
+]
+
+
+def _launch(campaign_file: Path, update: bool) -> tuple[Config, Store, CampaignRecord, bool]:
     config = load()
     try:
         planned = service.plan(
             config, load_campaign(campaign_file)
         )  # before the store opens: bad input leaves no trace
         store = open_store(config)
-        record, resumed = service.launch(store, planned)
+        changes = _changes(store, planned) if update else []
+        record, resumed = service.launch(store, planned, update=update)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
+    for change in changes:
+        out.print(f"updated {escape(change)}", highlight=False)
     return config, store, record, resumed
 
 
-def launch(campaign_file: Path, as_json: JsonOption = False) -> None:
-    """Validate and store a campaign in Scheduled (or find the one of that name under way); print its id."""
-    _, store, record, resumed = _launch(campaign_file)
+def _changes(store: Store, planned: service.CampaignPlan) -> list[str]:
+    """What `--update` is about to change in the stored campaign of that name (none when there is none)."""
+    from fuota.service.relaunch import differences
+
+    stored = store.campaign(planned.campaign.name)
+    return [] if stored is None or stored.state.ended else differences(store, stored, planned)
+
+
+def launch(campaign_file: Path, as_json: JsonOption = False, update: UpdateOption = False) -> None:
+    """Validate and store a campaign in Scheduled (or find the one of that name under way); print its id, its
+    schedule (start, window, next opening) and whether a daemon drives it."""
+    from fuota.views.schedule import schedule_keys, schedule_lines
+
+    _, store, record, resumed = _launch(campaign_file, update)
+    schedule = schedule_keys(record, store.deployments(record.id), store.now())
     if as_json:
-        print(json.dumps({"id": record.id, "name": record.name, "state": record.state, "resumed": resumed}))
+        data = {"id": record.id, "name": record.name, "state": record.state, "resumed": resumed, **schedule}
+        print(json.dumps(data))
     else:
         out.print(f"{'resumed' if resumed else 'launched'} campaign {record.id} ({record.name}), {record.state}")
+        for line in schedule_lines(schedule):
+            out.print(escape(line), highlight=False)
     store.close()
 
 
-def run(campaign_file: Path) -> None:
+def run(campaign_file: Path, update: UpdateOption = False) -> None:
     """Launch (or resume) the campaign and drive it to the end in the foreground, showing progress."""
-    config, store, record, resumed = _launch(campaign_file)
+    config, store, record, resumed = _launch(campaign_file, update)
     _drive(config, store, record, "resuming" if resumed else "running")
 
 
@@ -99,7 +127,7 @@ def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> N
     except ConfigError as exc:
         raise fail(str(exc)) from exc
     except AuthError as exc:
-        raise fail(f"{exc} (the campaign is kept; run again once fixed)") from exc
+        raise fail(f"{exc} (its task exists on the back end: the campaign is kept; run again once fixed)") from exc
     except KeyboardInterrupt:
         raise fail("interrupted; the campaign is kept: `fuota run` resumes it, `fuota abort` stops it", 130) from None
     print_status(out, store, record.id)

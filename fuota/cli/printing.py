@@ -16,6 +16,7 @@ from rich.table import Table
 from fuota.store import Store
 from fuota.views.formatting import format_time
 from fuota.views.model import campaign_overview, status_data
+from fuota.views.schedule import schedule_lines
 
 __all__ = ["live_progress", "print_list", "print_plan", "print_retry", "print_status", "print_sweep"]
 
@@ -122,6 +123,8 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
     """The campaign, its deployments and the devices that did not end updated, with their reasons."""
     data = status_data(store, campaign_id)
     console.print(_deployments(data, data["deployments"]))
+    for line in schedule_lines(data):
+        console.print(escape(line), highlight=False)
     outcomes = ", ".join(f"{k} {v}" for k, v in [*data["outcomes"].items(), ("pending", data["pending"])])
     console.print(f"outcomes: {outcomes}")
     family = data["family"]
@@ -154,11 +157,14 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
 
 def print_list(console: Console, rows: list[dict[str, Any]]) -> None:
     """The campaign rows (fuota.views.model.campaign_list) as a table."""
-    table = Table("id", "name", "state", "progress", "devices", "created", "started", "ended")
+    table = Table("id", "name", "state", "progress", "devices", "created", "started", "ended", "next opening")
     for r in rows:
-        times = (format_time(r[key]) for key in ("created_at", "started_at", "ended_at"))
+        times = (format_time(r[key]) for key in ("created_at", "started_at", "ended_at", "next_opening_at"))
         table.add_row(str(r["id"]), r["name"], r["state"], f"{r['progress']:g} %", str(r["devices"]), *times)
     console.print(table)
+    for r in (r for r in rows if r["ended_at"] is None):
+        for line in schedule_lines(r):
+            console.print(f"campaign {r['id']} ({escape(r['name'])}): {escape(line)}", highlight=False)
 
 
 @contextmanager

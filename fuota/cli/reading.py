@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from fuota.cli.common import JsonOption, fail, find, load, open_store, out
+from fuota.cli.common import JsonOption, err, fail, find, load, open_store, out
 from fuota.core.model import CampaignState
 
 __all__ = ["list_", "report", "status", "watch"]
@@ -48,13 +48,16 @@ def list_(as_json: JsonOption = False) -> None:
 
 
 def watch(campaign: Annotated[str | None, typer.Argument(help="Id or name; default: the newest.")] = None) -> None:
-    """Follow a campaign live from the store (beside `fuota run` or a daemon); exit 0 when it ends Done, else 1."""
+    """Follow a campaign live from the store (beside `fuota run` or a daemon); exit 0 when it ends Done, else 1.
+    When no daemon has driven the campaign for longer than a lease, it says so (and goes on watching)."""
     from fuota.views.watch import watch as watch_campaign
 
     store = open_store(load())
     record = find(store, campaign)
     try:
-        final = watch_campaign(out, store, record.id, clock=lambda: datetime.now(UTC))
+        final = watch_campaign(
+            out, store, record.id, clock=lambda: datetime.now(UTC), warn=lambda text: err.print(f"warning: {text}")
+        )
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     finally:

@@ -214,7 +214,7 @@ class DeploymentEngine:
                     step.deadline = now
             case TaskCreated(ref=ref):
                 if self.state is DeploymentState.SCHEDULED:
-                    self.fire("create", f"task {ref.name} created: {ref.ids}", step)
+                    self.fire("create", f"task {ref.name} created ({ref.describe()})", step)
                 step.deadline = now
             case TaskReported(status=status):
                 if status.state is DeploymentState.FAILED:

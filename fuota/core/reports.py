@@ -41,6 +41,10 @@ class TaskRef:
     name: str
     ids: dict[str, object]
 
+    def describe(self) -> str:
+        """The back end's ids in words for an event's cause, e.g. "fdID 12, mcEUI 115f50107db01be4"."""
+        return ", ".join(f"{key} {value}" for key, value in self.ids.items()) or "no id"
+
 
 @dataclass(frozen=True, slots=True)
 class TaskStatus:

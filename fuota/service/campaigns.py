@@ -4,7 +4,8 @@ Runner is built from the configuration, so that every limit and policy of `[back
 
     plan(config, campaign)              the deployments a campaign fans out into, and its settings: sends nothing
     forecast(plan, …)                   what `fuota plan` shows: pacing, duration, share decoding, advice
-    launch(store, plan)                 store it in Scheduled, or find the campaign of that name to resume
+    launch(store, plan, update=)        store it in Scheduled, or find the campaign of that name to resume (refused
+                                        when the file now differs; --update while nothing was sent: relaunch.py)
     build_runner(config, store, …)      the Runner, with the configuration's poll intervals, give-up times and limits
     run(config, store, campaign_id)     drive a stored campaign to its end in this process
     abort(config, store, campaign_id)   stop it on its back ends
@@ -27,11 +28,12 @@ from fuota.backends.registry import kind_of, make_backend
 from fuota.campaign import Campaign, table_of
 from fuota.config import Config
 from fuota.core.model import CampaignState
-from fuota.core.settings import DEFAULT_JOIN_TIMEOUT, CampaignSettings, ConfigError
+from fuota.core.settings import DEFAULT_JOIN_TIMEOUT, CampaignSettings
 from fuota.planning.forecast import forecast as forecast_deployment
 from fuota.planning.forecast import recommendation, sweep_table
+from fuota.service.relaunch import new_deployments, relaunch
 from fuota.service.runner import LEASE, Clock, Runner
-from fuota.store import CampaignRecord, NewDeployment, Store
+from fuota.store import CampaignRecord, Store
 
 __all__ = [
     "CampaignPlan",
@@ -126,40 +128,15 @@ def forecast(
     return data
 
 
-def launch(store: Store, planned: CampaignPlan) -> tuple[CampaignRecord, bool]:
+def launch(store: Store, planned: CampaignPlan, *, update: bool = False) -> tuple[CampaignRecord, bool]:
     """Store the planned campaign in Scheduled with its deployments, or find the one of the same name to resume;
-    returns (record, resumed). Plan first (`plan`): nothing is stored when planning fails."""
-    campaign = planned.campaign
-    existing = store.campaign(campaign.name)
+    returns (record, resumed). A stored campaign that the plan now differs from is refused (ConfigError naming
+    each difference), or with `update` given its settings are replaced while nothing was sent
+    (fuota/service/relaunch.py). Plan first (`plan`): nothing is stored when planning fails."""
+    existing = store.campaign(planned.campaign.name)
     if existing is not None:
-        if existing.state.ended:
-            raise ConfigError(
-                f"name = {campaign.name!r}: that campaign already ended ({existing.state}); give the new one "
-                "another name (`fuota status` shows what happened to it)"
-            )
-        if existing.firmware_sha256 != campaign.sha256:
-            raise ConfigError(
-                f"name = {campaign.name!r} is a campaign under way with another firmware (sha256 "
-                f"{existing.firmware_sha256[:12]}…, this file {campaign.sha256[:12]}…); abort it or use a new name"
-            )
-        return existing, True
-    deployments = [
-        NewDeployment(
-            backend=d.backend,
-            target=d.target,
-            task_name=d.task_name,
-            temporary=d.temporary,
-            devices=list(d.devices),
-            plan={
-                "nb_frag": d.frag.nb_frag,
-                "frag_size": d.frag.frag_size,
-                "padding": d.frag.padding,
-                "redundancy": d.frag.redundancy,
-            },
-        )
-        for d in planned.deployments
-    ]
-    return store.create_campaign(planned.settings, campaign.firmware, deployments), False
+        return relaunch(store, existing, planned, update=update), True
+    return store.create_campaign(planned.settings, planned.campaign.firmware, new_deployments(planned)), False
 
 
 def build_backends(config: Config, names: Iterable[str]) -> dict[str, Backend]:
@@ -211,8 +188,9 @@ def run(
     config: Config, store: Store, campaign_id: int, *, on_progress: Callable[[], None] | None = None
 ) -> CampaignState:
     """Drive the stored campaign to its end in this process; its final state. Safe to call again after a crash:
-    every step is stored before it acts. Raises AuthError when a back end refuses the credentials (the campaign is
-    kept, resumable once the configuration is fixed)."""
+    every step is stored before it acts. A back end that refuses the credentials before any task of the campaign
+    exists fails that deployment with the reason (so the campaign ends Failed); once a task exists, AuthError is
+    raised instead (the campaign is kept, resumable once the configuration is fixed)."""
     backends = build_backends(config, _backend_names(store, campaign_id))
     try:
         return build_runner(config, store, backends).run(campaign_id, on_progress=on_progress)

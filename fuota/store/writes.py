@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Preparation, Stage, normalize_eui
 from fuota.core.reasons import Category
 from fuota.core.settings import CampaignSettings
-from fuota.store import leases, schema
+from fuota.store import leases, schema, updates
 from fuota.store.db import Database, DuplicateCampaign, LeaseLost, NotFound, StaleState, StoreError
 from fuota.store.reads import CAMPAIGN_COLUMNS, StoreReads, campaign_record
 from fuota.store.records import CampaignRecord, EventKind, NewDeployment, NewEvent
@@ -45,6 +45,10 @@ class Store(StoreReads):
     def close(self) -> None:
         """Close every pooled connection."""
         self._db.dispose()
+
+    def now(self) -> datetime:
+        """The store's clock: what it stamps rows and leases with, so what readers compare them with."""
+        return self._clock()
 
     def __enter__(self) -> Store:
         return self
@@ -120,6 +124,23 @@ class Store(StoreReads):
             return campaign_record(
                 conn.execute(select(*CAMPAIGN_COLUMNS).where(schema.campaigns.c.id == campaign_id)).one()
             )
+
+    def update_scheduled(
+        self,
+        campaign_id: int,
+        settings: CampaignSettings,
+        firmware: bytes,
+        deployments: Sequence[NewDeployment],
+        cause: str,
+    ) -> None:
+        """Replace the settings, image and deployments of a campaign that has sent nothing yet, recording `cause`
+        as an event, all or nothing; StaleState when it has begun (fuota/store/updates.py)."""
+        now = self._clock()
+        with self._db.transaction(f"update campaign {campaign_id}", write=True) as conn:
+            settings_json = _json(settings.model_dump(mode="json"))
+            updates.replace_scheduled(conn, campaign_id, settings_json, firmware, deployments, now)
+            event = NewEvent(EventKind.COMMAND, cause)
+            conn.execute(insert(schema.events).values(_event_row(campaign_id, None, event, now)))
 
     def apply(
         self,
@@ -247,7 +268,7 @@ class Store(StoreReads):
             return leases.admit(conn, deployment_id, backend, limit, self._clock())
 
     def release_leases(self, owner: str) -> int:
-        """Give up every lease `owner` holds and leave the runners alive; how many leases there were."""
+        """Give up every lease `owner` holds and leave the runners alive; how many open deployments it held."""
         with self._db.transaction(f"release the leases of {owner}", write=True) as conn:
             return leases.release(conn, owner)
 

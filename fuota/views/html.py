@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from fuota.views.formatting import format_duration, format_time, threshold_line
+from fuota.views.schedule import schedule_rows
 
 __all__ = ["render_html"]
 
@@ -260,6 +261,7 @@ def _summary(s: dict[str, Any]) -> str:
         ("firmware", f"{s['firmware']['size']} B, sha256 {s['firmware']['sha256']}"),
         ("redundancy", "-" if redundancy is None else f"{redundancy:g} %"),
         ("success threshold", threshold_line(s)),
+        *schedule_rows(s),
     ]
     return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in items) + "</dl>"
 
@@ -272,8 +274,16 @@ def _deployments_table(deployments: list[dict[str, Any]]) -> str:
     return _table(header, rows, numeric=range(4, len(header)))
 
 
+def _failed_first(device: dict[str, Any]) -> int:
+    """Where a device row goes in the report's table: failed first, then any other outcome short of updated, then
+    those still under way, the updated last — the ones to act on come first."""
+    outcome = device["outcome"]
+    return 0 if outcome == "failed" else 3 if outcome == "updated" else 2 if outcome is None else 1
+
+
 def _devices_table(devices: list[dict[str, Any]]) -> str:
     header = ("dev_eui", "deployment", "stage", "outcome", "category", "reason", "last change", "raw")
+    devices = sorted(devices, key=_failed_first)  # stable: the read model's order within each group
     rows = [
         (
             d["dev_eui"],

@@ -3,7 +3,7 @@
 `fuota status`, `list`, `run`'s live view, `report`, `watch`, the dashboard and /metrics all read through
 fuota.views, so they show the same numbers under the same names. Everything returned is JSON-ready — dicts,
 lists, str, int, float, None — with times as ISO 8601 strings in UTC. Nothing here reads the clock: what depends
-on the time (time left) takes a `now`.
+on the time (time left, the schedule keys) takes a `now`; the schedule keys default to the store's clock.
 
 The facts, each defined here only:
 
@@ -32,10 +32,12 @@ The shapes, with the same keys wherever they appear:
     tally          devices, counts, outcomes, updated, failed, unreachable, aborted, skipped, pending, progress
     summary        id, name, state, created_at, updated_at (the campaign row's last change), started_at,
                    ended_at, last_activity_at, duration_seconds, firmware{size, sha256}, redundancy_percent,
-                   the tally, judged, updated_share, success_threshold, threshold_met
+                   the tally, judged, updated_share, success_threshold, threshold_met, the schedule keys
+    schedule keys  start_at, window, window_open, next_opening_at, driven_by, undriven_seconds: defined in
+                   fuota.views.schedule (when the campaign may start; whether a runner drives it)
     deployment     id, task_name, backend, target, state, backend_ref, the tally, retries, last_retry{at, cause}
                    (None without retries), reasons
-    campaign row   id, name, state, created_at, started_at, ended_at, backends, the tally
+    campaign row   id, name, state, created_at, started_at, ended_at, backends, the tally, the schedule keys
     reason group   category, label, advice, devices, outcomes, failures (fuota.views.reasons)
     family         a campaign with its retries and their total: see fuota.views.family
     device row     and event row: see fuota.views.rows
@@ -56,6 +58,7 @@ from fuota.store import CampaignRecord, DeploymentRecord, EventKind, EventRecord
 from fuota.views.family import family_data
 from fuota.views.reasons import reason_groups
 from fuota.views.rows import anomalies, device_rows, iso
+from fuota.views.schedule import schedule_keys
 
 __all__ = [
     "Fleet",
@@ -96,10 +99,10 @@ class Fleet:
     retries: int  # "retry" events
 
 
-def campaign_overview(store: Store, campaign_id: int) -> dict[str, Any]:
+def campaign_overview(store: Store, campaign_id: int, now: datetime | None = None) -> dict[str, Any]:
     """The campaign's summary, deployment rows and failure reasons, as {"summary", "deployments", "reasons"}:
-    a handful of grouped queries, whatever the number of devices. Raises LookupError if there is no such
-    campaign."""
+    a handful of grouped queries, whatever the number of devices. `now` (by default the store's clock) is when the
+    schedule keys are told (fuota.views.schedule). Raises LookupError if there is no such campaign."""
     record = store.campaign(campaign_id)
     if record is None:
         raise LookupError(f"campaign {campaign_id} does not exist; `fuota list` shows the campaigns")
@@ -113,18 +116,20 @@ def campaign_overview(store: Store, campaign_id: int) -> dict[str, Any]:
     retries = store.retries(campaign_id)
     started = store.started_at(campaign_id).get(campaign_id)
     everything = [row for rows in counted.values() for row in rows]
+    summary = _summary(record, everything, started, store.last_event_at(campaign_id))
+    summary |= schedule_keys(record, deployments, store.now() if now is None else now)
     return {
-        "summary": _summary(record, everything, started, store.last_event_at(campaign_id)),
+        "summary": summary,
         "deployments": [_deployment(d, counted[d.id], reasons[d.id], retries.get(d.id)) for d in deployments],
         "reasons": reason_groups(row for rows in reasons.values() for row in rows),
     }
 
 
-def status_data(store: Store, campaign_id: int) -> dict[str, Any]:
+def status_data(store: Store, campaign_id: int, now: datetime | None = None) -> dict[str, Any]:
     """`fuota status --json`: the summary's keys at the top level, then reasons, deployments, the family total
     (fuota.views.family), anomalies (event rows) and devices — here the device rows, their number being the
     summary's `devices`. Raises LookupError if there is no such campaign."""
-    overview = campaign_overview(store, campaign_id)
+    overview = campaign_overview(store, campaign_id, now)
     return {
         **{key: value for key, value in overview["summary"].items() if key != "devices"},
         "reasons": overview["reasons"],
@@ -135,15 +140,19 @@ def status_data(store: Store, campaign_id: int) -> dict[str, Any]:
     }
 
 
-def campaign_list(store: Store) -> list[dict[str, Any]]:
-    """Every campaign, newest first, as a campaign row: four queries whatever the number of campaigns."""
+def campaign_list(store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every campaign, newest first, as a campaign row: four queries whatever the number of campaigns. `now` (by
+    default the store's clock) is when the schedule keys are told."""
+    now = store.now() if now is None else now
     records = store.campaigns()
     started = store.started_at()
     owner: dict[int, int] = {}
     backends: dict[int, set[str]] = defaultdict(set)
+    of: dict[int, list[DeploymentRecord]] = defaultdict(list)
     for d in store.deployments():
         owner[d.id] = d.campaign_id
         backends[d.campaign_id].add(d.backend)
+        of[d.campaign_id].append(d)
     counted: dict[int, list[_Counted]] = defaultdict(list)
     for deployment_id, stage, outcome, n in store.device_counts():
         # A campaign stored between the two reads is not in `records` either.
@@ -159,6 +168,7 @@ def campaign_list(store: Store) -> list[dict[str, Any]]:
             "ended_at": iso(r.ended_at),
             "backends": sorted(backends[r.id]),
             **_tally(counted[r.id], r.state.ended),
+            **schedule_keys(r, of[r.id], now),
         }
         for r in records
     ]

@@ -6,7 +6,7 @@ where each fact and key is defined); `render(data, fmt)` turns it into a string.
 from the same object:
 
     summary      the campaign summary: id, name, state, times and duration, firmware, device counts, progress,
-                 success threshold and verdict
+                 success threshold and verdict, schedule (start, window, next opening) and whether it is driven
     reasons      why devices did not end updated, grouped by category (fuota.views.reasons): label, advice,
                  devices, outcomes; most devices first
     deployments  the deployment rows: task, back end, target, state, device counts, progress, retries, reasons
@@ -35,6 +35,7 @@ from fuota.views.html import render_html
 from fuota.views.model import campaign_overview
 from fuota.views.reasons import reason_line
 from fuota.views.rows import device_rows
+from fuota.views.schedule import schedule_rows
 from fuota.views.timeline import timeline
 
 __all__ = ["CSV_FIELDS", "FORMATS", "REASON_FIELDS", "render", "report_data"]
@@ -103,6 +104,7 @@ def _text(data: dict[str, Any]) -> str:
         f"  duration  {format_duration(s['duration_seconds'])}",
         f"  progress  {s['progress']:g} %",
         f"  firmware  {firmware['size']} B, sha256 {firmware['sha256']}",
+        *(f"  {label:<9} {text}" for label, text in schedule_rows(s)),
         "",
         f"Devices: {s['devices']} — {s['updated']} updated, {s['failed']} failed, "
         f"{s['unreachable']} unreachable, {s['aborted']} aborted, {s['skipped']} skipped, {s['pending']} pending",

@@ -136,17 +136,6 @@ def test_existing_multicast_group(tmp_path: Path) -> None:
         assert sim.calls["mcgroup/create"] == 0 and sim.calls["mcgroup/delete"] == 0
 
 
-def test_a_refused_token_stops_the_run_and_keeps_the_campaign(tmp_path: Path) -> None:
-    euis = fleet_euis(5, seed=11)
-    with IoTSquareSim(devices=euis, speed=400) as sim:
-        write_config(tmp_path, iotsquare(sim.url, token="not-the-token"))
-        write_campaign(tmp_path, "locked", euis, firmware=FIRMWARE)
-        result = fuota(tmp_path, "run", "c.toml")
-        assert result.returncode == 2
-        assert "iot" in result.stderr and "token" in result.stderr and "not-the-token" not in result.stderr
-        assert _status(tmp_path, "locked")["state"] in ("Scheduled", "Running")
-
-
 def test_a_start_time_is_waited_for(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 

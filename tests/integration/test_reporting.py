@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -346,3 +347,14 @@ def test_the_html_report_renders_in_headless_chromium_offline(finished: Store, t
     bad = tmp_path / "bad.html"
     bad.write_text('<html><body><script>console.error("boom")</script><img src="http://example.invalid/x.png">')
     assert _console_lines(_chromium(bad, tmp_path)[1])
+
+
+def test_the_html_device_table_lists_the_failed_devices_first(finished: Store) -> None:
+    data = report_data(finished, 1)
+    page = render(data, "html")
+    table = page[page.index('<table class="devices">') :]
+    shown = re.findall(r'<tr class="([a-z_]+)">', table[: table.index("</table>")])
+    rank = {"failed": 0, "updated": 3, "pending": 2}
+    assert len(shown) == len(data["devices"]) and {"failed", "updated"} <= set(shown)
+    assert [rank.get(o, 1) for o in shown] == sorted(rank.get(o, 1) for o in shown)
+    assert shown[0] == "failed"

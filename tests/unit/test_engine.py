@@ -111,8 +111,9 @@ def _drive_to_created(engine: DeploymentEngine, members: tuple[str, ...], refuse
     now += timedelta(minutes=11)  # past the join timeout: go without it
     engine.handle(JoinedReported(joined), now)
     assert engine.timer(now).commands == [CreateTask()]
-    step = engine.handle(TaskCreated(TaskRef("fuota-1", {"fdID": 16})), now)
+    step = engine.handle(TaskCreated(TaskRef("fuota-1", {"fdID": 16, "mcEUI": "aa" * 8})), now)
     assert engine.state is DeploymentState.CREATED and step.events[0].kind == "transition"
+    assert step.events[0].cause == f"task fuota-1 created (fdID 16, mcEUI {'aa' * 8})"  # words, not a dict
     assert engine.timer(now).commands == [PollTask()]
     return now
 

@@ -155,16 +155,31 @@ def test_a_refusal_fails_the_deployment_with_the_back_end_s_reason(store: Store,
     }
 
 
-def test_refused_credentials_stop_the_run_and_keep_the_campaign_resumable(store: Store, clock: Clock) -> None:
+def test_refused_credentials_before_any_task_fail_the_campaign_with_the_reason(store: Store, clock: Clock) -> None:
     backend = MemoryBackend()
     backend.fail_next("prepare", AuthError("1003 token expired: check token / token_env"))
+    cid = launch(store, [euis(2)])
+    assert drive(runner(store, backend, clock), cid, clock) is CampaignState.FAILED
+    (record,) = store.deployments(cid)
+    assert record.state is DeploymentState.FAILED and record.backend_ref is None
+    transitions = store.events(cid, EventKind.TRANSITION)
+    (ended,) = [e for e in transitions if e.deployment_id is None and e.to_state == "Failed"]
+    assert "refused fuota's credentials before any task existed" in ended.cause and "1003 token expired" in ended.cause
+    assert backend.count("create") == 0
+
+
+def test_refused_credentials_once_the_task_exists_stop_the_run_and_keep_it_resumable(
+    store: Store, clock: Clock
+) -> None:
+    backend = MemoryBackend()
+    backend.fail_next("status", AuthError("1003 token expired: check token / token_env"))
     cid = launch(store, [euis(2)])
     with pytest.raises(AuthError, match="1003"):
         drive(runner(store, backend, clock), cid, clock)
     (record,) = store.deployments(cid)
-    assert record.state is DeploymentState.SCHEDULED and record.preparation is Preparation.PREPARING
+    assert record.backend_ref is not None and not record.state.ended
     assert drive(runner(store, backend, clock), cid, clock) is CampaignState.DONE  # once the token is fixed
-    assert backend.count("prepare") == 2
+    assert backend.count("create") == 1
 
 
 def test_an_existing_target_is_left_as_it_was(store: Store, clock: Clock) -> None:
