@@ -149,7 +149,7 @@ class FuotaTask:
         self.fragments = codec.encode(request.image, request.plan.frag_size, request.plan.redundancy)
         self.runs: list[Run] = []
         self.run_of: dict[str, Run] = {}
-        self._launch(request.deveui, max(now, (request.started_at_ms - clock.epoch_ms) / 1000))
+        self._launch(request.deveui, max(now, clock.seconds_at(request.started_at_ms)))
 
     def _launch(self, euis: list[str], start: float) -> None:
         run = Run([self.fleet[eui] for eui in euis], start, self.request, self.timing, self.faults)
@@ -195,7 +195,7 @@ class FuotaTask:
             "name": request.name,
             "description": request.description,
             "status": int(status),
-            "startedAt": self._iso((request.started_at_ms - self.clock.epoch_ms) / 1000),
+            "startedAt": self._iso(self.clock.seconds_at(request.started_at_ms)),
             "stoppedAt": self._iso(since) if status in (TaskStatus.SUCCESS, TaskStatus.FAILED) else "",
             "createdAt": self._iso(self.created_at),
             "updatedAt": self._iso(since),
@@ -232,7 +232,7 @@ class FuotaTask:
         ]  # fmt: skip
 
     def _iso(self, seconds: float) -> str:
-        return dt.datetime.fromtimestamp(self.clock.ms(seconds) / 1000, dt.UTC).isoformat(timespec="seconds")
+        return dt.datetime.fromtimestamp(self.clock.ms(seconds) / 1000, dt.UTC).isoformat(timespec="milliseconds")
 
 
 class TaskBook:
