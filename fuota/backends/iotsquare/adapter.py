@@ -24,11 +24,11 @@ import string
 
 from fuota.backends import answers, facts
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
-from fuota.core.reports import TaskProgress
 from fuota.backends.errors import RejectedError, TransientError
 from fuota.backends.iotsquare import codes
 from fuota.backends.iotsquare.http import IoTSquareHTTP
 from fuota.core.model import normalize_eui
+from fuota.core.reports import TaskProgress
 
 __all__ = ["GROUP_FIELDS", "IoTSquareBackend", "group_identity"]
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from fuota.backends import answers, facts
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
-from fuota.core.reports import TaskProgress
 from fuota.backends.errors import NotFoundError, RejectedError
 from fuota.backends.milesight import codes
 from fuota.backends.milesight.mqtt import NsApiClient
 from fuota.core.model import normalize_eui
+from fuota.core.reports import TaskProgress
 
 __all__ = ["FRAGMENT_HEADER", "MilesightBackend", "check_task_options"]
 
