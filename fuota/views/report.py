@@ -20,11 +20,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 from fuota.core.model import Outcome
 from fuota.store import Store
-from fuota.views.formatting import format_duration, format_time, threshold_line
+from fuota.views.formatting import format_duration, format_time, progress_words, threshold_line
 from fuota.views.html import render_html
 from fuota.views.model import campaign_overview
 from fuota.views.rows import device_rows
@@ -36,10 +37,11 @@ FORMATS = ("text", "json", "csv", "html")
 CSV_FIELDS = ("dev_eui", "deployment", "stage", "outcome", "reason", "last_change", "raw")
 
 
-def report_data(store: Store, campaign_id: int) -> dict[str, Any]:
+def report_data(store: Store, campaign_id: int, now: datetime | None = None) -> dict[str, Any]:
     """The campaign's report as one JSON-ready dict with the keys summary, reasons, deployments, devices and
-    timeline (see the module docstring). Raises LookupError if the campaign does not exist."""
-    overview = campaign_overview(store, campaign_id)
+    timeline (see the module docstring), its progress at `now` (None: as of the store's latest change). Raises
+    LookupError if the campaign does not exist."""
+    overview = campaign_overview(store, campaign_id, now)
     return {
         "summary": overview["summary"],
         "reasons": overview["reasons"],
@@ -90,7 +92,7 @@ def _text(data: dict[str, Any]) -> str:
         f"  started   {format_time(s['started_at'])}",
         f"  ended     {format_time(s['ended_at'])}",
         f"  duration  {format_duration(s['duration_seconds'])}",
-        f"  progress  {s['progress']:g} %",
+        f"  progress  {progress_words(s)}",
         f"  firmware  {firmware['size']} B, sha256 {firmware['sha256']}",
         "",
         f"Devices: {s['devices']} — {s['updated']} updated, {s['failed']} failed, "

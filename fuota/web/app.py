@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from starlette.templating import Jinja2Templates
 from fuota.backends.errors import BackendError
 from fuota.core.model import CampaignState, Outcome, Stage
 from fuota.store import CampaignRecord, Store
+from fuota.views.formatting import format_duration, fragments_words, progress_words
 from fuota.views.rows import NO_OUTCOME, DeviceFilter, FilterError, device_page, devices_page
 from fuota.web.queries import campaign_data, campaigns_data
 
@@ -73,6 +74,7 @@ def create_app(
         ended=[s.value for s in CampaignState if s.ended],  # no more polling once the campaign can not change
     )
     templates.env.filters["when"] = _when
+    templates.env.filters.update(progress=progress_words, fragments=fragments_words, duration=format_duration)
 
     def campaign_of(request: Request) -> CampaignRecord:
         campaign = store.campaign(int(request.path_params["campaign_id"]))
@@ -109,10 +111,10 @@ def create_app(
         return view
 
     def the_campaigns(request: Request) -> dict[str, Any]:
-        return campaigns_data(store)
+        return campaigns_data(store, datetime.now(UTC))  # the dashboard reads the clock; the views take it
 
     def the_campaign(request: Request) -> dict[str, Any]:
-        return campaign_data(store, campaign_of(request), table_of(request))
+        return campaign_data(store, campaign_of(request), table_of(request), datetime.now(UTC))
 
     def the_devices(request: Request) -> dict[str, Any]:
         return devices_page(store, campaign_of(request), table_of(request))

@@ -31,7 +31,8 @@ from tests.support.store_helpers import T0, Clock
 
 CAMPAIGN = 1  # the only campaign of each store
 _FOOTER = re.compile(
-    r"(?P<settled>\d+)/(?P<devices>\d+) devices settled, progress (?P<progress>[\d.]+) %, "
+    r"(?P<settled>\d+)/(?P<devices>\d+) devices settled, "
+    r"(?:progress (?P<progress>[\d.]+) %|(?P<updated>[\d.]+) % updated), (?P<fragments>\S+) fragments sent, "
     r"started (?P<started>.+?), (?:ended (?P<ended>.+)|time left: .+)$",
     re.MULTILINE,
 )
@@ -108,24 +109,26 @@ def _from_watch(store: Store, now: datetime) -> dict[str, Any]:
     console.print(view(store, CAMPAIGN, now))
     text = console.export_text()
     cells = [[c.strip() for c in line.strip("│ ").split("│")] for line in text.splitlines() if line.startswith("│")]
-    deployments = [row for row in cells if len(row) == 9]
+    deployments = [row for row in cells if len(row) == 10]
     counts = {row[0]: int(row[1]) for row in cells if len(row) == 2 and row[0] in {s.value for s in Stage}}
     outcomes = dict.fromkeys((o.value for o in Outcome), 0)
-    for _, _, _, _, updated, failed, unreachable, _, _ in deployments:
+    for _, _, _, _, _, updated, failed, unreachable, _, _ in deployments:
         outcomes["updated"] += int(updated.split("/")[0])
         outcomes["failed"] += int(failed)
         outcomes["unreachable"] += int(unreachable)
     footer = _FOOTER.search(text)
     assert footer is not None, text
     devices = int(footer["devices"])
-    assert sum(int(row[7]) for row in deployments) == devices - int(footer["settled"])  # pending, both ways
+    assert sum(int(row[8]) for row in deployments) == devices - int(footer["settled"])  # pending, both ways
+    if footer["updated"] is not None:  # an ended campaign shows its share of devices updated instead of its 100 %
+        assert float(footer["updated"]) == round(100 * outcomes["updated"] / devices, 1)
     return {
         "counts": counts,
         "outcomes": outcomes,
         "pending": devices - int(footer["settled"]),
         "devices": devices,
-        "progress": float(footer["progress"]),
-        "deployments": {row[0]: (float(row[3]), int(row[8])) for row in deployments},
+        "progress": 100.0 if footer["progress"] is None else float(footer["progress"]),
+        "deployments": {row[0]: (float(row[3]), int(row[9])) for row in deployments},
         "started_at": _watch_time(footer["started"]),
         "ended_at": _watch_time(footer["ended"]),
     }
