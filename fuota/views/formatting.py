@@ -39,7 +39,9 @@ def progress_words(row: dict[str, Any]) -> str:
     """A campaign's or deployment's progress (fuota.views.progress) in words: under way, its percent and time left
     (`53.5 %, 5 min 20 s left`); ended, its share of devices updated (`66.7 % updated`), not its 100 %."""
     if row["phase"] == "ended":
-        share = row["updated"] / row["devices"] if row["devices"] else 0.0
+        share = row.get("updated_share")  # a campaign's; a deployment's is worked out here the same way
+        if share is None:
+            share = row["updated"] / row["devices"] if row["devices"] else 0.0
         return f"{100 * share:.1f} % updated"
     left = row["time_left_seconds"]
     return f"{row['progress']:g} %, {'time left unknown' if left is None else format_duration(left) + ' left'}"

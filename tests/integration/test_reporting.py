@@ -132,6 +132,14 @@ def test_deployment_lines_and_device_rows(finished: Store) -> None:
         "unreachable": 1,
         "pending": 0,
         "progress": 100.0,
+        # Stored without a plan and never polled: the fragments cannot be told; it ended when it last changed.
+        "phase": "ended",
+        "fragments_sent": None,
+        "fragments_total": None,
+        "fragment_interval_s": None,
+        "settled": 12,
+        "time_left_seconds": 0.0,
+        "ends_at": lines["north"]["ends_at"],
         "retries": 0,
         "last_retry": None,
         "reasons": [
