@@ -174,3 +174,23 @@ def test_the_five_read_paths_agree(sample: tuple[Path, Store, Expected]) -> None
     assert _from_metrics(store) == {k: want[k] for k in ("counts", "outcomes", "pending", "devices")} | {
         "retries": retries
     }
+
+
+def test_metrics_export_the_fragments_and_time_left_of_campaigns_under_way(
+    sample: tuple[Path, Store, Expected],
+) -> None:
+    _, store, expected = sample
+    text = DaemonMetrics(store, clock=lambda: T0 + timedelta(seconds=300)).exposition().decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    shown = {
+        name: {s.labels["campaign"]: s.value for s in families[name].samples}
+        for name in ("fuota_fragments_sent", "fuota_fragments_total", "fuota_campaign_seconds_left")
+    }
+    if expected.ended_at is not None:  # an ended campaign is not under way: no series of its own
+        assert shown == {key: {} for key in shown}
+    else:  # as tests/unit/test_read_model.py works them out by hand at T0 + 300 s
+        assert shown == {
+            "fuota_fragments_sent": {NAME: 147},
+            "fuota_fragments_total": {NAME: 233},
+            "fuota_campaign_seconds_left": {NAME: 320},
+        }
