@@ -288,6 +288,20 @@ def test_only_changed_devices_are_written(store: Store) -> None:
     assert counts == {"UPDATE devices": 1}
 
 
+def test_progress_facts_are_written_only_when_they_change(store: Store) -> None:
+    _, deployment_id = new_campaign(store)
+    facts = {"phase_started_at": "2026-12-01T10:00:00+00:00", "phase_ends_at": "2026-12-01T10:05:00+00:00"}
+    with rows_written() as counts:
+        store.apply(deployment_id, progress=facts)
+    assert counts == {"UPDATE deployments": 1} and store.deployment(deployment_id).progress == facts
+    with rows_written() as counts:
+        store.apply(deployment_id, progress=dict(facts))
+    assert counts == {}, "the same facts again write nothing"
+    moved = {**facts, "fragments_total": 373}
+    store.apply(deployment_id, progress=moved)
+    assert store.deployment(deployment_id).progress == moved
+
+
 @pytest.mark.parametrize(
     ("bad_device", "error"),
     [
