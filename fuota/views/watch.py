@@ -2,7 +2,7 @@
 
 Each refresh reads the read model's aggregates (fuota.views.model) and the latest few events — never the whole
 event log: one progress bar per deployment with its phase and fragments sent (fuota.views.progress), the devices
-per stage, the latest events, and a footer with the campaign's progress and time left — or, once it ended, its
+per stage, the latest events, under a headline with the campaign's progress and time left — or, once it ended, its
 share of devices updated. It ends when the campaign ends.
 """
 
@@ -68,7 +68,8 @@ def render(data: dict[str, Any]) -> Group:
         f"{s['settled']}/{s['devices']} devices settled, {done}, "
         f"{fragments_words(s)} fragments sent, started {format_time(s['started_at'])}, {left}"
     )
-    return Group(bars, counts, latest, footer)
+    # The headline first: a terminal shorter than the view crops its bottom, never the progress and time left.
+    return Group(footer, bars, counts, latest)
 
 
 def view(store: Store, campaign_id: int, now: datetime) -> Group:
