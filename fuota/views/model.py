@@ -212,14 +212,10 @@ def _add_progress(
     facts = [TaskProgress.from_json(d.progress) for d in deployments]
     seen = [observed_interval(d.state, f, f.fragments_total) for d, f in zip(deployments, facts, strict=True)]
     fallback = next((i for i in seen if i), None)
-    planned: dict[int, float | None] = {}
     for d, f, row in zip(deployments, facts, rows, strict=True):
         interval = fallback
         if interval is None and not d.state.ended:
-            size = int(str((d.plan or {}).get("frag_size", 0)) or 0)
-            if size not in planned:
-                planned[size] = planned_interval(record.settings, size) if size else None
-            interval = planned[size]
+            interval = planned_interval(record.settings, d.plan)
         row.update(
             deployment_progress(
                 d.state,

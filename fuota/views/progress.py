@@ -76,13 +76,14 @@ _BELOW_ONE = 0.99  # a part never reaches the next one's start before the back e
 _OVERHEAD = SETUP_SECONDS / 2  # each side of the fragments, until the task shows its own
 
 
-def planned_interval(settings: CampaignSettings, frag_size: int) -> float | None:
-    """Seconds between two fragments as the plan paces them (the kind's pacing(), fuota.planning.forecast.pace);
-    None where fuota's tables cannot tell (an unknown region or data rate)."""
+def planned_interval(settings: CampaignSettings, plan: Mapping[str, Any] | None) -> float | None:
+    """Seconds between two fragments as the plan paces them (the kind's pacing(), fuota.planning.forecast.pace, for
+    the plan's frag_size); None where it cannot be told (no plan, an unknown kind, region or data rate)."""
     try:
+        frag_size = int((plan or {})["frag_size"])
         pacing = kind_of(settings.kind).pacing(dict(settings.target))
         return pace(frag_size, pacing.region, pacing.dr, pacing.interval_ms).interval_ms / 1000
-    except (KeyError, ValueError):  # pydantic's ValidationError is a ValueError
+    except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
         return None
 
 

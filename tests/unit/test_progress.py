@@ -10,7 +10,8 @@ import pytest
 from fuota.backends import facts
 from fuota.core.model import DeploymentState as S
 from fuota.core.reports import TaskProgress
-from fuota.views.progress import campaign_progress, deployment_progress
+from fuota.core.settings import CampaignSettings
+from fuota.views.progress import campaign_progress, deployment_progress, planned_interval
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PLAN = {"nb_frag": 77, "frag_size": 48, "padding": 0, "redundancy": 23}  # 100 fragments
@@ -185,3 +186,12 @@ def test_task_progress_goes_to_the_store_and_back() -> None:
     assert TaskProgress.from_json(stored) == said
     assert TaskProgress.from_json({**stored, "from_a_newer_fuota": 1}) == said
     assert TaskProgress.from_json(None) == TaskProgress()
+
+
+def test_the_plan_s_pacing_is_the_fallback_interval() -> None:
+    values = {"name": "c", "backend": "ms", "kind": "milesight", "redundancy_percent": 30}
+    milesight = CampaignSettings.model_validate(values | {"target": {"dr": 5, "fragment_interval": 5000}})
+    assert planned_interval(milesight, PLAN) == 5.0  # the task's own interval, legal at DR5 in EU868
+    assert planned_interval(milesight, None) is None and planned_interval(milesight, {"frag_size": "big"}) is None
+    unknown = CampaignSettings.model_validate(values | {"kind": "lorawan-x"})
+    assert planned_interval(unknown, PLAN) is None
