@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from fuota.campaign import load_campaign
 from fuota.cli.common import JsonOption, fail, find, load, open_store, out
@@ -16,6 +17,7 @@ from fuota.core.settings import ConfigError
 from fuota.service import campaigns as service
 
 if TYPE_CHECKING:
+    from fuota.service import retries
     from fuota.store import CampaignRecord, Store
 
 __all__ = ["abort", "launch", "plan", "retry", "run"]
@@ -105,21 +107,93 @@ def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> N
     raise typer.Exit(0 if final is CampaignState.DONE else 1)
 
 
-def retry(campaign: Annotated[str, typer.Argument(help="Id or name of a finished campaign.")]) -> None:
-    """Re-run the devices of a finished campaign that did not end updated, as a new campaign NAME.retryN."""
+def retry(
+    campaign: Annotated[str, typer.Argument(help="Id or name of a campaign or of any of its retries.")],
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Only the devices whose latest outcome is this: failed, unreachable, aborted or skipped "
+            "(repeat it, or give a comma list).",
+        ),
+    ] = None,
+    redundancy_percent: Annotated[
+        float | None,
+        typer.Option(help="Coded fragments in % of the uncoded ones (default: the family's newest campaign's)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan and the devices chosen; send and store nothing.")
+    ] = False,
+    launch_only: Annotated[
+        bool, typer.Option("--launch-only", help="Store it Scheduled, as `fuota launch` does: the daemon drives it.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Retry the devices the campaign's family (it and all its retries) has not updated, as campaign ROOT.retryN.
+
+    A device updated by any campaign of the family is never sent the image again; --only picks devices by their
+    latest outcome in the family. Refused while a campaign of the family is still Scheduled or Running.
+    """
+    from fuota.service import retries
+
+    if dry_run and launch_only:
+        raise fail("--dry-run stores nothing and --launch-only stores the retry: give one of them")
     config = load()
     store = open_store(config)
     record = find(store, campaign)
     try:
-        retried = service.retry(config, store, record.id)
-        if retried is None:
-            out.print(f"campaign {record.id} ({record.name}): every device updated, nothing to retry")
+        retried = retries.retry(config, store, record.id, only=only or (), redundancy_percent=redundancy_percent)
+        if retried.refused is not None and not dry_run:
+            raise ConfigError(retried.refused)
+        if retried.planned is None or dry_run:
+            _show_retry(store, record.id, retried, as_json)
             return
-        planned, count = retried
-        new, _ = service.launch(store, planned)
+        new, _ = service.launch(store, retried.planned)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    _drive(config, store, new, f"retrying {count} devices of {campaign} as")
+    count = len(retried.chosen)
+    if launch_only:
+        if as_json:
+            print(json.dumps({"id": new.id, "name": new.name, "state": new.state, "resumed": False,
+                              "retry_of": retried.root.id, "devices": count}))  # fmt: skip
+        else:
+            out.print(f"launched campaign {new.id} ({new.name}), {new.state}: {count} devices of {retried.root.name}")
+        store.close()
+        return
+    _drive(config, store, new, f"retrying {count} devices of {retried.root.name} as")
+
+
+def _show_retry(store: Store, campaign_id: int, retried: retries.RetryPlan, as_json: bool) -> None:
+    """A dry run's output (or that of a family with nothing left to retry): the plan as `fuota plan` shows it,
+    the devices chosen and the family's total. Sends and stores nothing."""
+    from fuota.cli.printing import print_plan, print_retry
+    from fuota.views.family import family_data
+
+    family = family_data(store, campaign_id)
+    data = service.forecast(retried.planned) if retried.planned is not None else {}
+    data["retry"] = {
+        "name": retried.name,
+        "retry_of": {"id": retried.root.id, "name": retried.root.name},
+        "only": sorted(retried.only),
+        "refused": retried.refused,
+        "redundancy_percent": None if retried.planned is None else retried.planned.settings.redundancy_percent,
+        "left_out_updated": retried.updated,
+        "devices": [
+            {"dev_eui": d.dev_eui, "latest_outcome": d.outcome, "campaign_id": d.campaign_id} for d in retried.chosen
+        ],
+    }
+    data["family"] = family
+    store.close()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    if retried.planned is not None:
+        print_plan(out, data)
+    print_retry(out, data["retry"], family)
+    if retried.refused is not None:
+        out.print(f"[yellow]not retried:[/] {escape(retried.refused)}")
+    if retried.planned is not None:
+        out.print("dry run: nothing was sent or stored; run it again without --dry-run to launch this retry")
 
 
 def abort(campaign: Annotated[str, typer.Argument(help="Id or name.")]) -> None:

@@ -64,7 +64,9 @@ def watch(campaign: Annotated[str | None, typer.Argument(help="Id or name; defau
 
 def report(
     campaign: Annotated[str | None, typer.Argument(help="Id or name; default: the newest.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text, json, csv or html.")] = "text",
+    fmt: Annotated[
+        str, typer.Option("--format", help="text, json, csv (devices), reasons-csv (categories) or html.")
+    ] = "text",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
 ) -> None:
     """A campaign's report from the store: summary, failure reasons, deployments and every device."""

@@ -9,6 +9,8 @@ reader gets back. Each quantity has one name and one unit, and each default is d
     expected_version     where devices report their firmware version, "updated" means they report this one
     target               the back end's own campaign table ([iotsquare], [milesight]) as its kind validated and
                          completed it; only that kind reads it (fuota/backends/<vendor>/kind.py)
+    retry_of             of a retry (`fuota retry`): the id of its family's root, the campaign the retries began
+                         with; None for a campaign launched from a file (fuota/views/family.py defines families)
 
 Pure pydantic models: no I/O, no clock. ConfigError, raised for any configuration or campaign that cannot be used,
 is defined here, under the settings every such check protects.
@@ -123,6 +125,7 @@ class CampaignSettings(BaseModel):
     firmware_path: str | None = None  # where the image was read at launch, checked again before each create
     devices_file: str | None = None  # where the device list came from, if from a file (for people)
     target: dict[str, JsonValue] = {}
+    retry_of: Annotated[int, Field(ge=1)] | None = None  # optional: settings stored before it need no migration
 
     @field_validator("start")
     @classmethod

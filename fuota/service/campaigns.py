@@ -1,4 +1,4 @@
-"""The use cases every front end calls: plan, launch, run, abort and retry a campaign — and the one place where the
+"""The use cases every front end calls: plan, launch, run and abort a campaign — and the one place where the
 Runner is built from the configuration, so that every limit and policy of `[backends.NAME]` applies the same to
 `fuota run`, `fuota abort`, `fuota daemon` and the dashboard.
 
@@ -8,7 +8,8 @@ Runner is built from the configuration, so that every limit and policy of `[back
     build_runner(config, store, …)      the Runner, with the configuration's poll intervals, give-up times and limits
     run(config, store, campaign_id)     drive a stored campaign to its end in this process
     abort(config, store, campaign_id)   stop it on its back ends
-    retry(config, store, campaign_id)   the devices of a finished campaign that did not update, as a new campaign
+
+`fuota retry` plans a family's next retry in fuota/service/retries.py.
 
 Everything is checked before anything is stored (DESIGN.md §4): ConfigError names the field, the value and what to
 do, and nothing is written then.
@@ -19,14 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from fuota.backends.base import Backend, DeploymentPlan, PlanRequest
 from fuota.backends.registry import kind_of, make_backend
-from fuota.campaign import Campaign, CampaignFile, table_of
+from fuota.campaign import Campaign, table_of
 from fuota.config import Config
-from fuota.core.model import CampaignState, Outcome
+from fuota.core.model import CampaignState
 from fuota.core.settings import DEFAULT_JOIN_TIMEOUT, CampaignSettings, ConfigError
 from fuota.planning.forecast import forecast as forecast_deployment
 from fuota.planning.forecast import recommendation, sweep_table
@@ -41,7 +41,6 @@ __all__ = [
     "forecast",
     "launch",
     "plan",
-    "retry",
     "run",
 ]
 
@@ -240,36 +239,3 @@ def abort(
         if owned:
             for backend in used.values():
                 backend.close()
-
-
-def retry(config: Config, store: Store, campaign_id: int) -> tuple[CampaignPlan, int] | None:
-    """The devices of the ended campaign that did not end updated, planned as a new campaign NAME.retryN with the
-    same settings and the image stored at launch (still checked against the file it came from); None when every
-    device updated. Launch the plan to store it. ConfigError when the campaign has not ended or cannot be retried."""
-    record = store.campaign(campaign_id)
-    if record is None:
-        raise ConfigError(f"campaign {campaign_id} does not exist; `fuota list` shows the campaigns")
-    if not record.state.ended:
-        raise ConfigError(f"campaign {record.id} ({record.name}) is {record.state}; retry it once it has ended")
-    devices = tuple(d.dev_eui for d in store.devices(campaign_id=record.id) if d.outcome is not Outcome.UPDATED)
-    if not devices:
-        return None
-    taken = {r.name for r in store.campaigns()}
-    name = next(f"{record.name}.retry{n}" for n in range(1, 1000) if f"{record.name}.retry{n}" not in taken)
-    settings = record.settings
-    source = Path(settings.firmware_path) if settings.firmware_path else None
-    file = CampaignFile.model_validate(
-        {
-            "name": name,
-            "firmware": settings.firmware_path or "(the image stored at launch)",
-            "backend": settings.backend,
-            "devices": list(devices),
-            "redundancy_percent": settings.redundancy_percent,
-            "window": settings.window,
-            "success_threshold": settings.success_threshold,
-            "expected_loss": settings.expected_loss,
-            settings.kind: dict(settings.target),  # the completed table it was launched with
-        }
-    )
-    campaign = Campaign(file=file, firmware=store.firmware(record.id), devices=devices, firmware_path=source)
-    return plan(config, campaign), len(devices)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Preparation, Stage, normalize_eui
+from fuota.core.reasons import Category
 from fuota.core.settings import CampaignSettings
 from fuota.store import leases, schema
 from fuota.store.db import Database, DuplicateCampaign, LeaseLost, NotFound, StaleState, StoreError
@@ -139,10 +140,10 @@ class Store(StoreReads):
     ) -> None:
         """Write one engine step in one transaction: the deployment fields given (None leaves a field as it is;
         for `next_deadline` and `join_deadline` None clears it and `...` leaves it), the events, and the devices
-        whose stage, outcome, reason, raw fields or firmware version differ from what is stored (unknown devices are
-        added; unchanged ones cause no write). With `expected_state`, raise StaleState and write nothing if the
-        stored state differs; with `lease_owner`, raise LeaseLost and write nothing if another runner holds the
-        deployment's lease.
+        whose stage, outcome, category, reason, raw fields or firmware version differ from what is stored
+        (unknown devices are added; unchanged ones cause no write). With `expected_state`, raise StaleState and
+        write nothing if the stored state differs; with `lease_owner`, raise LeaseLost and write nothing if another
+        runner holds the deployment's lease.
         """
         now = self._clock()
         with self._db.transaction(f"write a step of deployment {deployment_id}", write=True) as conn:
@@ -292,7 +293,7 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
-_DEVICE_FIELDS = ("stage", "outcome", "reason", "raw", "firmware_version")
+_DEVICE_FIELDS = ("stage", "outcome", "reason", "raw", "firmware_version", "category")
 
 
 def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[DeviceProgress], now: datetime) -> None:
@@ -308,6 +309,7 @@ def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[Devi
             "reason": None if p.reason is None else _text(p.reason),
             "raw": _json(p.raw),
             "firmware_version": None if p.firmware_version is None else _text(p.firmware_version)[:64],
+            "category": None if p.category is None else Category(p.category).value,
         }
         old = stored.get(eui)
         if old is None:

@@ -32,7 +32,9 @@ def threshold_line(summary: dict[str, Any]) -> str:
     verdict = "met" if summary["threshold_met"] else "not met"
     if summary["pending"] and not summary["threshold_met"]:
         verdict += f" yet ({summary['pending']} devices still pending)"
-    return f"{share:.0%} updated, success threshold {summary['success_threshold']:.0%}: {verdict}"
+    stopped = summary["devices"] - summary["judged"]
+    of = f" of {summary['judged']} devices ({stopped} aborted or skipped left out)" if stopped else ""
+    return f"{share:.0%}{of} updated, success threshold {summary['success_threshold']:.0%}: {verdict}"
 
 
 def progress_words(row: dict[str, Any]) -> str:
@@ -41,7 +43,8 @@ def progress_words(row: dict[str, Any]) -> str:
     if row["phase"] == "ended":
         share = row.get("updated_share")  # a campaign's; a deployment's is worked out here the same way
         if share is None:
-            share = row["updated"] / row["devices"] if row["devices"] else 0.0
+            judged = row["devices"] - row.get("aborted", 0) - row.get("skipped", 0)
+            share = row["updated"] / judged if judged else 0.0
         return f"{100 * share:.1f} % updated"
     left = row["time_left_seconds"]
     return f"{row['progress']:g} %, {'time left unknown' if left is None else format_duration(left) + ' left'}"

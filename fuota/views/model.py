@@ -11,16 +11,18 @@ The facts, each defined here only:
                    (Store.started_at); None until then
     ended          campaigns.ended_at
     counts         devices per Stage: every stage, zeros included
-    outcomes       devices per Outcome (updated, failed, unreachable), zeros included; the same three numbers
-                   are also the flat keys updated, failed, unreachable
+    outcomes       devices per Outcome (updated, failed, unreachable, aborted, skipped: fuota.core.outcomes says
+                   which device gets which), zeros included; the same numbers are also the flat keys of those names
     pending        devices without an outcome yet, whatever their stage
-    progress       with phase, fragments_sent, fragments_total, settled, time_left_seconds, ends_at and
-                   updated_share: the progress model, defined in fuota.views.progress (from what the back end last
-                   reported and `now`); an ended campaign shows its updated_share, its progress being 100
+    progress       with phase, fragments_sent, fragments_total, settled, time_left_seconds and ends_at: the
+                   progress model, defined in fuota.views.progress (from what the back end last reported and `now`);
+                   an ended campaign shows its updated_share, its progress being 100
     retries        of a deployment: its "retry" events (a transient back-end failure the runner retried); the
                    latest one's time and cause are its last_retry
-    reasons        the devices that ended other than updated, grouped by reason text: devices (how many) and
-                   outcomes (how many of each), most devices first
+    judged         devices − aborted − skipped: the devices the campaign is judged on (fuota.core.outcomes.judged)
+    updated_share  updated ÷ judged (0 when none is judged); threshold_met when it reaches success_threshold
+    reasons        the devices that ended other than updated, grouped by category (fuota.views.reasons): category,
+                   label, advice, devices, outcomes, failures; most devices first
     last activity  the later of the campaign row's last change and its latest event
     duration       from started (else created) to ended (else the last activity)
 
@@ -29,16 +31,17 @@ the campaign, for a report of the stored state.
 
 The shapes, with the same keys wherever they appear:
 
-    tally          devices, counts, outcomes, updated, failed, unreachable, pending
+    tally          devices, counts, outcomes, updated, failed, unreachable, aborted, skipped, pending
     progress       phase, fragments_sent, fragments_total, settled, progress, time_left_seconds, ends_at, and
-                   for a campaign updated_share; for a deployment fragment_interval_s
+                   for a campaign judged and updated_share; for a deployment fragment_interval_s
     summary        id, name, state, created_at, updated_at (the campaign row's last change), started_at,
                    ended_at, last_activity_at, duration_seconds, firmware{size, sha256}, redundancy_percent,
                    the tally, the progress, success_threshold, threshold_met
     deployment     id, task_name, backend, target, state, backend_ref, the tally, the progress, retries,
                    last_retry{at, cause} (None without retries), reasons
     campaign row   id, name, state, created_at, started_at, ended_at, backends, the tally, the progress
-    reason         reason, devices, outcomes
+    reason group   category, label, advice, devices, outcomes, failures (fuota.views.reasons)
+    family         a campaign with its retries and their total: see fuota.views.family
     device row     and event row: see fuota.views.rows
 """
 
@@ -51,21 +54,22 @@ from datetime import datetime
 from typing import Any
 
 from fuota.core.model import Outcome, Stage
+from fuota.core.outcomes import judged
+from fuota.core.reasons import category_of
 from fuota.core.reports import TaskProgress
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, EventRecord, Store
+from fuota.views.family import family_data
 from fuota.views.progress import campaign_progress, deployment_progress, observed_interval, planned_interval
+from fuota.views.reasons import reason_groups
 from fuota.views.rows import anomalies, device_rows, iso
 
 __all__ = [
-    "NO_REASON",
     "Fleet",
     "campaign_list",
     "campaign_overview",
     "fleet_counts",
     "status_data",
 ]
-
-NO_REASON = "(no reason given)"
 
 # Devices counted as (stage, outcome or None, how many), as Store.device_counts groups them.
 _Counted = tuple[str, str | None, int]
@@ -79,6 +83,7 @@ class Fleet:
     devices: dict[tuple[str, str | None], int]  # per (stage, outcome or None) present
     anomalies: int  # "anomaly" events
     retries: int  # "retry" events
+    reasons: dict[tuple[str, str], int]  # devices not updated per (category, outcome) present
 
 
 def campaign_overview(store: Store, campaign_id: int, now: datetime | None = None) -> dict[str, Any]:
@@ -93,8 +98,8 @@ def campaign_overview(store: Store, campaign_id: int, now: datetime | None = Non
     for deployment_id, stage, outcome, n in store.device_counts(campaign_id):
         counted[deployment_id].append((stage, outcome, n))
     reasons: dict[int, list[tuple[str | None, str, int]]] = {d.id: [] for d in deployments}
-    for deployment_id, reason, outcome, n in store.reason_counts(campaign_id):
-        reasons[deployment_id].append((reason, outcome, n))
+    for deployment_id, category, outcome, n in store.category_counts(campaign_id):
+        reasons[deployment_id].append((category, outcome, n))
     retries = store.retries(campaign_id)
     started = store.started_at(campaign_id).get(campaign_id)
     last_event = store.last_event_at(campaign_id)
@@ -105,19 +110,20 @@ def campaign_overview(store: Store, campaign_id: int, now: datetime | None = Non
     return {
         "summary": _summary(record, everything, started, last_event, rows, at),
         "deployments": rows,
-        "reasons": _reasons(row for rows in reasons.values() for row in rows),
+        "reasons": reason_groups(row for rows in reasons.values() for row in rows),
     }
 
 
 def status_data(store: Store, campaign_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """`fuota status --json`: the summary's keys at the top level, then reasons, deployments, anomalies (event
-    rows) and devices — here the device rows, their number being the summary's `devices`. Raises LookupError if
-    there is no such campaign."""
+    """`fuota status --json`: the summary's keys at the top level, then reasons, deployments, the family total
+    (fuota.views.family), anomalies (event rows) and devices — here the device rows, their number being the
+    summary's `devices`. Raises LookupError if there is no such campaign."""
     overview = campaign_overview(store, campaign_id, now)
     return {
         **{key: value for key, value in overview["summary"].items() if key != "devices"},
         "reasons": overview["reasons"],
         "deployments": overview["deployments"],
+        "family": family_data(store, campaign_id, overview["summary"]),
         "anomalies": anomalies(store, campaign_id),
         "devices": device_rows(store, campaign_id),
     }
@@ -166,16 +172,21 @@ def campaign_list(store: Store, now: datetime | None = None) -> list[dict[str, A
 
 
 def fleet_counts(store: Store) -> Fleet:
-    """Campaigns per state, devices per stage and outcome, anomaly and retry events, over the whole store."""
+    """Campaigns per state, devices per stage and outcome, devices not updated per category and outcome, anomaly
+    and retry events, over the whole store."""
     devices: Counter[tuple[str, str | None]] = Counter()
     for _, stage, outcome, n in store.device_counts():
         devices[stage, outcome] += n
+    reasons: Counter[tuple[str, str]] = Counter()
+    for _, category, outcome, n in store.category_counts():
+        reasons[category_of(category).value, outcome] += n
     events = store.event_counts()
     return Fleet(
         campaigns=store.campaign_state_counts(),
         devices=dict(devices),
         anomalies=events[EventKind.ANOMALY.value],
         retries=events[EventKind.RETRY.value],
+        reasons=dict(reasons),
     )
 
 
@@ -239,7 +250,7 @@ def _campaign_progress(
         ended_at=record.ended_at,
         start=record.settings.start,
         updated=tally["updated"],
-        devices=tally["devices"],
+        judged=judged(tally["devices"], tally["outcomes"]),
         now=now,
     )
 
@@ -270,8 +281,9 @@ def _summary(
         "redundancy_percent": record.settings.redundancy_percent,
         **tally,
         **progress,
+        "judged": judged(tally["devices"], tally["outcomes"]),
         "success_threshold": threshold,
-        "threshold_met": tally["devices"] > 0 and progress["updated_share"] >= threshold,
+        "threshold_met": judged(tally["devices"], tally["outcomes"]) > 0 and progress["updated_share"] >= threshold,
     }
 
 
@@ -292,13 +304,5 @@ def _deployment(
         **_tally(counted),
         "retries": count,
         "last_retry": None if last is None else {"at": iso(last.at), "cause": last.cause},
-        "reasons": _reasons(reasons),
+        "reasons": reason_groups(reasons),
     }
-
-
-def _reasons(counted: Iterable[tuple[str | None, str, int]]) -> list[dict[str, Any]]:
-    groups: dict[str, Counter[str]] = {}
-    for reason, outcome, n in counted:
-        groups.setdefault(reason or NO_REASON, Counter())[outcome] += n
-    found = [{"reason": r, "devices": c.total(), "outcomes": dict(sorted(c.items()))} for r, c in groups.items()]
-    return sorted(found, key=lambda row: (-row["devices"], row["reason"]))

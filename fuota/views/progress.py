@@ -44,7 +44,8 @@ The facts, each defined here only:
                        0 once ended; None when the interval cannot be known. A campaign's is the longest of its
                        open deployments' (None if one of them cannot tell), plus the wait until its start.
     ends_at            now + time_left_seconds; of an ended campaign or deployment, its end
-    updated_share      (campaign) updated devices / devices: what an ended campaign shows instead of its 100 %
+    updated_share      (campaign) updated devices / judged devices (fuota.core.outcomes.judged: aborted and skipped
+                       ones left out): what an ended campaign shows instead of its 100 %
 """
 
 from __future__ import annotations
@@ -148,11 +149,12 @@ def campaign_progress(
     ended_at: datetime | None,
     start: datetime | None,
     updated: int,
-    devices: int,
+    judged: int,
     now: datetime,
 ) -> dict[str, Any]:
     """The progress keys of a campaign from its deployments' (each with `devices` and deployment_progress's keys):
-    phase, fragments_sent, fragments_total, settled, progress, time_left_seconds, ends_at, updated_share."""
+    phase, fragments_sent, fragments_total, settled, progress, time_left_seconds, ends_at, updated_share (of the
+    `judged` devices)."""
     rows = list(deployments)
     open_rows = [d for d in rows if d["phase"] != "ended"]
     weights = [max(int(d["devices"]), 1) for d in rows]
@@ -174,7 +176,7 @@ def campaign_progress(
         "progress": round(percent, 1),
         "time_left_seconds": None if left is None else round(left, 1),
         "ends_at": _iso(ended_at) if ended else None if left is None else _iso(now + _seconds(left)),
-        "updated_share": updated / devices if devices else 0.0,
+        "updated_share": updated / judged if judged else 0.0,
     }
 
 

@@ -87,7 +87,8 @@ def test_abort_during_enqueue_fragment(tmp_path: Path) -> None:
         assert {d["state"] for d in status["deployments"]} == {"Aborted"}
         stages = {d["stage"] for d in status["devices"]}
         assert "receiving" in stages and "failed" not in stages  # each device keeps its last stage
-        assert all(d["outcome"] == "failed" and "aborted" in d["reason"] for d in status["devices"])
+        assert all(d["outcome"] == "aborted" and "aborted" in d["reason"] for d in status["devices"])
+        assert (status["failed"], status["aborted"], status["judged"]) == (0, 300, 0)
 
 
 def test_killed_run_resumes_without_a_second_create(tmp_path: Path) -> None:

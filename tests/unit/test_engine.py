@@ -147,7 +147,7 @@ def test_abort_keeps_each_device_stage() -> None:
     step = engine.handle(AbortRequested("operator asked"), T0)
     assert engine.state is DeploymentState.ABORTED and AbortTask() in step.commands
     device = engine.devices["01" * 8]
-    assert device.stage is Stage.RECEIVING and device.outcome is Outcome.FAILED and "aborted" in device.reason
+    assert device.stage is Stage.RECEIVING and device.outcome is Outcome.ABORTED and "aborted" in device.reason
 
 
 def test_abort_before_the_task_exists_sends_no_abort() -> None:

@@ -131,19 +131,19 @@ def test_a_campaign_weighs_its_deployments_by_devices_and_waits_for_the_longest(
          "fragments_total": 80, "settled": 0},
     ]  # fmt: skip
     running = campaign_progress(
-        rows, ended=False, ended_at=None, start=None, updated=0, devices=40, now=T0
+        rows, ended=False, ended_at=None, start=None, updated=0, judged=40, now=T0
     )  # (30 × 50 + 10 × 10) / 40 = 40 %
     assert (running["progress"], running["time_left_seconds"], running["phase"]) == (40.0, 400.0, "setup")
     assert (running["fragments_sent"], running["fragments_total"], running["settled"]) == (40, 160, 3)
     assert running["ends_at"] == at(400).isoformat()
-    later_start = campaign_progress(rows, ended=False, ended_at=None, start=at(60), updated=0, devices=40, now=T0)
+    later_start = campaign_progress(rows, ended=False, ended_at=None, start=at(60), updated=0, judged=40, now=T0)
     assert later_start["time_left_seconds"] == 460.0
     unknown = campaign_progress(
         [rows[0], {**rows[1], "time_left_seconds": None}], ended=False, ended_at=None, start=None, updated=0,
-        devices=40, now=T0,
+        judged=40, now=T0,
     )  # fmt: skip
     assert unknown["time_left_seconds"] is None and unknown["ends_at"] is None
-    ended = campaign_progress(rows, ended=True, ended_at=at(900), start=None, updated=30, devices=40, now=at(999))
+    ended = campaign_progress(rows, ended=True, ended_at=at(900), start=None, updated=30, judged=40, now=at(999))
     assert (ended["progress"], ended["updated_share"], ended["time_left_seconds"]) == (100.0, 0.75, 0.0)
     assert (ended["phase"], ended["ends_at"]) == ("ended", at(900).isoformat())
 

@@ -106,7 +106,7 @@ def test_abort_stops_the_task_and_every_device_keeps_its_stage(store: Store, clo
     assert run.abort(cid, "operator asked") is CampaignState.ABORTED
     assert backend.count("abort") == 1 and backend.tasks["c-1"].aborted
     devices = store.devices(campaign_id=cid)
-    assert {(d.stage, d.outcome) for d in devices} == {(Stage.RECEIVING, Outcome.FAILED)}
+    assert {(d.stage, d.outcome, d.category) for d in devices} == {(Stage.RECEIVING, Outcome.ABORTED, "aborted")}
     assert all("aborted" in (d.reason or "") for d in devices)
     assert store.campaign(cid).state is CampaignState.ABORTED and backend.cleaned == ["group-c-1"]
 
@@ -116,6 +116,9 @@ def test_abort_before_the_task_exists_sends_no_abort(store: Store, clock: Clock)
     cid = launch(store, [euis(2)])
     assert runner(store, backend, clock).abort(cid, "changed my mind") is CampaignState.ABORTED
     assert backend.count("abort") == 0 and store.deployments(cid)[0].state is DeploymentState.ABORTED
+    devices = store.devices(campaign_id=cid)
+    assert {(d.stage, d.outcome, d.category) for d in devices} == {(Stage.PENDING, Outcome.SKIPPED, "aborted")}
+    assert all("nothing was sent" in (d.reason or "") for d in devices)
 
 
 def test_transient_failures_are_retry_events_and_the_campaign_goes_on(store: Store, clock: Clock) -> None:

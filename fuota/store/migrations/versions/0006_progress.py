@@ -1,7 +1,7 @@
 """The latest progress facts a deployment's back end reported (fuota.core.reports.TaskProgress).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01
 
 One nullable JSON column on deployments, written by the runner when a task status it polls says something new
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
