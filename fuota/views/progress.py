@@ -25,7 +25,8 @@ The facts, each defined here only:
                        start + fragments_total × interval
     fragments_sent     the back end's count where it gives one; else, in the fragments phase, those due by `now`
                        (fragment n leaves at fragments start + (n − 1) × interval), at most fragments_total; 0
-                       before, fragments_total after; of an ended deployment, as of its last change
+                       before, fragments_total after and once Done; None for a task aborted or failed (or Unknown),
+                       whose state no longer says where its fragments were
     overhead           what the task spends besides fragments on each side: the set-up this task took (fragments
                        start − task start: IoTSquare createtime, Milesight startedAt) once seen, else the length of
                        the back end's current set-up phase × 2 (IoTSquare), else half of the plan's SETUP_SECONDS;
@@ -112,13 +113,12 @@ def deployment_progress(
 ) -> dict[str, Any]:
     """The progress keys of one deployment at `now` (see the module docstring): phase, fragments_sent,
     fragments_total, fragment_interval_s, settled, progress, time_left_seconds, ends_at. `interval` is the
-    fallback interval (observed on a sibling, else planned); `changed_at` is when the deployment last changed (what
-    an ended one's fragments are counted at)."""
+    fallback interval (observed on a sibling, else planned); `changed_at` is when the deployment last changed (an
+    ended one's end)."""
     total = facts.fragments_total or _planned_total(plan)
     interval = observed_interval(state, facts, total) or interval
-    at = changed_at if state.ended else now
     task = _Task(state, facts, total, interval)
-    sent = task.sent(at)
+    sent = task.sent(now)
     share = settled / devices if devices else 0.0
     if state.ended:
         phase, percent, left = "ended", 100.0, 0.0
