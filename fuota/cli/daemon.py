@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -85,7 +86,7 @@ def _dashboard(address: str, store: Store, config: Config, backends: dict):
     from fuota.views.metrics import DaemonMetrics
     from fuota.web import DashboardError, start_dashboard
 
-    metrics = DaemonMetrics(store)
+    metrics = DaemonMetrics(store, clock=lambda: datetime.now(UTC))
     metered = metrics.wrap(backends)
     stamina.instrumentation.set_on_retry_hooks([metrics.on_retry])
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -14,9 +15,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from fuota.store import Store
-from fuota.views.formatting import format_time
-from fuota.views.model import campaign_overview, status_data
+from fuota.views.formatting import format_time, fragments_words, progress_words
+from fuota.views.model import status_data
 from fuota.views.schedule import schedule_lines
+from fuota.views.watch import view
 
 __all__ = ["live_progress", "print_list", "print_plan", "print_retry", "print_status", "print_sweep"]
 
@@ -102,26 +104,32 @@ def print_retry(console: Console, retry: dict[str, Any], family: dict[str, Any])
         console.print(f"… and {len(devices) - 50} more: `--json` lists them all")
 
 
+def _now() -> datetime:
+    # The CLI is a front end: it reads the clock, and the views take it as `now`.
+    return datetime.now(UTC)
+
+
 def _deployments(summary: dict[str, Any], deployments: list[dict[str, Any]]) -> Table:
-    """The campaign's deployments with their progress, the devices per stage (the stages some device is at) and
-    their retries."""
-    table = Table(title=f"campaign {summary['id']} {summary['name']}: {summary['state']}, {summary['progress']:g} %")
+    """The campaign's deployments with their progress (fuota.views.progress), fragments sent, the devices per stage
+    (the stages some device is at) and their retries."""
+    table = Table(title=f"campaign {summary['id']} {summary['name']}: {summary['state']}, {progress_words(summary)}")
     for column in ("deployment", "target", "state"):
         table.add_column(column)
     table.add_column("progress", justify="right")
+    table.add_column("fragments", justify="right")
     shown = [stage for stage, n in summary["counts"].items() if n]
     for stage in shown:
         table.add_column(stage, justify="right")
     table.add_column("retries", justify="right")
     for d in deployments:
-        row = [d["task_name"], d["target"] or "-", d["state"], f"{d['progress']:g} %"]
+        row = [d["task_name"], d["target"] or "-", d["state"], progress_words(d), fragments_words(d)]
         table.add_row(*row, *(str(d["counts"][s]) for s in shown), str(d["retries"]))
     return table
 
 
 def print_status(console: Console, store: Store, campaign_id: int) -> None:
     """The campaign, its deployments and the devices that did not end updated, with their reasons."""
-    data = status_data(store, campaign_id)
+    data = status_data(store, campaign_id, _now())
     console.print(_deployments(data, data["deployments"]))
     for line in schedule_lines(data):
         console.print(escape(line), highlight=False)
@@ -156,11 +164,12 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
 
 
 def print_list(console: Console, rows: list[dict[str, Any]]) -> None:
-    """The campaign rows (fuota.views.model.campaign_list) as a table."""
+    """The campaign rows (fuota.views.model.campaign_list) as a table: progress and time left while under way, the
+    share of devices updated once ended."""
     table = Table("id", "name", "state", "progress", "devices", "created", "started", "ended", "next opening")
     for r in rows:
         times = (format_time(r[key]) for key in ("created_at", "started_at", "ended_at", "next_opening_at"))
-        table.add_row(str(r["id"]), r["name"], r["state"], f"{r['progress']:g} %", str(r["devices"]), *times)
+        table.add_row(str(r["id"]), r["name"], r["state"], progress_words(r), str(r["devices"]), *times)
     console.print(table)
     for r in (r for r in rows if r["ended_at"] is None):
         for line in schedule_lines(r):
@@ -169,11 +178,7 @@ def print_list(console: Console, rows: list[dict[str, Any]]) -> None:
 
 @contextmanager
 def live_progress(console: Console, store: Store, campaign_id: int) -> Iterator[Callable[[], None]]:
-    """A live table of the campaign's deployments and stage counts; yields the function that refreshes it."""
-
-    def table() -> Table:
-        overview = campaign_overview(store, campaign_id)
-        return _deployments(overview["summary"], overview["deployments"])
-
-    with Live(table(), console=console, refresh_per_second=4) as live:
-        yield lambda: live.update(table())
+    """`fuota run`'s live view, the same as `fuota watch`'s (fuota.views.watch); yields the function that
+    refreshes it."""
+    with Live(view(store, campaign_id, _now()), console=console, refresh_per_second=4) as live:
+        yield lambda: live.update(view(store, campaign_id, _now()))

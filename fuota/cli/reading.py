@@ -27,7 +27,7 @@ def status(
     store = open_store(load())
     record = find(store, campaign)
     if as_json:
-        print(json.dumps(status_data(store, record.id), indent=2, default=str))
+        print(json.dumps(status_data(store, record.id, datetime.now(UTC)), indent=2, default=str))
     else:
         print_status(out, store, record.id)
     store.close()
@@ -39,7 +39,7 @@ def list_(as_json: JsonOption = False) -> None:
     from fuota.views.model import campaign_list
 
     store = open_store(load())
-    rows = campaign_list(store)
+    rows = campaign_list(store, datetime.now(UTC))
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
@@ -79,7 +79,7 @@ def report(
         raise fail(f"--format = {fmt!r} is not one of {', '.join(FORMATS)}")
     store = open_store(load())
     try:
-        text = render(report_data(store, find(store, campaign).id), fmt)
+        text = render(report_data(store, find(store, campaign).id, datetime.now(UTC)), fmt)
     finally:
         store.close()
     if output is None:

@@ -7,13 +7,14 @@ typed field here (a device's firmware version, for instance), never a vendor's r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from fuota.core.model import DeploymentState, Stage
 from fuota.core.reasons import Category
 
-__all__ = ["DeviceReport", "DeviceVerdict", "TargetReport", "TaskRef", "TaskSpec", "TaskStatus"]
+__all__ = ["DeviceReport", "DeviceVerdict", "TargetReport", "TaskProgress", "TaskRef", "TaskSpec", "TaskStatus"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +48,58 @@ class TaskRef:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskProgress:
+    """How far a task is, in the back end's own words: every field None where the back end does not say it (or said
+    something that cannot be: a time before 2000 or after 2200, a negative count). Times are aware UTC datetimes of
+    the back end's clock; what they mean for a deployment's progress and time left is fuota.views.progress's to say.
+
+    task_started_at      when the task began (IoTSquare createtime; Milesight startedAt)
+    phase_started_at     when the task entered its current state (IoTSquare updatetime; Milesight updatedAt)
+    phase_ends_at        when the current state ends, where the back end plans it (IoTSquare nextStepTime)
+    fragments_total      fragments the task sends, coded ones included (IoTSquare nbFrag + redundancy)
+    fragments_sent       fragments sent so far, where the back end counts them (neither back end does yet)
+    fragment_interval_s  seconds between two fragments, where the task has a fixed one (Milesight fragmentInterval)
+    devices_done         devices that finished the upgrade (Milesight doneDevices)
+    devices_total        devices of the task (Milesight totalDevices)
+    """
+
+    task_started_at: datetime | None = None
+    phase_started_at: datetime | None = None
+    phase_ends_at: datetime | None = None
+    fragments_total: int | None = None
+    fragments_sent: int | None = None
+    fragment_interval_s: float | None = None
+    devices_done: int | None = None
+    devices_total: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The fields said (None left out), times as ISO 8601: what the store keeps as deployments.progress."""
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in asdict(self).items()
+            if value is not None
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> TaskProgress:
+        """The inverse of as_json; keys it does not know (a newer fuota's) are left out."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            value = (data or {}).get(f.name)
+            if value is not None and f.name.endswith("_at"):
+                value = datetime.fromisoformat(str(value))
+            values[f.name] = value
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
 class TaskStatus:
-    """The task's state as the back end reports it: mapped to a DeploymentState, with the raw fields kept."""
+    """The task's state as the back end reports it: mapped to a DeploymentState, with the raw fields kept and the
+    progress facts the back end gave, typed and checked."""
 
     state: DeploymentState
     raw: dict[str, object]
+    progress: TaskProgress = field(default_factory=TaskProgress)
 
 
 class DeviceVerdict(NamedTuple):

@@ -69,7 +69,9 @@ def carry_out(
             status = backend.status(ref)
             on_status(status.raw)
             reports = tuple(backend.devices(ref))
-            return [(DevicesReported(reports), {}), (TaskReported(status), {})]
+            # The progress facts are stored with the task's step; the store writes them only when they changed.
+            progress = {"progress": status.progress.as_json()}
+            return [(DevicesReported(reports), {}), (TaskReported(status), progress)]
         case AbortTask() if ref is not None:
             backend.abort(ref)
         case Cleanup() if record.target and record.temporary:

@@ -2,7 +2,14 @@
 
 `speed` simulated seconds pass per real second (0 freezes the clock, so that tests move it only with
 `advance`). Simulated seconds count from the clock's creation; `ms` turns them into the epoch milliseconds the
-back ends report, starting from the wall time at creation so that timestamps look like real ones.
+back ends report, and `seconds_at` turns a time a client sends (Milesight's startedAt) back.
+
+The times a simulator reports are those of the wall clock at which each simulated instant happens: simulated
+second s is wall time creation + s / speed. A client such as fuota reads the back end's times against its own
+wall clock (a real server's clock runs with it), so a simulator run at speed 20 must report a phase that ends
+100 simulated seconds from now as ending 5 wall seconds from now, or every time left would be 20 times too long.
+Durations a simulator reports (Milesight's fragmentInterval) are scaled the same way, by `wall_ms`. A frozen clock
+(speed 0), moved by `advance` alone, counts its seconds as wall seconds from its creation.
 """
 
 from __future__ import annotations
@@ -38,5 +45,13 @@ class SimClock:
             self._offset += seconds
 
     def ms(self, seconds: float) -> int:
-        """The epoch milliseconds of simulated time `seconds`."""
-        return self.epoch_ms + round(seconds * 1000)
+        """The epoch milliseconds (of the wall clock) of simulated time `seconds`."""
+        return self.epoch_ms + round(seconds * 1000 / (self.speed or 1.0))
+
+    def wall_ms(self, ms: float) -> int:
+        """A simulated duration of `ms` milliseconds as it passes on the wall clock (a frozen clock's unchanged)."""
+        return round(ms / (self.speed or 1.0))
+
+    def seconds_at(self, ms: float) -> float:
+        """The simulated time of epoch milliseconds `ms` (of the wall clock): the inverse of `ms`."""
+        return (ms - self.epoch_ms) / 1000 * (self.speed or 1.0)

@@ -15,7 +15,9 @@ outside the channel plan) and hears no fragment; a low-memory one refuses the fr
 codec.Decoder, and at the status report the decoder decides: 12, then 13 after the upgrade phase, when it rebuilt
 the image, else 9 (lack of fragments). A device's `status` (6.7) uses 6.2's values: failed (4) as soon as its
 failure is known, success (3) once upgraded. The task ends upgrade success (3) when every device succeeded, else
-upgrade failed (4); then stoppedAt is set, and updatedAt is the time of the latest status change.
+upgrade failed (4); then stoppedAt is set, and updatedAt is the time of the latest status change. Times and the
+fragmentInterval are reported as they pass on the wall clock (fuota.sim.clock): at speed 60, a task paced at
+1000 ms reports 17 ms, the pace a client really sees.
 
 Task IDs count from 1 on each gateway. The list (6.2) is newest first and leaves fileContent empty, as the spec's
 sample does. Retry (6.5) is allowed on a failed task only: a new run, starting at once, of the devices that
@@ -149,7 +151,7 @@ class FuotaTask:
         self.fragments = codec.encode(request.image, request.plan.frag_size, request.plan.redundancy)
         self.runs: list[Run] = []
         self.run_of: dict[str, Run] = {}
-        self._launch(request.deveui, max(now, (request.started_at_ms - clock.epoch_ms) / 1000))
+        self._launch(request.deveui, max(now, clock.seconds_at(request.started_at_ms)))
 
     def _launch(self, euis: list[str], start: float) -> None:
         run = Run([self.fleet[eui] for eui in euis], start, self.request, self.timing, self.faults)
@@ -195,7 +197,7 @@ class FuotaTask:
             "name": request.name,
             "description": request.description,
             "status": int(status),
-            "startedAt": self._iso((request.started_at_ms - self.clock.epoch_ms) / 1000),
+            "startedAt": self._iso(self.clock.seconds_at(request.started_at_ms)),
             "stoppedAt": self._iso(since) if status in (TaskStatus.SUCCESS, TaskStatus.FAILED) else "",
             "createdAt": self._iso(self.created_at),
             "updatedAt": self._iso(since),
@@ -210,7 +212,7 @@ class FuotaTask:
             },
             "fragmentInfo": {
                 "fragmentSize": plan.frag_size,
-                "fragmentInterval": request.fragment_interval_ms,
+                "fragmentInterval": self.clock.wall_ms(request.fragment_interval_ms),
                 "fragmentRedundancy": request.fragment_redundancy,
             },
             "tmpMcInfo": {
@@ -232,7 +234,7 @@ class FuotaTask:
         ]  # fmt: skip
 
     def _iso(self, seconds: float) -> str:
-        return dt.datetime.fromtimestamp(self.clock.ms(seconds) / 1000, dt.UTC).isoformat(timespec="seconds")
+        return dt.datetime.fromtimestamp(self.clock.ms(seconds) / 1000, dt.UTC).isoformat(timespec="milliseconds")
 
 
 class TaskBook:

@@ -102,6 +102,7 @@ class DeploymentRecord:
     started_at: datetime | None = None  # when a runner let it begin acting on its back end
     preparation: Preparation = Preparation.WAITING  # before its task exists: where its preparation is
     join_deadline: datetime | None = None  # until when its members' join is waited for
+    progress: dict[str, object] | None = None  # the latest TaskProgress its back end reported, as JSON
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The store's tables, as SQLAlchemy Core. Migrations 0001–0005 create exactly these; a test holds the two together.
+"""The store's tables, as SQLAlchemy Core. Migrations 0001–0006 create exactly these; a test holds the two together.
 
 Everything here is portable SQL: enum values are stored as their strings (new members need no migration),
 JSON goes into the generic `JSON` type, and timestamps into `UTCDateTime`, which hands back timezone-aware
@@ -106,6 +106,8 @@ deployments = Table(
     # The engine's preparation phase and join deadline, before the task exists (migration 0004).
     Column("preparation", String(16), nullable=False, server_default="waiting"),
     Column("join_deadline", UTCDateTime, nullable=True),
+    # The latest progress facts its back end reported, TaskProgress.as_json() (migration 0006).
+    Column("progress", JSON(none_as_null=True), nullable=True),
 )
 
 devices = Table(

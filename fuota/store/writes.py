@@ -150,6 +150,7 @@ class Store(StoreReads):
         backend_ref: dict[str, Any] | None = None,
         target: str | None = None,
         plan: dict[str, Any] | None = None,
+        progress: dict[str, Any] | None = None,
         next_deadline: datetime | EllipsisType | None = ...,
         preparation: Preparation | None = None,
         join_deadline: datetime | EllipsisType | None = ...,
@@ -188,6 +189,7 @@ class Store(StoreReads):
                 "backend_ref": None if backend_ref is None else _json(backend_ref),
                 "target": target,
                 "plan": None if plan is None else _json(plan),
+                "progress": None if progress is None else _json(progress),
                 "preparation": None if preparation is None else Preparation(preparation).value,
             }
             changes = {k: v for k, v in wanted.items() if v is not None and v != row._mapping[k]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-__all__ = ["format_duration", "format_time", "threshold_line"]
+__all__ = ["format_duration", "format_time", "fragments_words", "progress_words", "threshold_line"]
 
 
 def format_time(iso: str | None) -> str:
@@ -35,3 +35,22 @@ def threshold_line(summary: dict[str, Any]) -> str:
     stopped = summary["devices"] - summary["judged"]
     of = f" of {summary['judged']} devices ({stopped} aborted or skipped left out)" if stopped else ""
     return f"{share:.0%}{of} updated, success threshold {summary['success_threshold']:.0%}: {verdict}"
+
+
+def progress_words(row: dict[str, Any]) -> str:
+    """A campaign's or deployment's progress (fuota.views.progress) in words: under way, its percent and time left
+    (`53.5 %, 5 min 20 s left`); ended, its share of devices updated (`66.7 % updated`), not its 100 %."""
+    if row["phase"] == "ended":
+        share = row.get("updated_share")  # a campaign's; a deployment's is worked out here the same way
+        if share is None:
+            judged = row["devices"] - row.get("aborted", 0) - row.get("skipped", 0)
+            share = row["updated"] / judged if judged else 0.0
+        return f"{100 * share:.1f} % updated"
+    left = row["time_left_seconds"]
+    return f"{row['progress']:g} %, {'time left unknown' if left is None else format_duration(left) + ' left'}"
+
+
+def fragments_words(row: dict[str, Any]) -> str:
+    """Fragments sent of total, e.g. `147/233`; "-" where either is not known."""
+    sent, total = row["fragments_sent"], row["fragments_total"]
+    return "-" if sent is None or total is None else f"{sent}/{total}"

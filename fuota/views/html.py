@@ -11,7 +11,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from fuota.views.formatting import format_duration, format_time, threshold_line
+from fuota.views.formatting import format_duration, format_time, progress_words, threshold_line
 from fuota.views.schedule import schedule_rows
 
 __all__ = ["render_html"]
@@ -257,7 +257,7 @@ def _summary(s: dict[str, Any]) -> str:
         ("ended", format_time(s["ended_at"])),
         ("last activity", format_time(s["last_activity_at"])),
         ("duration", format_duration(s["duration_seconds"])),
-        ("progress", f"{s['progress']:g} %"),
+        ("progress", progress_words(s)),
         ("firmware", f"{s['firmware']['size']} B, sha256 {s['firmware']['sha256']}"),
         ("redundancy", "-" if redundancy is None else f"{redundancy:g} %"),
         ("success threshold", threshold_line(s)),

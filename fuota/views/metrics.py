@@ -15,6 +15,11 @@ poll lag).
                                                         (fuota.core.reasons) and outcome
     fuota_anomalies_total                               counter, anomaly events in the store
     fuota_retries_total                                 counter, retry events in the store (a runner's retries)
+    fuota_fragments_sent{campaign}                      gauge, from the store: fragments sent, every deployment of
+                                                        a campaign not ended (fuota.views.progress)
+    fuota_fragments_total{campaign}                     gauge, the fragments those deployments send in all
+    fuota_campaign_seconds_left{campaign}               gauge: a campaign's time left (fuota.views.progress), for
+                                                        each campaign not ended whose time left can be told
     fuota_backend_calls_total{backend, operation, result}      result "ok" or the error's class name
     fuota_backend_call_seconds{backend, operation}      histogram of the calls' latency
     fuota_backend_retries_total{backend, operation, error}     retries inside an adapter, by the error retried
@@ -26,6 +31,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -36,7 +42,7 @@ from stamina.instrumentation import RetryDetails
 from fuota.backends.base import Backend
 from fuota.backends.metered import MeteredBackend
 from fuota.store import Store
-from fuota.views.model import fleet_counts
+from fuota.views.model import campaign_list, fleet_counts
 
 __all__ = ["CONTENT_TYPE", "DaemonMetrics"]
 
@@ -48,10 +54,12 @@ T = TypeVar("T")
 
 
 class _StoreCollector(Collector):
-    """The read model's fleet counts (fuota.views.model.fleet_counts), read at each scrape."""
+    """The read model's fleet counts (fuota.views.model.fleet_counts) and the progress of the campaigns under way
+    (campaign_list at `clock()`; without a clock, as of the store's latest change), read at each scrape."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
+        self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
         fleet = fleet_counts(self.store)
@@ -81,14 +89,37 @@ class _StoreCollector(Collector):
         )
         retries.add_metric([], fleet.retries)
         yield retries
+        yield from self._progress()
+
+    def _progress(self) -> Iterator[Metric]:
+        under_way = [r for r in campaign_list(self.store, self.clock and self.clock()) if r["phase"] != "ended"]
+        sent = GaugeMetricFamily(
+            "fuota_fragments_sent", "Fragments sent by the campaigns under way.", labels=["campaign"]
+        )
+        total = GaugeMetricFamily(
+            "fuota_fragments_total", "Fragments the campaigns under way send in all.", labels=["campaign"]
+        )
+        left = GaugeMetricFamily(
+            "fuota_campaign_seconds_left", "Time left of the campaigns under way, in seconds.", labels=["campaign"]
+        )
+        for r in under_way:
+            for family, value in (
+                (sent, r["fragments_sent"]),
+                (total, r["fragments_total"]),
+                (left, r["time_left_seconds"]),
+            ):
+                if value is not None:
+                    family.add_metric([r["name"]], value)
+        yield from (sent, total, left)
 
 
 class DaemonMetrics:
-    """The daemon's registry: the store collector plus what the daemon counts itself."""
+    """The daemon's registry: the store collector plus what the daemon counts itself; `clock` gives the `now` of
+    the progress metrics."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(_StoreCollector(store))
+        self.registry.register(_StoreCollector(store, clock))
         self.calls = Counter(
             "fuota_backend_calls",
             "Back-end calls by back end, operation and result.",

@@ -14,10 +14,9 @@ The facts, each defined here only:
     outcomes       devices per Outcome (updated, failed, unreachable, aborted, skipped: fuota.core.outcomes says
                    which device gets which), zeros included; the same numbers are also the flat keys of those names
     pending        devices without an outcome yet, whatever their stage
-    progress       percent of the way the devices have gone through the stages (each stage's step in _STEP),
-                   rounded to 0.1; 100 once the campaign (for a deployment: the deployment) ended; 0 for no device
-    time left      at the pace so far: seconds since started × (100 − progress) / progress; None before the start,
-                   before any progress and once progress is 100
+    progress       with phase, fragments_sent, fragments_total, settled, time_left_seconds and ends_at: the
+                   progress model, defined in fuota.views.progress (from what the back end last reported and `now`);
+                   an ended campaign shows its updated_share, its progress being 100
     retries        of a deployment: its "retry" events (a transient back-end failure the runner retried); the
                    latest one's time and cause are its last_retry
     judged         devices − aborted − skipped: the devices the campaign is judged on (fuota.core.outcomes.judged)
@@ -27,17 +26,23 @@ The facts, each defined here only:
     last activity  the later of the campaign row's last change and its latest event
     duration       from started (else created) to ended (else the last activity)
 
+Functions that show progress take `now`; without it (None) they count as of the latest change the store holds for
+the campaign, for a report of the stored state.
+
 The shapes, with the same keys wherever they appear:
 
-    tally          devices, counts, outcomes, updated, failed, unreachable, aborted, skipped, pending, progress
+    tally          devices, counts, outcomes, updated, failed, unreachable, aborted, skipped, pending
+    progress       phase, fragments_sent, fragments_total, settled, progress, time_left_seconds, ends_at, and
+                   for a campaign judged and updated_share; for a deployment fragment_interval_s
     summary        id, name, state, created_at, updated_at (the campaign row's last change), started_at,
                    ended_at, last_activity_at, duration_seconds, firmware{size, sha256}, redundancy_percent,
-                   the tally, judged, updated_share, success_threshold, threshold_met, the schedule keys
+                   the tally, the progress, success_threshold, threshold_met, the schedule keys
     schedule keys  start_at, window, window_open, next_opening_at, driven_by, undriven_seconds: defined in
                    fuota.views.schedule (when the campaign may start; whether a runner drives it)
-    deployment     id, task_name, backend, target, state, backend_ref, the tally, retries, last_retry{at, cause}
-                   (None without retries), reasons
-    campaign row   id, name, state, created_at, started_at, ended_at, backends, the tally, the schedule keys
+    deployment     id, task_name, backend, target, state, backend_ref, the tally, the progress, retries,
+                   last_retry{at, cause} (None without retries), reasons
+    campaign row   id, name, state, created_at, started_at, ended_at, backends, the tally, the progress, the
+                   schedule keys
     reason group   category, label, advice, devices, outcomes, failures (fuota.views.reasons)
     family         a campaign with its retries and their total: see fuota.views.family
     device row     and event row: see fuota.views.rows
@@ -46,7 +51,7 @@ The shapes, with the same keys wherever they appear:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,8 +59,10 @@ from typing import Any
 from fuota.core.model import Outcome, Stage
 from fuota.core.outcomes import judged
 from fuota.core.reasons import category_of
+from fuota.core.reports import TaskProgress
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, EventRecord, Store
 from fuota.views.family import family_data
+from fuota.views.progress import campaign_progress, deployment_progress, observed_interval, planned_interval
 from fuota.views.reasons import reason_groups
 from fuota.views.rows import anomalies, device_rows, iso
 from fuota.views.schedule import schedule_keys
@@ -66,23 +73,7 @@ __all__ = [
     "campaign_overview",
     "fleet_counts",
     "status_data",
-    "time_left",
 ]
-
-# How far along a device is: its stage's step on the way to an outcome. A stage this table does not know (a newer
-# engine's) counts as not started rather than failing every reader.
-_STEP = {
-    Stage.PENDING.value: 0,
-    Stage.UNKNOWN.value: 0,
-    Stage.MULTICAST_SETUP.value: 1,
-    Stage.MULTICAST_READY.value: 2,
-    Stage.FRAGMENTATION_SETUP.value: 3,
-    Stage.RECEIVING.value: 4,
-    Stage.STATUS_REPORTED.value: 5,
-    Stage.DONE.value: 6,
-    Stage.FAILED.value: 6,
-}
-_LAST_STEP = 6
 
 # Devices counted as (stage, outcome or None, how many), as Store.device_counts groups them.
 _Counted = tuple[str, str | None, int]
@@ -94,15 +85,16 @@ class Fleet:
 
     campaigns: dict[str, int]  # per CampaignState, zeros included
     devices: dict[tuple[str, str | None], int]  # per (stage, outcome or None) present
-    reasons: dict[tuple[str, str], int]  # devices not updated per (category, outcome) present
     anomalies: int  # "anomaly" events
     retries: int  # "retry" events
+    reasons: dict[tuple[str, str], int]  # devices not updated per (category, outcome) present
 
 
 def campaign_overview(store: Store, campaign_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """The campaign's summary, deployment rows and failure reasons, as {"summary", "deployments", "reasons"}:
-    a handful of grouped queries, whatever the number of devices. `now` (by default the store's clock) is when the
-    schedule keys are told (fuota.views.schedule). Raises LookupError if there is no such campaign."""
+    """The campaign's summary, deployment rows and failure reasons, as {"summary", "deployments", "reasons"}, its
+    progress at `now`: a handful of grouped queries, whatever the number of devices. The schedule keys
+    (fuota.views.schedule) are told at `now`, by default the store's clock. Raises LookupError if there is no such
+    campaign."""
     record = store.campaign(campaign_id)
     if record is None:
         raise LookupError(f"campaign {campaign_id} does not exist; `fuota list` shows the campaigns")
@@ -115,12 +107,15 @@ def campaign_overview(store: Store, campaign_id: int, now: datetime | None = Non
         reasons[deployment_id].append((category, outcome, n))
     retries = store.retries(campaign_id)
     started = store.started_at(campaign_id).get(campaign_id)
+    last_event = store.last_event_at(campaign_id)
+    at = now or _latest(record, deployments, last_event)
+    rows = [_deployment(d, counted[d.id], reasons[d.id], retries.get(d.id)) for d in deployments]
+    _add_progress(record, deployments, rows, at)
     everything = [row for rows in counted.values() for row in rows]
-    summary = _summary(record, everything, started, store.last_event_at(campaign_id))
-    summary |= schedule_keys(record, deployments, store.now() if now is None else now)
     return {
-        "summary": summary,
-        "deployments": [_deployment(d, counted[d.id], reasons[d.id], retries.get(d.id)) for d in deployments],
+        "summary": _summary(record, everything, started, last_event, rows, at)
+        | schedule_keys(record, deployments, store.now() if now is None else now),
+        "deployments": rows,
         "reasons": reason_groups(row for rows in reasons.values() for row in rows),
     }
 
@@ -141,46 +136,47 @@ def status_data(store: Store, campaign_id: int, now: datetime | None = None) -> 
 
 
 def campaign_list(store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Every campaign, newest first, as a campaign row: four queries whatever the number of campaigns. `now` (by
-    default the store's clock) is when the schedule keys are told."""
-    now = store.now() if now is None else now
+    """Every campaign, newest first, as a campaign row with its progress at `now`: four queries whatever the
+    number of campaigns. The schedule keys are told at `now`, by default the store's clock."""
+    told = store.now() if now is None else now
     records = store.campaigns()
     started = store.started_at()
     owner: dict[int, int] = {}
     backends: dict[int, set[str]] = defaultdict(set)
-    of: dict[int, list[DeploymentRecord]] = defaultdict(list)
+    of_campaign: dict[int, list[DeploymentRecord]] = defaultdict(list)
     for d in store.deployments():
         owner[d.id] = d.campaign_id
         backends[d.campaign_id].add(d.backend)
-        of[d.campaign_id].append(d)
+        of_campaign[d.campaign_id].append(d)
     counted: dict[int, list[_Counted]] = defaultdict(list)
+    by_deployment: dict[int, list[_Counted]] = defaultdict(list)
     for deployment_id, stage, outcome, n in store.device_counts():
         # A campaign stored between the two reads is not in `records` either.
         if deployment_id in owner:
             counted[owner[deployment_id]].append((stage, outcome, n))
-    return [
-        {
-            "id": r.id,
-            "name": r.name,
-            "state": str(r.state),
-            "created_at": iso(r.created_at),
-            "started_at": iso(started.get(r.id)),
-            "ended_at": iso(r.ended_at),
-            "backends": sorted(backends[r.id]),
-            **_tally(counted[r.id], r.state.ended),
-            **schedule_keys(r, of[r.id], now),
-        }
-        for r in records
-    ]
-
-
-def time_left(summary: Mapping[str, Any], now: datetime) -> float | None:
-    """Seconds the campaign of `summary` still needs at its pace so far (see the module docstring), at `now`."""
-    progress = summary["progress"]
-    if summary["started_at"] is None or not 0 < progress < 100:
-        return None
-    elapsed = max((now - datetime.fromisoformat(summary["started_at"])).total_seconds(), 0.0)
-    return elapsed * (100 - progress) / progress
+            by_deployment[deployment_id].append((stage, outcome, n))
+    found = []
+    for r in records:
+        deployments = of_campaign[r.id]
+        at = now or _latest(r, deployments, None)
+        rows = [{"id": d.id, **_tally(by_deployment[d.id])} for d in deployments]
+        _add_progress(r, deployments, rows, at)
+        tally = _tally(counted[r.id])
+        found.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "state": str(r.state),
+                "created_at": iso(r.created_at),
+                "started_at": iso(started.get(r.id)),
+                "ended_at": iso(r.ended_at),
+                "backends": sorted(backends[r.id]),
+                **tally,
+                **_campaign_progress(r, tally, rows, at),
+                **schedule_keys(r, deployments, told),
+            }
+        )
+    return found
 
 
 def fleet_counts(store: Store) -> Fleet:
@@ -196,16 +192,16 @@ def fleet_counts(store: Store) -> Fleet:
     return Fleet(
         campaigns=store.campaign_state_counts(),
         devices=dict(devices),
-        reasons=dict(reasons),
         anomalies=events[EventKind.ANOMALY.value],
         retries=events[EventKind.RETRY.value],
+        reasons=dict(reasons),
     )
 
 
 # --- the shapes ---------------------------------------------------------------------------------------------------
 
 
-def _tally(counted: Iterable[_Counted], ended: bool) -> dict[str, Any]:
+def _tally(counted: Iterable[_Counted]) -> dict[str, Any]:
     counts = dict.fromkeys((s.value for s in Stage), 0)
     outcomes = dict.fromkeys((o.value for o in Outcome), 0)
     for stage, outcome, n in counted:
@@ -219,27 +215,66 @@ def _tally(counted: Iterable[_Counted], ended: bool) -> dict[str, Any]:
         "outcomes": outcomes,
         **outcomes,
         "pending": devices - sum(outcomes.values()),
-        "progress": _progress(counts, devices, ended),
     }
 
 
-def _progress(counts: dict[str, int], devices: int, ended: bool) -> float:
-    if ended:
-        return 100.0
-    if not devices:
-        return 0.0
-    steps = sum(_STEP.get(stage, 0) * n for stage, n in counts.items())
-    return round(100 * steps / (_LAST_STEP * devices), 1)
+def _latest(record: CampaignRecord, deployments: list[DeploymentRecord], last_event: datetime | None) -> datetime:
+    """The latest change the store holds for the campaign: the `now` of a report of the stored state."""
+    return max([record.updated_at, *(d.updated_at for d in deployments), *([last_event] if last_event else [])])
+
+
+def _add_progress(
+    record: CampaignRecord, deployments: list[DeploymentRecord], rows: list[dict[str, Any]], now: datetime
+) -> None:
+    """Add the progress keys (fuota.views.progress) to each deployment row (in the order of `deployments`); a
+    deployment whose back end tells no interval takes the one observed on a sibling, else the plan's."""
+    facts = [TaskProgress.from_json(d.progress) for d in deployments]
+    seen = [observed_interval(d.state, f, f.fragments_total) for d, f in zip(deployments, facts, strict=True)]
+    fallback = next((i for i in seen if i), None)
+    for d, f, row in zip(deployments, facts, rows, strict=True):
+        interval = fallback
+        if interval is None and not d.state.ended:
+            interval = planned_interval(record.settings, d.plan)
+        row.update(
+            deployment_progress(
+                d.state,
+                d.plan,
+                f,
+                devices=row["devices"],
+                settled=row["devices"] - row["pending"],
+                interval=interval,
+                now=now,
+                changed_at=d.updated_at,
+            )
+        )
+
+
+def _campaign_progress(
+    record: CampaignRecord, tally: dict[str, Any], rows: list[dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    return campaign_progress(
+        rows,
+        ended=record.state.ended,
+        ended_at=record.ended_at,
+        start=record.settings.start,
+        updated=tally["updated"],
+        judged=judged(tally["devices"], tally["outcomes"]),
+        now=now,
+    )
 
 
 def _summary(
-    record: CampaignRecord, counted: list[_Counted], started: datetime | None, last_event: datetime | None
+    record: CampaignRecord,
+    counted: list[_Counted],
+    started: datetime | None,
+    last_event: datetime | None,
+    rows: list[dict[str, Any]],
+    now: datetime,
 ) -> dict[str, Any]:
-    tally = _tally(counted, record.state.ended)
+    tally = _tally(counted)
     last = max(record.updated_at, last_event or record.updated_at)
     threshold = record.settings.success_threshold
-    judged_devices = judged(tally["devices"], tally["outcomes"])
-    share = tally["updated"] / judged_devices if judged_devices else 0.0
+    progress = _campaign_progress(record, tally, rows, now)
     return {
         "id": record.id,
         "name": record.name,
@@ -253,10 +288,10 @@ def _summary(
         "firmware": {"size": record.firmware_size, "sha256": record.firmware_sha256},
         "redundancy_percent": record.settings.redundancy_percent,
         **tally,
-        "judged": judged_devices,
-        "updated_share": share,
+        **progress,
+        "judged": judged(tally["devices"], tally["outcomes"]),
         "success_threshold": threshold,
-        "threshold_met": judged_devices > 0 and share >= threshold,
+        "threshold_met": judged(tally["devices"], tally["outcomes"]) > 0 and progress["updated_share"] >= threshold,
     }
 
 
@@ -274,7 +309,7 @@ def _deployment(
         "target": record.target,
         "state": str(record.state),
         "backend_ref": record.backend_ref,
-        **_tally(counted, record.state.ended),
+        **_tally(counted),
         "retries": count,
         "last_retry": None if last is None else {"at": iso(last.at), "cause": last.cause},
         "reasons": reason_groups(reasons),

@@ -25,12 +25,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 from fuota.core.model import Outcome
 from fuota.store import Store
 from fuota.views.family import family_data
-from fuota.views.formatting import format_duration, format_time, threshold_line
+from fuota.views.formatting import format_duration, format_time, progress_words, threshold_line
 from fuota.views.html import render_html
 from fuota.views.model import campaign_overview
 from fuota.views.reasons import reason_line
@@ -45,10 +46,11 @@ CSV_FIELDS = ("dev_eui", "deployment", "stage", "outcome", "category", "reason",
 REASON_FIELDS = ("category", "label", "devices", *(o.value for o in Outcome if o is not Outcome.UPDATED), "advice")
 
 
-def report_data(store: Store, campaign_id: int) -> dict[str, Any]:
+def report_data(store: Store, campaign_id: int, now: datetime | None = None) -> dict[str, Any]:
     """The campaign's report as one JSON-ready dict with the keys summary, reasons, deployments, devices,
-    timeline and family (see the module docstring). Raises LookupError if the campaign does not exist."""
-    overview = campaign_overview(store, campaign_id)
+    timeline and family (see the module docstring), its progress at `now` (None: as of the store's latest change).
+    Raises LookupError if the campaign does not exist."""
+    overview = campaign_overview(store, campaign_id, now)
     return {
         "summary": overview["summary"],
         "family": family_data(store, campaign_id, overview["summary"]),
@@ -102,7 +104,7 @@ def _text(data: dict[str, Any]) -> str:
         f"  started   {format_time(s['started_at'])}",
         f"  ended     {format_time(s['ended_at'])}",
         f"  duration  {format_duration(s['duration_seconds'])}",
-        f"  progress  {s['progress']:g} %",
+        f"  progress  {progress_words(s)}",
         f"  firmware  {firmware['size']} B, sha256 {firmware['sha256']}",
         *(f"  {label:<9} {text}" for label, text in schedule_rows(s)),
         "",

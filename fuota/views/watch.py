@@ -1,9 +1,10 @@
-"""`fuota watch`: a live view of a campaign, read from the store alone, so it works beside any runner or daemon.
+"""`fuota watch` and `fuota run`'s live view: a campaign read from the store alone, so it works beside any runner.
 
 Each refresh reads the read model's aggregates (fuota.views.model) and the latest few events — never the whole
-event log: one progress bar per deployment, the devices per stage, the latest events, and the time left at the
-pace so far, with the schedule (start, window, next opening) and a warning when no runner drives the campaign
-(fuota.views.schedule). It ends when the campaign ends.
+event log: one progress bar per deployment with its phase and fragments sent (fuota.views.progress), the devices
+per stage, the latest events, under a headline with the campaign's progress and time left — or, once it ended, its
+share of devices updated — and the schedule (start, window, next opening) with a warning when no runner drives the
+campaign (fuota.views.schedule). It ends when the campaign ends.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from rich.table import Table
 
 from fuota.core.model import CampaignState
 from fuota.store import Store
-from fuota.views.formatting import format_time
-from fuota.views.model import campaign_overview, time_left
+from fuota.views.formatting import format_time, fragments_words, progress_words
+from fuota.views.model import campaign_overview
 from fuota.views.rows import latest_events
 from fuota.views.schedule import schedule_lines, undriven_text
 
@@ -31,13 +32,11 @@ _LATEST = 8
 
 
 def watch_data(store: Store, campaign_id: int, now: datetime) -> dict[str, Any]:
-    """What the watch shows at `now`: the campaign overview (summary, deployments, reasons), the latest events
-    and time_left_seconds (None when it cannot be told). Raises LookupError if there is no such campaign."""
-    overview = campaign_overview(store, campaign_id)
+    """What the watch shows at `now`: the campaign overview (summary, deployments, reasons) with its progress at
+    `now`, and the latest events. Raises LookupError if there is no such campaign."""
     return {
-        **overview,
+        **campaign_overview(store, campaign_id, now),
         "events": latest_events(store, campaign_id, limit=_LATEST),
-        "time_left_seconds": time_left(overview["summary"], now),
     }
 
 
@@ -45,12 +44,14 @@ def render(data: dict[str, Any]) -> Group:
     """`data` (from watch_data) as one Rich renderable."""
     s = data["summary"]
     bars = Table(title=f"campaign {s['id']} {s['name']}: {s['state']}", expand=False)
-    for column in ("deployment", "state", "progress", "%", "updated", "failed", "unreachable", "pending", "retries"):
+    columns = ("deployment", "phase", "progress", "%", "fragments", "updated", "failed", "unreachable", "pending")
+    for column in (*columns, "retries"):
         bars.add_column(column)
     for d in data["deployments"]:
         bar = ProgressBar(total=100, completed=d["progress"], width=30)
         numbers = (f"{d['updated']}/{d['devices']}", *(str(d[k]) for k in ("failed", "unreachable", "pending")))
-        bars.add_row(d["task_name"], d["state"], bar, f"{d['progress']:g}", *numbers, str(d["retries"]))
+        phase = f"{d['state']} ({d['phase']})"
+        bars.add_row(d["task_name"], phase, bar, f"{d['progress']:g}", fragments_words(d), *numbers, str(d["retries"]))
     counts = Table("stage", "devices", title="devices per stage")
     for stage, n in s["counts"].items():
         counts.add_row(stage, str(n))
@@ -58,16 +59,19 @@ def render(data: dict[str, Any]) -> Group:
     for e in reversed(data["events"]["latest"]):  # oldest first, as a log reads
         what = f"{e['kind']}: {e['from_state'] or ''} → {e['to_state'] or ''} {e['dev_eui'] or ''} {e['cause']}"
         latest.add_row(datetime.fromisoformat(e["at"]).strftime("%H:%M:%S"), what.strip())
-    settled = s["devices"] - s["pending"]
     if s["ended_at"] is not None:
         left = f"ended {format_time(s['ended_at'])}"
     else:
-        left = f"time left: {_duration(data['time_left_seconds'])}"
+        ends = "" if s["ends_at"] is None else f" (ends {format_time(s['ends_at'])})"
+        left = f"time left: {_duration(s['time_left_seconds'])}{ends}"
+    # An ended campaign shows what it achieved, its share of devices updated, rather than its 100 %.
+    done = progress_words(s) if s["phase"] == "ended" else f"progress {s['progress']:g} %"
     footer = (
-        f"{settled}/{s['devices']} devices settled, progress {s['progress']:g} %, "
-        f"started {format_time(s['started_at'])}, {left}"
+        f"{s['settled']}/{s['devices']} devices settled, {done}, "
+        f"{fragments_words(s)} fragments sent, started {format_time(s['started_at'])}, {left}"
     )
-    return Group(bars, counts, latest, footer, *schedule_lines(s))
+    # The headline first: a terminal shorter than the view crops its bottom, never the progress and time left.
+    return Group(footer, *schedule_lines(s), bars, counts, latest)
 
 
 def view(store: Store, campaign_id: int, now: datetime) -> Group:

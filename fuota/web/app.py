@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from starlette.templating import Jinja2Templates
 from fuota.backends.errors import BackendError
 from fuota.core.model import CampaignState, Outcome, Stage
 from fuota.store import CampaignRecord, Store
-from fuota.views.formatting import format_time
+from fuota.views.formatting import format_duration, format_time, fragments_words, progress_words
 from fuota.views.rows import NO_OUTCOME, DeviceFilter, FilterError, device_page, devices_page
 from fuota.views.schedule import schedule_text, undriven_text
 from fuota.web.queries import campaign_data, campaigns_data
@@ -75,6 +76,7 @@ def create_app(
     )
     templates.env.filters["when"] = _when
     templates.env.globals.update(schedule_text=schedule_text, undriven_text=undriven_text)
+    templates.env.filters.update(progress=progress_words, fragments=fragments_words, duration=format_duration)
 
     def campaign_of(request: Request) -> CampaignRecord:
         campaign = store.campaign(int(request.path_params["campaign_id"]))
@@ -111,10 +113,10 @@ def create_app(
         return view
 
     def the_campaigns(request: Request) -> dict[str, Any]:
-        return campaigns_data(store)
+        return campaigns_data(store, datetime.now(UTC))  # the dashboard reads the clock; the views take it
 
     def the_campaign(request: Request) -> dict[str, Any]:
-        return campaign_data(store, campaign_of(request), table_of(request))
+        return campaign_data(store, campaign_of(request), table_of(request), datetime.now(UTC))
 
     def the_devices(request: Request) -> dict[str, Any]:
         return devices_page(store, campaign_of(request), table_of(request))

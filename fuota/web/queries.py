@@ -8,6 +8,7 @@ Every number and key is the read model's: counts are grouped and the device tabl
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fuota.store import CampaignRecord, EventKind, Store
@@ -20,16 +21,18 @@ __all__ = ["TIMELINE", "campaign_data", "campaigns_data"]
 TIMELINE = 50  # latest events on the campaign page; device events have their own page
 
 
-def campaigns_data(store: Store) -> dict[str, Any]:
-    """The campaigns page: every campaign row, newest first."""
-    return {"campaigns": campaign_list(store)}
+def campaigns_data(store: Store, now: datetime | None = None) -> dict[str, Any]:
+    """The campaigns page: every campaign row, newest first, its progress at `now`."""
+    return {"campaigns": campaign_list(store, now)}
 
 
-def campaign_data(store: Store, campaign: CampaignRecord, table: DeviceFilter) -> dict[str, Any]:
-    """The campaign page: the campaign summary's keys, its reasons and deployment rows, its family total (the
-    campaign with its retries), the latest events other than device changes, and the device table's current
-    page."""
-    overview = campaign_overview(store, campaign.id)
+def campaign_data(
+    store: Store, campaign: CampaignRecord, table: DeviceFilter, now: datetime | None = None
+) -> dict[str, Any]:
+    """The campaign page: the campaign summary's keys (its progress at `now`), its reasons and deployment rows, its
+    family total (the campaign with its retries), the latest events other than device changes, and the device
+    table's current page."""
+    overview = campaign_overview(store, campaign.id, now)
     return {
         **overview["summary"],
         "reasons": overview["reasons"],

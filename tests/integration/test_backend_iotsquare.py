@@ -9,6 +9,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from fuota.backends.errors import (
 from fuota.backends.iotsquare import codes
 from fuota.backends.iotsquare.adapter import IoTSquareBackend, group_identity
 from fuota.core.model import DeploymentState, Stage
+from fuota.core.reports import TaskProgress
 from tests.support.iotsquare_stub import IoTSquareStub, Reply, err, ok, paged
 
 TOKEN = "tok-9f8e7d6c5b4a"
@@ -82,6 +84,24 @@ def test_status_maps_state_keeps_raw_and_sends_token_in_configured_header(stub: 
     assert request.headers["x-access-token"] == TOKEN
     assert "authorization" not in request.headers
     assert request.query == {"mcEUI": MC, "fdID": "16"}
+
+
+def test_status_reads_the_progress_facts_and_drops_impossible_ones(
+    stub: IoTSquareStub, backend: IoTSquareBackend
+) -> None:
+    said = {"state": "EnqueueFragment", "createtime": 1764590400000, "updatetime": "1764590410000",
+            "nextStepTime": 1764590610000, "nbFrag": 287, "redundancy": 86}  # fmt: skip
+    stub.on(FUOTA_STATUS, ok(said), ok({**said, "createtime": -5, "updatetime": "soon", "nextStepTime": -1,
+                                        "nbFrag": -3}))  # fmt: skip
+    first = backend.status(REF).progress
+    assert first == TaskProgress(
+        task_started_at=datetime(2025, 12, 1, 12, 0, tzinfo=UTC),
+        phase_started_at=datetime(2025, 12, 1, 12, 0, 10, tzinfo=UTC),
+        phase_ends_at=datetime(2025, 12, 1, 12, 3, 30, tzinfo=UTC),
+        fragments_total=287 + 86,
+    )
+    garbled = backend.status(REF)  # nonsense is "not said", and the state still counts
+    assert garbled.progress == TaskProgress() and garbled.state is DeploymentState.ENQUEUE_FRAGMENT
 
 
 def test_unknown_task_state_is_unknown(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:

@@ -23,6 +23,7 @@ from fuota.backends.errors import AuthError, BackendError, NotFoundError, Reject
 from fuota.backends.milesight.adapter import MilesightBackend
 from fuota.backends.milesight.mqtt import NsApiClient
 from fuota.core.model import DeploymentState, Stage
+from fuota.core.reports import TaskProgress
 from tests.support.broker import Broker
 from tests.support.milesight_responder import Request, Responder, code, paged
 from tests.support.waiting import wait_for
@@ -338,6 +339,27 @@ def test_status_maps_the_task_entry_and_keeps_it_verbatim(gateway: Responder, ba
     assert (status.state, status.raw) == (DeploymentState.ENQUEUE_FRAGMENT, entry)
     with pytest.raises(NotFoundError, match=r"task 999 .* is not on gateway 24E124FFFEF5A6A8"):
         backend.status(TaskRef("camp-1-gw", {"taskId": 999, "gatewayEUI": GW}))
+
+
+def test_status_reads_the_progress_facts_and_drops_impossible_ones(
+    gateway: Responder, backend: MilesightBackend
+) -> None:
+    entry = {"id": 184, "name": "camp-1-gw", "status": 2, "doneDevices": 1, "totalDevices": 2,
+             "startedAt": "2025-04-15T00:50:00.000Z", "updatedAt": "2025-04-15T01:52:30+01:00",
+             "fragmentInfo": {"fragmentSize": 48, "fragmentInterval": 5000, "fragmentRedundancy": 30}}  # fmt: skip
+    garbled = {**entry, "doneDevices": -1, "totalDevices": "many", "startedAt": "2025-04-15 00:50:00",
+               "updatedAt": 17, "fragmentInfo": {"fragmentInterval": "fast"}}  # fmt: skip
+    answers = iter([tasks(entry), tasks(garbled)])
+    gateway.on("GET", TASK, lambda r: next(answers))
+    assert backend.status(REF).progress == TaskProgress(
+        task_started_at=datetime(2025, 4, 15, 0, 50, tzinfo=UTC),
+        phase_started_at=datetime(2025, 4, 15, 0, 52, 30, tzinfo=UTC),
+        fragment_interval_s=5.0,
+        devices_done=1,
+        devices_total=2,
+    )
+    status = backend.status(REF)  # nonsense is "not said", and the state still counts
+    assert status.progress == TaskProgress() and status.state is DeploymentState.ENQUEUE_FRAGMENT
 
 
 def test_devices_every_page_mapped_with_reasons(gateway: Responder, backend: MilesightBackend) -> None:

@@ -31,7 +31,8 @@ from tests.support.store_helpers import T0, Clock
 
 CAMPAIGN = 1  # the only campaign of each store
 _FOOTER = re.compile(
-    r"(?P<settled>\d+)/(?P<devices>\d+) devices settled, progress (?P<progress>[\d.]+) %, "
+    r"(?P<settled>\d+)/(?P<devices>\d+) devices settled, "
+    r"(?:progress (?P<progress>[\d.]+) %|(?P<updated>[\d.]+) % updated), (?P<fragments>\S+) fragments sent, "
     r"started (?P<started>.+?), (?:ended (?P<ended>.+)|time left: .+)$",
     re.MULTILINE,
 )
@@ -108,24 +109,26 @@ def _from_watch(store: Store, now: datetime) -> dict[str, Any]:
     console.print(view(store, CAMPAIGN, now))
     text = console.export_text()
     cells = [[c.strip() for c in line.strip("│ ").split("│")] for line in text.splitlines() if line.startswith("│")]
-    deployments = [row for row in cells if len(row) == 9]
+    deployments = [row for row in cells if len(row) == 10]
     counts = {row[0]: int(row[1]) for row in cells if len(row) == 2 and row[0] in {s.value for s in Stage}}
     outcomes = dict.fromkeys((o.value for o in Outcome), 0)
-    for _, _, _, _, updated, failed, unreachable, _, _ in deployments:
+    for _, _, _, _, _, updated, failed, unreachable, _, _ in deployments:
         outcomes["updated"] += int(updated.split("/")[0])
         outcomes["failed"] += int(failed)
         outcomes["unreachable"] += int(unreachable)
     footer = _FOOTER.search(text)
     assert footer is not None, text
     devices = int(footer["devices"])
-    assert sum(int(row[7]) for row in deployments) == devices - int(footer["settled"])  # pending, both ways
+    assert sum(int(row[8]) for row in deployments) == devices - int(footer["settled"])  # pending, both ways
+    if footer["updated"] is not None:  # an ended campaign shows its share of devices updated instead of its 100 %
+        assert float(footer["updated"]) == round(100 * outcomes["updated"] / devices, 1)
     return {
         "counts": counts,
         "outcomes": outcomes,
         "pending": devices - int(footer["settled"]),
         "devices": devices,
-        "progress": float(footer["progress"]),
-        "deployments": {row[0]: (float(row[3]), int(row[8])) for row in deployments},
+        "progress": 100.0 if footer["progress"] is None else float(footer["progress"]),
+        "deployments": {row[0]: (float(row[3]), int(row[9])) for row in deployments},
         "started_at": _watch_time(footer["started"]),
         "ended_at": _watch_time(footer["ended"]),
     }
@@ -161,7 +164,7 @@ def test_the_five_read_paths_agree(sample: tuple[Path, Store, Expected]) -> None
         "fuota status --json": _from_status(folder),
         "fuota report --format json": _from_report(folder),
         "dashboard /api/campaigns/1": page,
-        "fuota watch": _from_watch(store, T0 + timedelta(seconds=400)),
+        "fuota watch": _from_watch(store, T0 + timedelta(days=1)),
     }
     for path, facts in paths.items():
         assert facts == want, path
@@ -171,3 +174,23 @@ def test_the_five_read_paths_agree(sample: tuple[Path, Store, Expected]) -> None
     assert _from_metrics(store) == {k: want[k] for k in ("counts", "outcomes", "pending", "devices")} | {
         "retries": retries
     }
+
+
+def test_metrics_export_the_fragments_and_time_left_of_campaigns_under_way(
+    sample: tuple[Path, Store, Expected],
+) -> None:
+    _, store, expected = sample
+    text = DaemonMetrics(store, clock=lambda: T0 + timedelta(seconds=300)).exposition().decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    shown = {
+        name: {s.labels["campaign"]: s.value for s in families[name].samples}
+        for name in ("fuota_fragments_sent", "fuota_fragments_total", "fuota_campaign_seconds_left")
+    }
+    if expected.ended_at is not None:  # an ended campaign is not under way: no series of its own
+        assert shown == {key: {} for key in shown}
+    else:  # as tests/unit/test_read_model.py works them out by hand at T0 + 300 s
+        assert shown == {
+            "fuota_fragments_sent": {NAME: 147},
+            "fuota_fragments_total": {NAME: 233},
+            "fuota_campaign_seconds_left": {NAME: 320},
+        }

@@ -84,7 +84,7 @@ def test_migration_creates_the_schema_and_reopening_changes_nothing(url: str) ->
         Store(url).close()
     assert counts == {}
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0005",)]
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0006",)]
         if engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("PRAGMA journal_mode").one() == ("wal",)
     engine.dispose()
@@ -287,6 +287,20 @@ def test_only_changed_devices_are_written(store: Store) -> None:
     with rows_written() as counts:
         store.apply(deployment_id, devices=[DeviceProgress(EUIS[0], Stage.RECEIVING, {"nbFragReceived": 13})])
     assert counts == {"UPDATE devices": 1}
+
+
+def test_progress_facts_are_written_only_when_they_change(store: Store) -> None:
+    _, deployment_id = new_campaign(store)
+    facts = {"phase_started_at": "2026-12-01T10:00:00+00:00", "phase_ends_at": "2026-12-01T10:05:00+00:00"}
+    with rows_written() as counts:
+        store.apply(deployment_id, progress=facts)
+    assert counts == {"UPDATE deployments": 1} and store.deployment(deployment_id).progress == facts
+    with rows_written() as counts:
+        store.apply(deployment_id, progress=dict(facts))
+    assert counts == {}, "the same facts again write nothing"
+    moved = {**facts, "fragments_total": 373}
+    store.apply(deployment_id, progress=moved)
+    assert store.deployment(deployment_id).progress == moved
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,25 @@ FINISHED = {
 }
 RETRIES = {"north": 3, "south": 1, "east": 0}  # south's one is a malformed answer: an anomaly too
 
+# What each back end last reported of its task (TaskProgress.as_json()), in seconds after T0, and each plan.
+# north: IoTSquare in EnqueueFragment since T0 + 40 s (created at T0 + 20 s) until T0 + 440 s: 100 fragments, 4 s
+# apart; south: Milesight still setting up, started at T0 + 30 s, 5 s between fragments; east: IoTSquare, done.
+PLANS = {
+    "north": {"nb_frag": 77, "frag_size": 48, "padding": 0, "redundancy": 23},
+    "south": {"nb_frag": 40, "frag_size": 48, "padding": 0, "redundancy": 12},
+    "east": {"nb_frag": 62, "frag_size": 48, "padding": 0, "redundancy": 19},
+}
+FACTS = {
+    "north": {"task_started_at": 20, "phase_started_at": 40, "phase_ends_at": 440, "fragments_total": 100},
+    "south": {"task_started_at": 30, "phase_started_at": 30, "fragment_interval_s": 5.0},
+    "east": {"task_started_at": 20, "phase_started_at": 300, "fragments_total": 81},
+}
+
+
+def facts(task: str) -> dict[str, object]:
+    """The progress facts of `task` as the store keeps them."""
+    return {k: (T0 + timedelta(seconds=v)).isoformat() if k.endswith("_at") else v for k, v in FACTS[task].items()}
+
 
 @dataclass(frozen=True)
 class Expected:
@@ -76,7 +95,7 @@ def build(store: Store, clock: Clock, *, finished: bool) -> Expected:
     plan = FINISHED if finished else RUNNING
     clock.now = T0
     deployments = [
-        NewDeployment(backend, f"group-{task}", task, temporary=True, devices=euis(task, sum(ends.values())))
+        NewDeployment(backend, f"group-{task}", task, True, euis(task, sum(ends.values())), PLANS[task])
         for task, (backend, _, ends) in plan.items()
     ]
     settings = campaign_settings(NAME, success_threshold=0.9, redundancy_percent=30)
@@ -106,7 +125,7 @@ def build(store: Store, clock: Clock, *, finished: bool) -> Expected:
             for eui, (stage, outcome, reason, category) in members
         ]
         events = [NewEvent(EventKind.DEVICE, "reported", "pending", d.stage.value, d.dev_eui) for d in devices]
-        store.apply(ids[task], state=state, events=events, devices=devices)
+        store.apply(ids[task], state=state, events=events, devices=devices, progress=facts(task))
         stages.update(d.stage.value for d in devices)
         outcomes.update(d.outcome.value for d in devices if d.outcome is not None)
     ended = None
@@ -114,10 +133,11 @@ def build(store: Store, clock: Clock, *, finished: bool) -> Expected:
         clock.now = T0 + timedelta(seconds=900)
         store.set_campaign_state(campaign.id, CampaignState.FAILED, "20 of 30 devices updated, below 0.9")
         ended = clock.now.isoformat()
-    # Worked out by hand from the stages' steps (pending 0, multicast_setup 1, multicast_ready 2,
-    # fragmentation_setup 3, receiving 4, status_reported 5, done and failed 6; unknown 0):
-    # running north (16 + 9 + 4 + 1) / (6 × 12), south (10 + 3) / (6 × 10), all (4 + 14 + 9 + 20 + 36 + 6) / 180.
-    progress = {"north": 41.7, "south": 21.7, "east": 100.0, "": 49.4}
+    # Worked out by hand from fuota.views.progress's definition, read any time after T0 + 460 s (every read path
+    # takes the wall clock's now): north's last fragment went out at T0 + 436 s and its finishing (as long as its
+    # set-up, 20 s) is past, so 10 + 80 + 10 × 0.99 = 99.9; south is in the second of two set-up phases, with no
+    # end time given: 10 × 1/2 = 5; east is done: 100. The campaign: (12 × 99.9 + 10 × 5 + 8 × 100) / 30 = 68.3.
+    progress = {"north": 99.9, "south": 5.0, "east": 100.0, "": 68.3}
     if finished:
         progress = dict.fromkeys(progress, 100.0)
     devices = sum(stages.values())

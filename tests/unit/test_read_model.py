@@ -11,7 +11,7 @@ import pytest
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
 from fuota.core.reasons import CATEGORIES, Category
 from fuota.store import EventKind, NewDeployment, NewEvent, Store
-from fuota.views.model import campaign_list, campaign_overview, fleet_counts, status_data, time_left
+from fuota.views.model import campaign_list, campaign_overview, fleet_counts, status_data
 from fuota.views.rows import DeviceFilter, FilterError, devices_page
 from tests.support.sample_campaign import GONE, MISSING, build, euis
 from tests.support.store_helpers import T0, Clock, campaign_settings
@@ -35,13 +35,29 @@ def test_counts_hold_every_stage_and_outcome_zeros_included(store: tuple[Store, 
     assert summary["success_threshold"] == 0.9 and summary["redundancy_percent"] == 30  # as the settings say
 
 
-def test_progress_is_the_stage_step_percent_and_100_once_ended(store: tuple[Store, Clock]) -> None:
+def test_progress_follows_what_the_back_ends_reported(store: tuple[Store, Clock]) -> None:
     s, clock = store
     expected = build(s, clock, finished=False)
-    overview = campaign_overview(s, 1)
-    assert overview["summary"]["progress"] == expected.progress == 49.4
-    shown = {d["task_name"]: d["progress"] for d in overview["deployments"]}
-    assert shown == {"north": 41.7, "south": 21.7, "east": 100.0}  # east ended Done while the others run
+    # At T0 + 300 s, by hand: north (IoTSquare, EnqueueFragment T0 + 40 → 440 s, 100 fragments: 4 s apart) has sent
+    # floor(260 / 4) + 1 = 66, so 10 + 80 × 0.66 = 62.8 %; its finishing is expected to last as its set-up did
+    # (40 − 20 s), so 140 + 20 = 160 s are left. South (Milesight, set-up, started T0 + 30 s, 5 s apart, 52
+    # fragments): 10 × 1/2 = 5 %, its set-up taken as 60 s (half the plan's 120 s) from its start, long past: 0 +
+    # 52 × 5 + 60 = 320 s. East is done. The campaign: (12 × 62.8 + 10 × 5 + 8 × 100) / 30 = 53.5 %, 320 s left.
+    overview = campaign_overview(s, 1, T0 + timedelta(seconds=300))
+    shown = {
+        d["task_name"]: (d["progress"], d["fragments_sent"], d["time_left_seconds"]) for d in overview["deployments"]
+    }
+    assert shown == {"north": (62.8, 66, 160.0), "south": (5.0, 0, 320.0), "east": (100.0, 81, 0.0)}
+    summary = overview["summary"]
+    assert (summary["progress"], summary["time_left_seconds"], summary["phase"]) == (53.5, 320.0, "setup")
+    assert (summary["fragments_sent"], summary["fragments_total"], summary["settled"]) == (147, 233, 9)
+    assert summary["ends_at"] == (T0 + timedelta(seconds=620)).isoformat()
+    # Without a `now`, the progress is read as of the latest change the store holds: T0 + 300 s here too.
+    assert campaign_overview(s, 1)["summary"]["progress"] == 53.5
+    # Read a day later (as the read paths' test does), with the wall clock's now: the sample's own numbers.
+    later = campaign_overview(s, 1, T0 + timedelta(days=1))
+    assert later["summary"]["progress"] == expected.progress == 68.3
+    assert {d["task_name"]: d["progress"] for d in later["deployments"]} == {"north": 99.9, "south": 5.0, "east": 100.0}
 
 
 def test_progress_is_100_for_a_finished_campaign(store: tuple[Store, Clock]) -> None:
@@ -51,6 +67,9 @@ def test_progress_is_100_for_a_finished_campaign(store: tuple[Store, Clock]) -> 
     assert overview["summary"]["progress"] == 100.0
     assert {d["progress"] for d in overview["deployments"]} == {100.0}
     assert (overview["summary"]["state"], overview["summary"]["pending"]) == ("Failed", 0)
+    # What an ended campaign shows instead of its 100 %: 20 of its 30 devices updated.
+    assert overview["summary"]["updated_share"] == pytest.approx(20 / 30)
+    assert (overview["summary"]["time_left_seconds"], overview["summary"]["phase"]) == (0.0, "ended")
 
 
 def test_started_is_the_campaign_going_running_not_a_deployment_moving(store: tuple[Store, Clock]) -> None:
@@ -144,17 +163,6 @@ def test_retries_are_the_retry_events_with_the_last_ones_time_and_cause(store: t
     assert fleet_counts(s).retries == 4 and fleet_counts(s).anomalies == 1  # south's retry is an anomaly too
 
 
-def test_time_left_at_the_pace_so_far(store: tuple[Store, Clock]) -> None:
-    s, clock = store
-    build(s, clock, finished=False)
-    summary = campaign_overview(s, 1)["summary"]  # 49.4 % in, started at T0 + 10 s
-    now = T0 + timedelta(seconds=110)
-    assert time_left(summary, now) == pytest.approx(100 * (100 - 49.4) / 49.4)
-    assert time_left({**summary, "started_at": None}, now) is None
-    assert time_left({**summary, "progress": 0.0}, now) is None
-    assert time_left({**summary, "progress": 100.0}, now) is None
-
-
 def test_the_campaign_list_and_the_fleet_count_every_campaign(store: tuple[Store, Clock]) -> None:
     s, clock = store
     build(s, clock, finished=True)
@@ -166,6 +174,7 @@ def test_the_campaign_list_and_the_fleet_count_every_campaign(store: tuple[Store
         ("paths", "Failed", 30, 0, 100.0),
     ]
     assert rows[1]["backends"] == ["iotsquare", "milesight"] and rows[1]["outcomes"]["updated"] == 20
+    assert rows[1]["updated_share"] == pytest.approx(20 / 30) and rows[0]["updated_share"] == 0
     fleet = fleet_counts(s)
     assert fleet.campaigns == {state.value: 0 for state in CampaignState} | {"Scheduled": 1, "Failed": 1}
     assert sum(fleet.devices.values()) == 32 and fleet.devices["pending", None] == 2

@@ -10,6 +10,7 @@ import pytest
 
 from fuota.backends.errors import AuthError, MalformedAnswer, RejectedError, TransientError
 from fuota.core.model import CampaignState, DeploymentState, Outcome, Preparation, Stage
+from fuota.core.reports import TaskProgress
 from fuota.core.settings import CampaignSettings
 from fuota.service.runner import Runner
 from fuota.store import EventKind, NewDeployment, Store
@@ -265,3 +266,27 @@ def test_a_back_end_that_fragments_otherwise_is_one_anomaly(store: Store, clock:
     assert drive(runner(store, backend, clock), cid, clock) is CampaignState.DONE
     (anomaly,) = store.events(cid, EventKind.ANOMALY)
     assert anomaly.cause == "c-1: the back end's plan differs: nbFrag = 16, fuota planned 15"
+
+
+def test_the_back_end_s_progress_facts_are_stored_with_each_polled_step(store: Store, clock: Clock) -> None:
+    backend = MemoryBackend()
+    cid = launch(store, [euis(2)])
+    original = backend.status
+    said: list[TaskProgress] = []
+
+    def status(ref):
+        answer = original(ref)
+        facts = TaskProgress(phase_started_at=clock.now.replace(microsecond=0), fragments_total=19)
+        said.append(facts)
+        return type(answer)(answer.state, answer.raw, facts)
+
+    backend.status = status  # type: ignore[method-assign]
+    run = runner(store, backend, clock)
+    while not said:
+        run.tick(cid)
+        clock.advance(0.5)
+    (record,) = store.deployments(cid)
+    assert record.progress == said[-1].as_json() and TaskProgress.from_json(record.progress) == said[-1]
+    assert drive(run, cid, clock) is CampaignState.DONE
+    (record,) = store.deployments(cid)
+    assert TaskProgress.from_json(record.progress) == said[-1]  # the last one reported, the Done one

@@ -22,12 +22,13 @@ import re
 import ssl
 import string
 
-from fuota.backends import answers
+from fuota.backends import answers, facts
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import RejectedError, TransientError
 from fuota.backends.iotsquare import codes
 from fuota.backends.iotsquare.http import IoTSquareHTTP
 from fuota.core.model import normalize_eui
+from fuota.core.reports import TaskProgress
 
 __all__ = ["GROUP_FIELDS", "IoTSquareBackend", "group_identity"]
 
@@ -81,6 +82,17 @@ def _option(options: dict[str, object], field: str) -> object:
     """The group field `field` of `options`, under its spec name or its alias; None when absent."""
     value = options.get(field)
     return options.get(GROUP_FIELDS[field]) if value is None else value
+
+
+def _progress(raw: dict[str, object]) -> TaskProgress:
+    """The progress facts of a fuota/status answer (section 9.3), each None where absent or impossible."""
+    nb_frag, redundancy = facts.count(raw.get("nbFrag")), facts.count(raw.get("redundancy"))
+    return TaskProgress(
+        task_started_at=facts.epoch_ms(raw.get("createtime")),
+        phase_started_at=facts.epoch_ms(raw.get("updatetime")),
+        phase_ends_at=facts.epoch_ms(raw.get("nextStepTime")),  # −1 (no next step) reads as None
+        fragments_total=None if nb_frag is None or redundancy is None else nb_frag + redundancy,
+    )
 
 
 def _as_bool(value: object) -> bool:
@@ -292,14 +304,16 @@ class IoTSquareBackend:
         )
 
     def status(self, ref: TaskRef) -> TaskStatus:
-        """The task's state (section 9.3) mapped to a DeploymentState; `raw` is IoTSquare's data object."""
+        """The task's state (section 9.3) mapped to a DeploymentState; `raw` is IoTSquare's data object; `progress`
+        its times (createtime, updatetime: when the state began, nextStepTime: when it ends) and its fragments
+        (nbFrag + redundancy)."""
         envelope = self._http.call("GET", _FUOTA_STATUS, params=self._ids(ref))
         with self._http.answer_shape(_FUOTA_STATUS):
             raw = dict(answers.obj(envelope.data, "data"))
             if not isinstance(raw.get("state"), str):
                 # Without it the task would read as Unknown: a garbled answer must not move the deployment.
                 raise TypeError(f"state = {raw.get('state')!r}, not a task state's name")
-        return TaskStatus(codes.task_state(raw.get("state")), raw)
+        return TaskStatus(codes.task_state(raw.get("state")), raw, _progress(raw))
 
     def devices(self, ref: TaskRef) -> list[DeviceReport]:
         """Every device of the task (all pages of fuota/device/list), its Stage mapped and its fields verbatim."""

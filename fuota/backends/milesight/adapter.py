@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fuota.backends import answers
+from fuota.backends import answers, facts
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import NotFoundError, RejectedError
 from fuota.backends.milesight import codes
 from fuota.backends.milesight.mqtt import NsApiClient
 from fuota.core.model import normalize_eui
+from fuota.core.reports import TaskProgress
 
 __all__ = ["FRAGMENT_HEADER", "MilesightBackend", "check_task_options"]
 
@@ -125,6 +126,19 @@ def _started_at(options: dict[str, object]) -> str:
             raise RejectedError(f"started_at = {value!r} has no time zone: write e.g. 2026-11-24T02:00:00Z")
     when = when.astimezone(UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _progress(entry: dict[str, Any]) -> TaskProgress:
+    """The progress facts of a task's entry (section 6.2), each None where absent or impossible."""
+    fragment_info = entry.get("fragmentInfo")
+    interval = fragment_info.get("fragmentInterval") if isinstance(fragment_info, dict) else None
+    return TaskProgress(
+        task_started_at=facts.timestamp(entry.get("startedAt")),
+        phase_started_at=facts.timestamp(entry.get("updatedAt")),
+        fragment_interval_s=facts.interval_ms(interval),
+        devices_done=facts.count(entry.get("doneDevices")),
+        devices_total=facts.count(entry.get("totalDevices")),
+    )
 
 
 def _firmware_version(item: dict[str, Any]) -> str | None:
@@ -314,7 +328,8 @@ class MilesightBackend:
             return TaskRef(spec.name, {"taskId": int(str(body["id"])), "gatewayEUI": gateway})
 
     def status(self, ref: TaskRef) -> TaskStatus:
-        """The task's state from its entry in the task list (section 6.2); `raw` is that entry verbatim."""
+        """The task's state from its entry in the task list (section 6.2); `raw` is that entry verbatim; `progress`
+        its times (startedAt; updatedAt: its latest change of status), fragmentInterval and devices done of total."""
         gateway, task_id = self._ids(ref)
         tasks = self._api.pages(gateway, _TASK, {"search": ref.name}, "tasks", "total")
         with self._api.answer_shape(gateway, _TASK):
@@ -325,7 +340,7 @@ class MilesightBackend:
                 f"back end {self.name!r}: task {task_id} ({ref.name}) is not on gateway {gateway.upper()}: it was "
                 "deleted there"
             )
-        return TaskStatus(codes.task_state(entry.get("status")), dict(entry))
+        return TaskStatus(codes.task_state(entry.get("status")), dict(entry), _progress(entry))
 
     def devices(self, ref: TaskRef) -> list[DeviceReport]:
         """Every device of the task (all pages, section 6.7): Stage and reason from its codes, the firmware version it
