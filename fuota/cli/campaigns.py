@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from fuota.campaign import load_campaign
-from fuota.cli.common import JsonOption, fail, find, load, open_store, out
+from fuota.cli.common import JsonOption, err, fail, find, load, open_store, out
 from fuota.config import Config
 from fuota.core.model import CampaignState
 from fuota.core.settings import ConfigError
@@ -20,6 +21,14 @@ if TYPE_CHECKING:
 
 __all__ = ["abort", "launch", "plan", "retry", "run"]
 
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict-duty-cycle",
+        help="Refuse (exit 2) a fragment interval shorter than the region's duty cycle allows, instead of warning.",
+    ),
+]
+
 
 def plan(
     campaign_file: Path,
@@ -28,26 +37,36 @@ def plan(
     loss: Annotated[float | None, typer.Option(min=0, max=0.99, help="Fragment loss (default: expected_loss).")] = None,
     sweep: Annotated[bool, typer.Option("--sweep", help="Share decoding for redundancy × loss.")] = False,
     chart: Annotated[Path | None, typer.Option(help="Write the sweep as an SVG chart here.")] = None,
+    strict_duty_cycle: StrictOption = False,
 ) -> None:
-    """Show what would be sent and forecast it: pacing, duration, share decoding. Sends and stores nothing.
+    """A dry run: check what can be checked and forecast what would be sent. Sends and stores nothing.
 
-    --target finds the smallest redundancy whose share of decoding devices reaches it (Monte Carlo on the real
-    TS004 matrix, with a 95 % interval); --sweep tabulates redundancy × loss and --chart draws it.
+    Asks the back end, read-only, for what it can tell (token, reachability, registered devices, an existing
+    group's members); forecasts pacing (the interval sent, or estimated where the back end paces by itself),
+    duration, finish time and the share of devices decoding, and warns of a duty-cycle breach or a forecast below
+    success_threshold. --target finds the smallest redundancy whose share of decoding devices reaches it (Monte
+    Carlo on the real TS004 matrix, with a 95 % interval); --sweep tabulates redundancy × loss and --chart draws it.
     """
+    from fuota.cli.plan_output import target_progress
     from fuota.planning.forecast import sweep_svg
 
     config = load()
     try:
-        planned = service.plan(config, load_campaign(campaign_file))
+        planned = service.plan(config, load_campaign(campaign_file), check=True)
+        service.duty_cycle_issues(config, planned, strict_duty_cycle)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    data = service.forecast(planned, loss=loss, target=target, sweep=sweep or chart is not None)
+    with target_progress(target is not None) as progress:
+        data = service.forecast(
+            config, planned, loss=loss, target=target, sweep=sweep or chart is not None, progress=progress
+        )
     if chart is not None and "sweep" in data:
         chart.write_text(sweep_svg(data["sweep"]), encoding="utf-8")
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    from fuota.cli.printing import print_plan, print_sweep
+    from fuota.cli.plan_output import print_plan
+    from fuota.cli.printing import print_sweep
 
     print_plan(out, data)
     if "sweep" in data:
@@ -56,24 +75,28 @@ def plan(
         out.print(f"chart written to {chart}")
 
 
-def _launch(campaign_file: Path) -> tuple[Config, Store, CampaignRecord, bool]:
+def _launch(campaign_file: Path, strict: bool = False) -> tuple[Config, Store, CampaignRecord, bool, list[str]]:
     config = load()
     try:
-        planned = service.plan(
-            config, load_campaign(campaign_file)
-        )  # before the store opens: bad input leaves no trace
+        # Before the store opens: bad input (and a strict duty-cycle breach) leaves no trace.
+        planned = service.plan(config, load_campaign(campaign_file))
+        warnings = service.duty_cycle_issues(config, planned, strict)
         store = open_store(config)
         record, resumed = service.launch(store, planned)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    return config, store, record, resumed
+    for warning in warnings:
+        err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
+    return config, store, record, resumed, warnings
 
 
-def launch(campaign_file: Path, as_json: JsonOption = False) -> None:
-    """Validate and store a campaign in Scheduled (or find the one of that name under way); print its id."""
-    _, store, record, resumed = _launch(campaign_file)
+def launch(campaign_file: Path, as_json: JsonOption = False, strict_duty_cycle: StrictOption = False) -> None:
+    """Validate and store a campaign in Scheduled (or find the one of that name under way); print its id. A
+    fragment interval shorter than the duty cycle allows is warned of (refused with --strict-duty-cycle)."""
+    _, store, record, resumed, warnings = _launch(campaign_file, strict_duty_cycle)
     if as_json:
-        print(json.dumps({"id": record.id, "name": record.name, "state": record.state, "resumed": resumed}))
+        data = {"id": record.id, "name": record.name, "state": record.state, "resumed": resumed}
+        print(json.dumps(data | {"warnings": warnings}))
     else:
         out.print(f"{'resumed' if resumed else 'launched'} campaign {record.id} ({record.name}), {record.state}")
     store.close()
@@ -81,7 +104,7 @@ def launch(campaign_file: Path, as_json: JsonOption = False) -> None:
 
 def run(campaign_file: Path) -> None:
     """Launch (or resume) the campaign and drive it to the end in the foreground, showing progress."""
-    config, store, record, resumed = _launch(campaign_file)
+    config, store, record, resumed, _ = _launch(campaign_file)
     _drive(config, store, record, "resuming" if resumed else "running")
 
 

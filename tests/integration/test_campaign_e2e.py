@@ -137,7 +137,7 @@ def test_existing_multicast_group(tmp_path: Path) -> None:
 
 def test_a_refused_token_stops_the_run_and_keeps_the_campaign(tmp_path: Path) -> None:
     euis = fleet_euis(5, seed=11)
-    with IoTSquareSim(devices=euis, speed=400) as sim:
+    with IoTSquareSim(devices=euis, speed=400, fragment_interval=2) as sim:
         write_config(tmp_path, iotsquare(sim.url, token="not-the-token"))
         write_campaign(tmp_path, "locked", euis, firmware=FIRMWARE)
         result = fuota(tmp_path, "run", "c.toml")
