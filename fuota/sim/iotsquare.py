@@ -55,7 +55,7 @@ class IoTSquareSim:
     join an auto-configured group (in a manual one the server counts them joined, as the spec says, but they
     hear no fragment). `speed` is simulated seconds per real second (0 freezes the clock: move it with
     `clock.advance`); `join_delay`, `fragment_interval` and `phase_time` are simulated seconds (`fragment_interval`
-None: each task paces as the real server would, the interval `fuota plan` estimates). `faults` are the
+    None: each task paces as the real server would, the interval `fuota plan` estimates). `faults` are the
     answers' faults (`busy_rate` and `delay` are shortcuts for the same fields when `faults` is not given); the
     `faults` attribute changes them while serving. `seed` makes the channels, descriptors and faults reproducible.
     """
@@ -187,6 +187,13 @@ None: each task paces as the real server would, the interval `fuota plan` estima
         done["fuota/create"] is the number of tasks really created."""
         with self._lock:
             return Counter(self._done)
+
+    @property
+    def fragment_phases(self) -> list[tuple[str, float, float]]:
+        """Every task's fragment phase as created, on the simulated clock: (firmwareName, EnqueueFragment's start,
+        its end), seconds — kept after the group is deleted. A rehearsal compares its length with `fuota plan`'s."""
+        with self._lock:
+            return list(self._tasks.phases)
 
     def device(self, dev_eui: str) -> VirtualDevice:
         """The virtual device `dev_eui`, its decoder brought up to now (`.session.decoder`, `.session.received`)."""

@@ -186,6 +186,7 @@ class TaskBook:
     ) -> None:
         self.groups, self.timing, self.frag_size, self._rng, self.clock = groups, timing, frag_size, rng, clock
         self.tasks: dict[int, FuotaTask] = {}
+        self.phases: list[tuple[str, float, float]] = []  # each task's fragment phase (name, start, end), kept
         self._next_id = 1
 
     def advance(self, now: float) -> None:
@@ -223,6 +224,7 @@ class TaskBook:
         descriptor = base64.b64encode(self._rng.bytes(4)).decode()
         task = FuotaTask(self._next_id, group, name, image, plan, descriptor, now, self.timing, self.clock)
         self.tasks[task.fd_id] = task
+        self.phases.append((name, task.enqueue_at, task.status_at))
         self._next_id += 1
         return Reply()
 

@@ -216,9 +216,8 @@ def write_campaign(
         image=firmware,
         name=name,
         backend=backend,
-        redundancy_percent=30,
         devices=devices,
-        **fields,
+        **{"redundancy_percent": 30, **fields},  # 30 unless `fields` say otherwise
         iotsquare=table,
     )
 
