@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -14,12 +14,24 @@ from fuota.cli.common import JsonOption, err, fail, find, load, open_store, out
 from fuota.config import Config
 from fuota.core.model import CampaignState
 from fuota.core.settings import ConfigError
-from fuota.service import campaigns as service
 
 if TYPE_CHECKING:
     from fuota.store import CampaignRecord, Store
 
 __all__ = ["abort", "launch", "plan", "retry", "run"]
+
+
+class _Service:
+    """fuota.service.campaigns, imported on first use: it pulls in the store (SQLAlchemy, Alembic: half a second),
+    which `fuota plan` never needs."""
+
+    def __getattr__(self, name: str) -> Any:
+        from fuota.service import campaigns
+
+        return getattr(campaigns, name)
+
+
+service = _Service()
 
 StrictOption = Annotated[
     bool,
@@ -53,15 +65,17 @@ def plan(
     """
     from fuota.cli.plan_output import target_progress
     from fuota.planning.forecast import sweep_svg
+    from fuota.service import forecasting
+    from fuota.service.planned import plan as plan_campaign
 
     config = load()
     try:
-        planned = service.plan(config, load_campaign(campaign_file), check=not offline)
-        service.duty_cycle_issues(config, planned, strict_duty_cycle)
+        planned = plan_campaign(config, load_campaign(campaign_file), check=not offline)
+        forecasting.duty_cycle_issues(config, planned, strict_duty_cycle)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
     with target_progress(target is not None) as progress:
-        data = service.forecast(
+        data = forecasting.forecast(
             config, planned, loss=loss, target=target, sweep=sweep or chart is not None, progress=progress
         )
     if chart is not None and "sweep" in data:

@@ -113,8 +113,9 @@ def _earliest_basis(columns: np.ndarray, lost: np.ndarray, coded: np.ndarray, n_
     for col in range(width):
         while n_lost[active - 1] <= col:
             active -= 1
-        live = words[:active]
-        has = (live[:, :, col >> 6] >> np.uint64(col & 63)) & np.uint64(1)
+        # Columns before `col` are already cleared in every row: only the words from this column's on change.
+        live = words[:active, :, col >> 6 :]
+        has = (live[:, :, 0] >> np.uint64(col & 63)) & np.uint64(1)
         pivot = has.argmax(axis=1)  # the earliest row holding the column
         index = np.arange(active)
         found = has[index, pivot].astype(bool)

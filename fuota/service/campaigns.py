@@ -24,14 +24,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fuota.backends.base import Backend, PlanRequest
-from fuota.backends.registry import kind_of, make_backend
-from fuota.campaign import Campaign, CampaignFile, table_of
+from fuota.backends.base import Backend
+from fuota.backends.registry import make_backend
+from fuota.campaign import Campaign, CampaignFile
 from fuota.config import Config
 from fuota.core.model import CampaignState, Outcome
-from fuota.core.settings import DEFAULT_JOIN_TIMEOUT, CampaignSettings, ConfigError
+from fuota.core.settings import ConfigError
 from fuota.service.forecasting import duty_cycle_issues, forecast
-from fuota.service.planned import CampaignPlan
+from fuota.service.planned import CampaignPlan, plan
 from fuota.service.runner import LEASE, Clock, Runner
 from fuota.store import CampaignRecord, NewDeployment, Store
 
@@ -47,38 +47,6 @@ __all__ = [
     "retry",
     "run",
 ]
-
-
-def plan(config: Config, campaign: Campaign, *, check: bool = False) -> CampaignPlan:
-    """The deployments the campaign fans out into on its back end, and its settings; ConfigError when it cannot be
-    sent as written. The back end's kind decides (fuota/backends/<vendor>/kind.py): IoTSquare, one deployment per
-    multicast group; Milesight, one per gateway (asked over the broker, nothing is sent). With `check`, the kind
-    also asks its back end what it can tell before sending (BackendKind.check: token, reachability, devices,
-    groups): `fuota plan` is a dry run that finds what `run` would meet."""
-    file = campaign.file
-    backend = config.backend(file.backend)
-    kind = kind_of(backend.kind)
-    request = PlanRequest(
-        campaign.name, campaign.devices, len(campaign.firmware), file.redundancy_percent, table_of(file, kind.name)
-    )
-    planned = kind.plan(file.backend, backend, request)
-    settings = CampaignSettings(
-        name=campaign.name,
-        backend=file.backend,
-        kind=kind.name,
-        redundancy_percent=file.redundancy_percent,
-        start=file.start,
-        window=file.window,
-        success_threshold=file.success_threshold,
-        expected_loss=file.expected_loss,
-        join_timeout=DEFAULT_JOIN_TIMEOUT if planned.join_timeout is None else planned.join_timeout,
-        expected_version=planned.expected_version,
-        firmware_path=None if campaign.firmware_path is None else str(campaign.firmware_path),
-        devices_file=None if file.devices_file is None else str(file.devices_file),
-        target=planned.target,
-    )
-    checks = tuple(kind.check(file.backend, backend, planned)) if check else ()
-    return CampaignPlan(campaign, settings, planned.deployments, checks)
 
 
 def launch(store: Store, planned: CampaignPlan) -> tuple[CampaignRecord, bool]:
