@@ -245,7 +245,7 @@ class IoTSquareBackend:
         the server cannot be reached (after the configured retries)."""
         self._http.call("GET", _MCGROUP_LIST, params={"pageNo": 1, "pageSize": 1})
 
-    def registered(self, devices: tuple[str, ...], workers: int = 16) -> dict[str, bool]:
+    def registered(self, devices: tuple[str, ...], workers: int = 8) -> dict[str, bool]:
         """{DevEUI: registered} through device/status (3.2.5), `workers` requests in flight: 4001 means not."""
         from concurrent.futures import ThreadPoolExecutor
 
