@@ -78,7 +78,7 @@ def _plain_target(nb_frag: int, redundancy: int, target: float, loss: float, tri
 def _fuota_compute(size: int, deployments: int, loss: float, target: float | None) -> None:
     """Today's forecast compute of the same plan, caches emptied: what the command spends beyond start-up and checks."""
     frag = codec.plan(size, 48, percent=30, rounding=codec.Rounding.IOTSQUARE)
-    forecasting._needs.cache_clear()  # the command starts with an empty cache too
+    forecasting.forget()  # the command starts with an empty cache too
     for _ in range(deployments):
         forecasting.forecast(frag, region="EU868", expected_loss=loss, success_threshold=0.9)
     if target is not None:

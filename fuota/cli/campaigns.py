@@ -74,7 +74,7 @@ def plan(
         forecasting.duty_cycle_issues(config, planned, strict_duty_cycle)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    with target_progress(target is not None) as progress:
+    with target_progress() as progress:
         data = forecasting.forecast(
             config, planned, loss=loss, target=target, sweep=sweep or chart is not None, progress=progress
         )

@@ -23,15 +23,16 @@ def _duration(seconds: float) -> str:
 
 
 @contextmanager
-def target_progress(wanted: bool) -> Iterator[Callable[[float], None] | None]:
-    """A bar for the `--target` search on stderr when `wanted` and stderr is a terminal; yields the function told
-    the share done (None otherwise, so that pipes and JSON stay clean)."""
+def target_progress(wanted: bool = True) -> Iterator[Callable[[float], None] | None]:
+    """A bar on stderr, when `wanted` and stderr is a terminal, for each Monte Carlo the forecast runs (the share,
+    the redundancy reaching success_threshold or --target); yields the function told the share done of the current
+    one (None otherwise, so that pipes and JSON stay clean). Each computation starts the bar again."""
     if not wanted or not err.is_terminal:
         yield None
         return
-    columns = (TextColumn("finding the redundancy for --target"), BarColumn(), TimeElapsedColumn())
+    columns = (TextColumn("forecasting (Monte Carlo on the TS004 matrix)"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("target", total=1.0)
+        task = bar.add_task("forecast", total=1.0)
         yield lambda done: bar.update(task, completed=done)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from html import escape
 
 import numpy as np
@@ -22,7 +21,7 @@ from fuota.planning.decoding import received_iid, share, smallest, sweep
 from fuota.planning.needed import Progress, needed
 from fuota.planning.pacing import duty_cycle, pace
 
-__all__ = ["SETUP_SECONDS", "forecast", "recommendation", "sweep_svg", "sweep_table", "trials_for"]
+__all__ = ["SETUP_SECONDS", "forecast", "forget", "recommendation", "sweep_svg", "sweep_table", "trials_for"]
 
 SETUP_SECONDS = 120.0
 """An estimate of what a deployment spends besides sending fragments: session set-up, status round, clean-up."""
@@ -39,13 +38,27 @@ def trials_for(nb_frag: int) -> int:
     return max(_MIN_TRIALS, TRIALS * _FULL_TRIALS_UP_TO // nb_frag)
 
 
-@lru_cache(maxsize=32)
-def _needs(nb_frag: int, ceiling: int, loss: float, seed: int = 0) -> np.ndarray:
-    # Deployments of one campaign share their fragmentation: their forecast is computed once.
-    received = received_iid(trials_for(nb_frag), nb_frag + ceiling, loss, np.random.default_rng(seed))
-    found = needed(nb_frag, ceiling, received)
-    found.setflags(write=False)
-    return found
+_CACHE: dict[tuple[int, int, float, int], np.ndarray] = {}
+_CACHE_SIZE = 32
+
+
+def _needs(nb_frag: int, ceiling: int, loss: float, seed: int = 0, progress: Progress | None = None) -> np.ndarray:
+    """Each trial's needed redundancy, up to `ceiling`. Deployments of one campaign share their fragmentation, and
+    the share, the threshold's and the target's redundancy read the same trials: each is computed once."""
+    key = (nb_frag, ceiling, loss, seed)
+    if key not in _CACHE:
+        received = received_iid(trials_for(nb_frag), nb_frag + ceiling, loss, np.random.default_rng(seed))
+        found = needed(nb_frag, ceiling, received, progress=progress)
+        found.setflags(write=False)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = found
+    return _CACHE[key]
+
+
+def forget() -> None:
+    """Empty the cache of trials (a benchmark's cold start)."""
+    _CACHE.clear()
 
 
 def _ceiling(nb_frag: int, redundancy: int) -> int:
@@ -62,14 +75,15 @@ def forecast(
     expected_loss: float,
     success_threshold: float | None = None,
     start: datetime | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, object]:
     """The `plan` object of one deployment, as `fuota plan --json` prints it: its fragmentation, pacing (the
     interval sent, or `estimated`), its duty-cycle check, duration, finish time, and the share of devices decoding
     at `expected_loss` with, when that is below `success_threshold`, the redundancy that reaches it. Where the
     pacing cannot be known (a region or data rate fuota's tables lack), its fields are None and `pacing_unknown`
-    says why; the decoding forecast does not depend on it."""
+    says why; the decoding forecast does not depend on it. `progress` is told the share of the Monte Carlo done."""
     nb_frag, redundancy = frag.nb_frag, frag.redundancy
-    needs = _needs(nb_frag, redundancy, expected_loss)
+    needs = _needs(nb_frag, redundancy, expected_loss, progress=progress)
     found_share = share(needs, redundancy)
     found: dict[str, object] = {
         "nb_frag": nb_frag,
@@ -92,7 +106,9 @@ def forecast(
         "below_threshold": None,
     }
     if success_threshold is not None and found_share.p < success_threshold:
-        found["below_threshold"] = recommendation(nb_frag, redundancy, None, success_threshold, expected_loss)
+        found["below_threshold"] = recommendation(
+            nb_frag, redundancy, None, success_threshold, expected_loss, progress=progress
+        )
     try:
         speed = pace(frag.frag_size, region, dr, interval_ms)
     except (ValueError, KeyError) as exc:
@@ -128,11 +144,7 @@ def recommendation(
     """The smallest redundancy reaching `target` at `loss` (as a count and as redundancy_percent), its share with
     the trials and interval, and the send time it adds at `interval_ms`. `progress` is told the share done."""
     ceiling = _ceiling(nb_frag, redundancy)
-    if progress is None:
-        needs = _needs(nb_frag, ceiling, loss, seed)
-    else:  # not cached: the caller shows it being computed
-        received = received_iid(trials_for(nb_frag), nb_frag + ceiling, loss, np.random.default_rng(seed))
-        needs = needed(nb_frag, ceiling, received, progress=progress)
+    needs = _needs(nb_frag, ceiling, loss, seed, progress)
     found = smallest(needs, target, ceiling)
     base = {"target": target, "loss": loss, "trials": len(needs)}
     if found is None:

@@ -70,7 +70,7 @@ def forecast(
     """What `fuota plan` shows, JSON-ready: the firmware, the deployments each with its fragmentation and forecast
     (pacing, duty cycle, duration, share decoding at `loss`, by default the campaign's expected_loss), the
     campaign's finish time and total duration, the checks run, warnings, the smallest redundancy reaching `target`
-    (`progress` is told how far that search is) and a redundancy × loss sweep."""
+    and a redundancy × loss sweep. `progress` is told the share done of each Monte Carlo as it runs."""
     settings = planned.settings
     rate = settings.expected_loss if loss is None else loss
     pacing = kind_of(settings.kind).pacing(settings.target)
@@ -84,7 +84,7 @@ def forecast(
             "plan": forecast_deployment(
                 d.frag, region=pacing.region, dr=pacing.dr, interval_ms=pacing.interval_ms,
                 max_interval_ms=pacing.max_interval_ms, expected_loss=rate,
-                success_threshold=settings.success_threshold, start=settings.start,
+                success_threshold=settings.success_threshold, start=settings.start, progress=progress,
             ),
         }
         for d in planned.deployments

@@ -10,6 +10,10 @@ send_duration_s.
 from __future__ import annotations
 
 import json
+import os
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +156,32 @@ def test_a_forecast_below_the_success_threshold_is_warned_with_the_redundancy_th
         write_campaign(tmp_path, "lossy", euis, firmware=FIRMWARE, success_threshold=0.9, redundancy_percent=percent)
         better = _plan(tmp_path, "--loss", "0.25")
         assert better["warnings"] == [] and better["deployments"][0]["plan"]["p_decode"] >= 0.9
+
+
+def test_plan_target_shows_its_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    euis = fleet_euis(3, seed=66)
+    with IoTSquareSim(devices=euis, speed=0) as sim:
+        write_config(tmp_path, iotsquare(sim.url))
+        write_campaign(tmp_path, "target", euis, firmware=FIRMWARE)
+        args = ["plan", "c.toml", "--json", "--target", "0.95", "--loss", "0.25"]
+        command = [sys.executable, "-m", "fuota", "--config", str(tmp_path / "fuota.toml"), *args]
+        leader, follower = os.openpty()  # stderr on a terminal, stdout a pipe: the bar goes to stderr only
+        try:
+            result = subprocess.run(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=follower, timeout=120)
+            os.close(follower)
+            shown = b""
+            while select.select([leader], [], [], 0.5)[0]:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        finally:
+            os.close(leader)
+        assert result.returncode == 0
+        assert json.loads(result.stdout)["recommendations"][0]["redundancy"] is not None
+        assert b"forecasting" in shown
+        piped = fuota(tmp_path, *args)
+        assert piped.returncode == 0 and "forecasting" not in piped.stderr
