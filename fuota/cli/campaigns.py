@@ -63,7 +63,7 @@ def plan(
     Carlo on the real TS004 matrix, with a 95 % interval); --sweep tabulates redundancy × loss and --chart draws it.
     --offline skips the back-end checks (Milesight planning still asks the gateways which devices each knows).
     """
-    from fuota.cli.plan_output import target_progress
+    from fuota.cli.plan_output import forecast_progress
     from fuota.planning.forecast import sweep_svg
     from fuota.service import forecasting
     from fuota.service.planned import plan as plan_campaign
@@ -74,7 +74,7 @@ def plan(
         forecasting.duty_cycle_issues(config, planned, strict_duty_cycle)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    with target_progress() as progress:
+    with forecast_progress() as progress:
         data = forecasting.forecast(
             config, planned, loss=loss, target=target, sweep=sweep or chart is not None, progress=progress
         )

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from fuota.cli.common import err
 
-__all__ = ["print_plan", "target_progress"]
+__all__ = ["forecast_progress", "print_plan"]
 
 
 def _duration(seconds: float) -> str:
@@ -23,7 +23,7 @@ def _duration(seconds: float) -> str:
 
 
 @contextmanager
-def target_progress(wanted: bool = True) -> Iterator[Callable[[float], None] | None]:
+def forecast_progress(wanted: bool = True) -> Iterator[Callable[[float], None] | None]:
     """A bar on stderr, when `wanted` and stderr is a terminal, for each Monte Carlo the forecast runs (the share,
     the redundancy reaching success_threshold or --target); yields the function told the share done of the current
     one (None otherwise, so that pipes and JSON stay clean). Each computation starts the bar again."""
