@@ -92,11 +92,12 @@ def duty_cycle(speed: Pace, fragments: int, max_interval_ms: float | None = None
         "fragment_size": "fragment_size = {} B or less",
     }
     advice = " or ".join(ways[key].format(value) for key, value in fixes.items()) or "a faster data rate"
+    as_sent = round(fragments * speed.interval_ms / 1000, 1)
     warning = (
         f"fragment_interval = {speed.interval_ms:g} ms is shorter than {found.name}'s {duty} duty cycle allows "
         f"at DR{speed.dr} for {speed.frag_size} B fragments ({speed.min_interval_ms:.0f} ms): the campaign may "
-        f"breach the duty cycle, or the gateway may hold fragments back and take {at_minimum:g} s to send them; "
-        f"set {advice}"
+        f"breach the duty cycle; sending takes {as_sent:g} s at the interval sent, or {at_minimum:g} s if the "
+        f"gateway holds fragments back to keep to it; set {advice}"
     )
     return {"ok": False, "send_duration_s": at_minimum, "fixes": fixes, "warning": warning}
 
