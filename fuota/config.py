@@ -1,8 +1,9 @@
 """The configuration file: TOML, validated with pydantic, with clear errors naming field and value.
 
-Configuration is read from `--config`, else `$FUOTA_CONFIG`, else `./fuota.toml`; without any, fuota runs with a
-SQLite store in the current directory and no back ends. Environment variables override the file:
-`FUOTA_STORE_URL`, and `FUOTA_BACKEND_<NAME>_<FIELD>` for a back end's field (e.g. FUOTA_BACKEND_IOT_BASE_URL).
+Configuration is read from `--config`, else `$FUOTA_CONFIG`, else `./fuota.toml`; without any, fuota runs only when
+a store is named (`fuota --store URL` or `FUOTA_STORE_URL`), with no back end — never with a store it would create
+silently in whatever folder it was started from. Environment variables override the file: `FUOTA_STORE_URL`, and
+`FUOTA_BACKEND_<NAME>_<FIELD>` for a back end's field (e.g. FUOTA_BACKEND_IOT_BASE_URL).
 Tokens come from the file (`token`) or from an environment variable it names (`token_env`) and are kept as
 secrets: they never appear in output. A file that holds a secret and that users other than its owner may read
 draws a warning. Servers' certificates are verified (against `ca_file`/`tls_ca`, else the system's CAs) unless a
@@ -28,9 +29,11 @@ __all__ = [
     "BackendConfig",
     "Config",
     "ConfigError",
+    "ConfigNotFound",
     "DashboardConfig",
     "StoreConfig",
     "describe",
+    "find_config",
     "load_config",
     "read_toml",
 ]
@@ -143,17 +146,41 @@ def _environment_overrides(data: dict) -> dict:
     return data
 
 
-def load_config(path: Path | None = None) -> Config:
-    """Read the configuration from `path`, $FUOTA_CONFIG or ./fuota.toml, with environment overrides."""
-    if path is None and (env := os.environ.get("FUOTA_CONFIG")):
-        path = Path(env)
-    if path is None and Path("fuota.toml").is_file():
-        path = Path("fuota.toml")
+class ConfigNotFound(ConfigError):
+    """No configuration file where fuota looks, and no store named otherwise: the message lists where it looked."""
+
+
+def find_config(path: Path | None = None) -> tuple[Path | None, list[str]]:
+    """The configuration file to read — `path`, else $FUOTA_CONFIG, else ./fuota.toml when it exists — and, for
+    an error message, where fuota looked."""
+    if path is not None:
+        return path, [f"--config {path}"]
+    if env := os.environ.get("FUOTA_CONFIG"):
+        return Path(env), [f"$FUOTA_CONFIG = {env}"]
+    here = Path("fuota.toml")
+    tried = ["--config (not given)", "$FUOTA_CONFIG (not set)", f"./fuota.toml ({here.resolve()}: no such file)"]
+    return (here, tried) if here.is_file() else (None, tried)
+
+
+def load_config(path: Path | None = None, *, store_url: str | None = None) -> Config:
+    """Read the configuration from `path`, $FUOTA_CONFIG or ./fuota.toml, with environment overrides; `store_url`
+    (`fuota --store`) overrides every other store setting. Without a file, fuota only runs when a store is named
+    (`store_url` or $FUOTA_STORE_URL), with no back end: ConfigNotFound otherwise, naming the paths tried — a
+    command run in the wrong folder must not create a store there."""
+    path, tried = find_config(path)
+    if path is None and not store_url and not os.environ.get("FUOTA_STORE_URL"):
+        raise ConfigNotFound(
+            f"no configuration file found; tried {', '.join(tried)}. Run fuota in the folder of your fuota.toml, "
+            "pass --config FILE (or set FUOTA_CONFIG), or name a store with --store URL (or FUOTA_STORE_URL)"
+        )
     data = read_toml(path, "configuration file") if path is not None else {}
     if path is not None:
         _warn_if_others_can_read(path, data)
+    data = _environment_overrides(data)
+    if store_url and isinstance(data.get("store", {}), dict):
+        data["store"] = {**data.get("store", {}), "url": store_url}
     try:
-        return Config.model_validate(_environment_overrides(data))
+        return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe(exc, str(path or "configuration"))) from None
 

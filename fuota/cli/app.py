@@ -7,22 +7,42 @@ reading.py reads, daemon.py drives, sim.py simulates, demo.py shows the codec.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from fuota.cli import campaigns, daemon, demo, reading
-from fuota.cli.common import ConfigOption, State
+from fuota.cli.common import ConfigOption, State, StoreOption
 from fuota.cli.sim import sim_app
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="Orchestrate LoRaWAN FUOTA campaigns.", no_args_is_help=True, add_completion=False)
+# Plain help (no Rich panels): Typer's Rich help prints a "<bool>" type beside every flag, which takes no value.
+app = typer.Typer(
+    help="Orchestrate LoRaWAN FUOTA campaigns.", no_args_is_help=True, add_completion=False, rich_markup_mode=None
+)
 app.add_typer(sim_app, name="sim")
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        print(f"fuota {version('fuota')}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root(config: ConfigOption = None) -> None:
+def _root(
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    _: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """Orchestrate LoRaWAN FUOTA campaigns."""
     State.config_path = config
+    State.store_url = store
 
 
 for command in (

@@ -16,6 +16,7 @@ from fuota.core.model import CampaignState
 from fuota.core.settings import ConfigError
 
 if TYPE_CHECKING:
+    from fuota.service import retries
     from fuota.store import CampaignRecord, Store
 
 __all__ = ["abort", "launch", "plan", "retry", "run"]
@@ -93,36 +94,70 @@ def plan(
         out.print(f"chart written to {chart}")
 
 
-def _launch(campaign_file: Path, strict: bool = False) -> tuple[Config, Store, CampaignRecord, bool, list[str]]:
+UpdateOption = Annotated[
+    bool,
+    typer.Option(
+        "--update",
+        help="The campaign of that name is stored with other settings: store the file's instead (only while it is "
+        "Scheduled and nothing was sent).",
+    ),
+]
+
+
+def _launch(
+    campaign_file: Path, update: bool, strict: bool = False
+) -> tuple[Config, Store, CampaignRecord, bool, list[str]]:
     config = load()
     try:
         # Before the store opens: bad input (and a strict duty-cycle breach) leaves no trace.
         planned = service.plan(config, load_campaign(campaign_file))
         warnings = service.duty_cycle_issues(config, planned, strict)
         store = open_store(config)
-        record, resumed = service.launch(store, planned)
+        changes = _changes(store, planned) if update else []
+        record, resumed = service.launch(store, planned, update=update)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
     for warning in warnings:
         err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
+    for change in changes:
+        out.print(f"updated {escape(change)}", highlight=False)
     return config, store, record, resumed, warnings
 
 
-def launch(campaign_file: Path, as_json: JsonOption = False, strict_duty_cycle: StrictOption = False) -> None:
-    """Validate and store a campaign in Scheduled (or find the one of that name under way); print its id. A
-    fragment interval shorter than the duty cycle allows is warned of (refused with --strict-duty-cycle)."""
-    _, store, record, resumed, warnings = _launch(campaign_file, strict_duty_cycle)
+def _changes(store: Store, planned: service.CampaignPlan) -> list[str]:
+    """What `--update` is about to change in the stored campaign of that name (none when there is none)."""
+    from fuota.service.relaunch import differences
+
+    stored = store.campaign(planned.campaign.name)
+    return [] if stored is None or stored.state.ended else differences(store, stored, planned)
+
+
+def launch(
+    campaign_file: Path,
+    as_json: JsonOption = False,
+    update: UpdateOption = False,
+    strict_duty_cycle: StrictOption = False,
+) -> None:
+    """Validate and store a campaign in Scheduled (or find the one of that name under way); print its id, its
+    schedule (start, window, next opening) and whether a daemon drives it. A fragment interval shorter than the
+    duty cycle allows is warned of (refused with --strict-duty-cycle)."""
+    from fuota.views.schedule import schedule_keys, schedule_lines
+
+    _, store, record, resumed, warnings = _launch(campaign_file, update, strict_duty_cycle)
+    schedule = schedule_keys(record, store.deployments(record.id), store.now())
     if as_json:
-        data = {"id": record.id, "name": record.name, "state": record.state, "resumed": resumed}
+        data = {"id": record.id, "name": record.name, "state": record.state, "resumed": resumed, **schedule}
         print(json.dumps(data | {"warnings": warnings}))
     else:
         out.print(f"{'resumed' if resumed else 'launched'} campaign {record.id} ({record.name}), {record.state}")
+        for line in schedule_lines(schedule):
+            out.print(escape(line), highlight=False)
     store.close()
 
 
-def run(campaign_file: Path) -> None:
+def run(campaign_file: Path, update: UpdateOption = False) -> None:
     """Launch (or resume) the campaign and drive it to the end in the foreground, showing progress."""
-    config, store, record, resumed, _ = _launch(campaign_file)
+    config, store, record, resumed, _ = _launch(campaign_file, update)
     _drive(config, store, record, "resuming" if resumed else "running")
 
 
@@ -138,7 +173,7 @@ def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> N
     except ConfigError as exc:
         raise fail(str(exc)) from exc
     except AuthError as exc:
-        raise fail(f"{exc} (the campaign is kept; run again once fixed)") from exc
+        raise fail(f"{exc} (its task exists on the back end: the campaign is kept; run again once fixed)") from exc
     except KeyboardInterrupt:
         raise fail("interrupted; the campaign is kept: `fuota run` resumes it, `fuota abort` stops it", 130) from None
     print_status(out, store, record.id)
@@ -146,21 +181,94 @@ def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> N
     raise typer.Exit(0 if final is CampaignState.DONE else 1)
 
 
-def retry(campaign: Annotated[str, typer.Argument(help="Id or name of a finished campaign.")]) -> None:
-    """Re-run the devices of a finished campaign that did not end updated, as a new campaign NAME.retryN."""
+def retry(
+    campaign: Annotated[str, typer.Argument(help="Id or name of a campaign or of any of its retries.")],
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Only the devices whose latest outcome is this: failed, unreachable, aborted or skipped "
+            "(repeat it, or give a comma list).",
+        ),
+    ] = None,
+    redundancy_percent: Annotated[
+        float | None,
+        typer.Option(help="Coded fragments in % of the uncoded ones (default: the family's newest campaign's)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan and the devices chosen; send and store nothing.")
+    ] = False,
+    launch_only: Annotated[
+        bool, typer.Option("--launch-only", help="Store it Scheduled, as `fuota launch` does: the daemon drives it.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Retry the devices the campaign's family (it and all its retries) has not updated, as campaign ROOT.retryN.
+
+    A device updated by any campaign of the family is never sent the image again; --only picks devices by their
+    latest outcome in the family. Refused while a campaign of the family is still Scheduled or Running.
+    """
+    from fuota.service import retries
+
+    if dry_run and launch_only:
+        raise fail("--dry-run stores nothing and --launch-only stores the retry: give one of them")
     config = load()
     store = open_store(config)
     record = find(store, campaign)
     try:
-        retried = service.retry(config, store, record.id)
-        if retried is None:
-            out.print(f"campaign {record.id} ({record.name}): every device updated, nothing to retry")
+        retried = retries.retry(config, store, record.id, only=only or (), redundancy_percent=redundancy_percent)
+        if retried.refused is not None and not dry_run:
+            raise ConfigError(retried.refused)
+        if retried.planned is None or dry_run:
+            _show_retry(config, store, record.id, retried, as_json)
             return
-        planned, count = retried
-        new, _ = service.launch(store, planned)
+        new, _ = service.launch(store, retried.planned)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    _drive(config, store, new, f"retrying {count} devices of {campaign} as")
+    count = len(retried.chosen)
+    if launch_only:
+        if as_json:
+            print(json.dumps({"id": new.id, "name": new.name, "state": new.state, "resumed": False,
+                              "retry_of": retried.root.id, "devices": count}))  # fmt: skip
+        else:
+            out.print(f"launched campaign {new.id} ({new.name}), {new.state}: {count} devices of {retried.root.name}")
+        store.close()
+        return
+    _drive(config, store, new, f"retrying {count} devices of {retried.root.name} as")
+
+
+def _show_retry(config: Config, store: Store, campaign_id: int, retried: retries.RetryPlan, as_json: bool) -> None:
+    """A dry run's output (or that of a family with nothing left to retry): the plan as `fuota plan` shows it,
+    the devices chosen and the family's total. Sends and stores nothing."""
+    from fuota.cli.plan_output import print_plan
+    from fuota.cli.printing import print_retry
+    from fuota.views.family import family_data
+
+    family = family_data(store, campaign_id)
+    data = service.forecast(config, retried.planned) if retried.planned is not None else {}
+    data["retry"] = {
+        "name": retried.name,
+        "retry_of": {"id": retried.root.id, "name": retried.root.name},
+        "only": sorted(retried.only),
+        "refused": retried.refused,
+        "redundancy_percent": None if retried.planned is None else retried.planned.settings.redundancy_percent,
+        "left_out_updated": retried.updated,
+        "devices": [
+            {"dev_eui": d.dev_eui, "latest_outcome": d.outcome, "campaign_id": d.campaign_id} for d in retried.chosen
+        ],
+    }
+    data["family"] = family
+    store.close()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    if retried.planned is not None:
+        print_plan(out, data)
+    print_retry(out, data["retry"], family)
+    if retried.refused is not None:
+        out.print(f"[yellow]not retried:[/] {escape(retried.refused)}")
+    if retried.planned is not None:
+        out.print("dry run: nothing was sent or stored; run it again without --dry-run to launch this retry")
 
 
 def abort(campaign: Annotated[str, typer.Argument(help="Id or name.")]) -> None:

@@ -14,13 +14,29 @@ from fuota.config import Config, ConfigError, load_config
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported where a command needs it
     from fuota.store import CampaignRecord, Store
 
-__all__ = ["ConfigOption", "JsonOption", "State", "build_backends", "err", "fail", "find", "load", "open_store", "out"]
+__all__ = [
+    "ConfigOption",
+    "JsonOption",
+    "State",
+    "StoreOption",
+    "build_backends",
+    "err",
+    "fail",
+    "find",
+    "load",
+    "open_store",
+    "out",
+]
 
 err = Console(stderr=True)
 out = Console()
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Configuration file (else $FUOTA_CONFIG, ./fuota.toml).")
+    Path | None, typer.Option("--config", help="Configuration file (else $FUOTA_CONFIG, else ./fuota.toml).")
+]
+StoreOption = Annotated[
+    str | None,
+    typer.Option("--store", metavar="URL", help="The store's URL, over [store] and $FUOTA_STORE_URL."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -29,6 +45,7 @@ class State:
     """What the root callback read from the command line, for the command that follows."""
 
     config_path: Path | None = None
+    store_url: str | None = None
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -38,9 +55,10 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def load() -> Config:
-    """The configuration named on the command line (else $FUOTA_CONFIG, ./fuota.toml); exit 2 when unusable."""
+    """The configuration named on the command line (else $FUOTA_CONFIG, ./fuota.toml), with the store of --store;
+    exit 2 when unusable, or when there is none and no store is named (the message lists the paths tried)."""
     try:
-        return load_config(State.config_path)
+        return load_config(State.config_path, store_url=State.store_url)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
 

@@ -55,8 +55,9 @@ def daemon(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    # Their INFO lines (each scheduler run, each HTTP request, each migration check) would drown fuota's own.
-    for chatty in ("apscheduler", "httpx", "alembic"):
+    # Their INFO lines (each scheduler run, each HTTP request, each migration check, each state machine's
+    # transition — the store records those as events) would drown fuota's own.
+    for chatty in ("apscheduler", "httpx", "alembic", "transitions"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     config = load()
     store = open_store(config)

@@ -4,6 +4,7 @@ views' dicts as they are)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,8 +17,9 @@ from rich.table import Table
 from fuota.store import Store
 from fuota.views.formatting import format_time
 from fuota.views.model import campaign_overview, status_data
+from fuota.views.schedule import schedule_lines
 
-__all__ = ["live_progress", "print_list", "print_status", "print_sweep"]
+__all__ = ["live_progress", "print_list", "print_retry", "print_status", "print_sweep"]
 
 
 def print_sweep(console: Console, data: dict) -> None:
@@ -28,6 +30,32 @@ def print_sweep(console: Console, data: dict) -> None:
     for row in data["rows"]:
         table.add_row(str(row["redundancy"]), *(f"{100 * share:.1f} %" for share in row["shares"]))
     console.print(table)
+
+
+def print_retry(console: Console, retry: dict[str, Any], family: dict[str, Any]) -> None:
+    """A retry's devices (their latest outcome in the family) and the family's total, as `fuota retry --dry-run`
+    shows them."""
+    devices = retry["devices"]
+    console.print(f"family {escape(retry['retry_of']['name'])}: {escape(family['line'])}")
+    if not devices:
+        whose = f" whose latest outcome is {' or '.join(retry['only'])}" if retry["only"] else ""
+        console.print(
+            f"no device to retry{whose} ({retry['left_out_updated']} updated devices are never sent the image again)"
+        )
+        return
+    outcomes = Counter(d["latest_outcome"] or "no outcome" for d in devices)
+    chosen = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    redundancy = "" if retry["redundancy_percent"] is None else f", redundancy {retry['redundancy_percent']:g} %"
+    console.print(
+        f"retry {escape(retry['name'])}: {len(devices)} devices ({chosen}){redundancy}; "
+        f"{retry['left_out_updated']} updated devices left out"
+    )
+    table = Table("device", "latest outcome", "in campaign", title="devices chosen")
+    for d in devices[:50]:
+        table.add_row(d["dev_eui"], d["latest_outcome"] or "-", str(d["campaign_id"] or "-"))
+    console.print(table)
+    if len(devices) > 50:
+        console.print(f"… and {len(devices) - 50} more: `--json` lists them all")
 
 
 def _deployments(summary: dict[str, Any], deployments: list[dict[str, Any]]) -> Table:
@@ -51,19 +79,33 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
     """The campaign, its deployments and the devices that did not end updated, with their reasons."""
     data = status_data(store, campaign_id)
     console.print(_deployments(data, data["deployments"]))
+    for line in schedule_lines(data):
+        console.print(escape(line), highlight=False)
     outcomes = ", ".join(f"{k} {v}" for k, v in [*data["outcomes"].items(), ("pending", data["pending"])])
     console.print(f"outcomes: {outcomes}")
+    family = data["family"]
+    if family["retries"]:
+        members = ", ".join(f"{m['id']} {m['name']} {m['state']}" for m in family["members"])
+        console.print(f"family {escape(family['root']['name'])}: {family['line']} (campaigns {escape(members)})")
     for anomaly in data["anomalies"]:
         console.print(f"[yellow]anomaly[/] {anomaly['at']}: {escape(anomaly['cause'])}")
     for d in data["deployments"]:
         if d["last_retry"] is not None:
             last = d["last_retry"]
             console.print(f"{d['task_name']}: {d['retries']} retries, the last {last['at']}: {escape(last['cause'])}")
+    if data["reasons"]:
+        reasons = Table("devices", "category", "reason", "outcomes", "what to do", title="why devices did not update")
+        for r in data["reasons"]:
+            outcomes = ", ".join(f"{k} {n}" for k, n in r["outcomes"].items())
+            reasons.add_row(str(r["devices"]), r["category"], r["label"], outcomes, r["advice"])
+        console.print(reasons)
     failed = [d for d in data["devices"] if d["outcome"] not in (None, "updated")]
     if failed:
-        table = Table("device", "deployment", "stage", "outcome", "reason", title="devices not updated")
+        table = Table("device", "deployment", "stage", "outcome", "category", "reason", title="devices not updated")
         for d in failed[:50]:
-            table.add_row(d["dev_eui"], d["deployment"], d["stage"], d["outcome"], d["reason"] or "")
+            table.add_row(
+                d["dev_eui"], d["deployment"], d["stage"], d["outcome"], d["category"] or "", d["reason"] or ""
+            )
         console.print(table)
         if len(failed) > 50:
             console.print(f"… and {len(failed) - 50} more: `fuota status {campaign_id} --json` lists them all")
@@ -71,11 +113,14 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
 
 def print_list(console: Console, rows: list[dict[str, Any]]) -> None:
     """The campaign rows (fuota.views.model.campaign_list) as a table."""
-    table = Table("id", "name", "state", "progress", "devices", "created", "started", "ended")
+    table = Table("id", "name", "state", "progress", "devices", "created", "started", "ended", "next opening")
     for r in rows:
-        times = (format_time(r[key]) for key in ("created_at", "started_at", "ended_at"))
+        times = (format_time(r[key]) for key in ("created_at", "started_at", "ended_at", "next_opening_at"))
         table.add_row(str(r["id"]), r["name"], r["state"], f"{r['progress']:g} %", str(r["devices"]), *times)
     console.print(table)
+    for r in (r for r in rows if r["ended_at"] is None):
+        for line in schedule_lines(r):
+            console.print(f"campaign {r['id']} ({escape(r['name'])}): {escape(line)}", highlight=False)
 
 
 @contextmanager

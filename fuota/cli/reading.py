@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from fuota.cli.common import JsonOption, fail, find, load, open_store, out
+from fuota.cli.common import JsonOption, err, fail, find, load, open_store, out
 from fuota.core.model import CampaignState
 
 __all__ = ["list_", "report", "status", "watch"]
@@ -48,13 +48,16 @@ def list_(as_json: JsonOption = False) -> None:
 
 
 def watch(campaign: Annotated[str | None, typer.Argument(help="Id or name; default: the newest.")] = None) -> None:
-    """Follow a campaign live from the store (beside `fuota run` or a daemon); exit 0 when it ends Done, else 1."""
+    """Follow a campaign live from the store (beside `fuota run` or a daemon); exit 0 when it ends Done, else 1.
+    When no daemon has driven the campaign for longer than a lease, it says so (and goes on watching)."""
     from fuota.views.watch import watch as watch_campaign
 
     store = open_store(load())
     record = find(store, campaign)
     try:
-        final = watch_campaign(out, store, record.id, clock=lambda: datetime.now(UTC))
+        final = watch_campaign(
+            out, store, record.id, clock=lambda: datetime.now(UTC), warn=lambda text: err.print(f"warning: {text}")
+        )
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     finally:
@@ -64,7 +67,9 @@ def watch(campaign: Annotated[str | None, typer.Argument(help="Id or name; defau
 
 def report(
     campaign: Annotated[str | None, typer.Argument(help="Id or name; default: the newest.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text, json, csv or html.")] = "text",
+    fmt: Annotated[
+        str, typer.Option("--format", help="text, json, csv (devices), reasons-csv (categories) or html.")
+    ] = "text",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
 ) -> None:
     """A campaign's report from the store: summary, failure reasons, deployments and every device."""

@@ -11,7 +11,7 @@ from fuota.cli.common import fail, out
 
 __all__ = ["sim_app"]
 
-sim_app = typer.Typer(help="Run a back-end simulator on loopback.", no_args_is_help=True)
+sim_app = typer.Typer(help="Run a back-end simulator on loopback.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def _slow_option(values: list[str]) -> dict[str, float]:

@@ -41,6 +41,8 @@ from fuota.core.messages import (
 )
 from fuota.core.model import DeploymentState, DeviceProgress, Outcome, Preparation, Stage
 from fuota.core.outcomes import outcome_of
+from fuota.core.reasons import Category
+from fuota.core.reports import TargetReport
 from fuota.core.settings import DEFAULT_JOIN_TIMEOUT, DEFAULT_POLL_INTERVAL
 
 __all__ = ["TRANSITIONS", "TRIGGERS", "DeploymentEngine"]
@@ -197,12 +199,12 @@ class DeploymentEngine:
                 had_task = self.state is not DeploymentState.SCHEDULED
                 if self.fire("abort", cause, step):
                     step.commands.extend([AbortTask()] if had_task else [])
-                    self._finish(step, cause)
+                    self._finish(step, cause, task_created=had_task)
             case BackendFailed(cause=cause):
                 if self.fire("fail", cause, step):
                     self._finish(step, cause)
             case TargetPrepared(report=report):
-                self._prepared(report.refused, report.members, step)
+                self._prepared(report, step)
                 self.preparation, self.join_deadline = Preparation.JOINING, now + self.join_timeout
                 step.deadline = now
             case JoinedReported(joined=joined):
@@ -212,7 +214,7 @@ class DeploymentEngine:
                     step.deadline = now
             case TaskCreated(ref=ref):
                 if self.state is DeploymentState.SCHEDULED:
-                    self.fire("create", f"task {ref.name} created: {ref.ids}", step)
+                    self.fire("create", f"task {ref.name} created ({ref.describe()})", step)
                 step.deadline = now
             case TaskReported(status=status):
                 if status.state is DeploymentState.FAILED:
@@ -234,14 +236,16 @@ class DeploymentEngine:
                         None,
                         report.reason,
                         firmware_version=report.firmware_version or (known.firmware_version if known else None),
+                        category=report.category,
                     )
                     self._update(progress, step)
         return step
 
-    def _prepared(self, refused: dict[str, str], members: tuple[str, ...], step: Step) -> None:
-        for dev_eui, reason in refused.items():
-            self._update(DeviceProgress(dev_eui, Stage.FAILED, {}, Outcome.FAILED, reason), step)
-        for dev_eui in members:
+    def _prepared(self, report: TargetReport, step: Step) -> None:
+        for dev_eui, reason in report.refused.items():
+            category = report.categories.get(dev_eui, Category.BACKEND_REFUSED)
+            self._update(DeviceProgress(dev_eui, Stage.FAILED, {}, Outcome.FAILED, reason, category=category), step)
+        for dev_eui in report.members:
             known = self.devices.get(dev_eui)
             if known is None or known.stage is Stage.PENDING:
                 self._update(DeviceProgress(dev_eui, Stage.MULTICAST_SETUP, known.raw if known else {}), step)
@@ -264,9 +268,10 @@ class DeploymentEngine:
             cause = f"{device.outcome}: {device.reason or 'ok'}" if settled else (device.reason or "reported")
             step.events.append(Event("device", cause, before, device.stage, device.dev_eui))
 
-    def _finish(self, step: Step, cause: str) -> None:
+    def _finish(self, step: Step, cause: str, *, task_created: bool = True) -> None:
         for device in list(self.devices.values()):
-            self._update(outcome_of(device, self.state, cause, self.expected_version), step)
+            ended = outcome_of(device, self.state, cause, self.expected_version, task_created=task_created)
+            self._update(ended, step)
         if self.temporary:
             step.commands.append(Cleanup())
         step.deadline = None

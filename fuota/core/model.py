@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from fuota.core.reasons import Category
+
 __all__ = [
     "EUI_PATTERN",
     "CampaignState",
@@ -92,18 +94,30 @@ class Stage(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """How a device ended: updated, failed (with a reason a person can act on) or unreachable."""
+    """How a device ended; fuota.core.outcomes.outcome_of says which device gets which.
+
+    updated, failed and unreachable are the campaign's verdict on a device it ran to an end: the success share
+    and the alerts count them. aborted (the operator stopped it before the device finished) and skipped (its
+    deployment was stopped before its task existed: nothing was sent to it) are deliberate stops, not failures.
+    """
 
     UPDATED = "updated"
     FAILED = "failed"
     UNREACHABLE = "unreachable"
+    ABORTED = "aborted"
+    SKIPPED = "skipped"
+
+    @property
+    def judged(self) -> bool:
+        """True for the outcomes the success share counts (updated, failed, unreachable)."""
+        return self in (Outcome.UPDATED, Outcome.FAILED, Outcome.UNREACHABLE)
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceProgress:
     """One device's latest report in a deployment: its Stage, the back end's own fields verbatim, the firmware
     version it reports (where the back end tells it), and — once the deployment has ended — its Outcome and the
-    reason."""
+    reason. A failure carries its `category` (fuota.core.reasons) beside the per-device detail in `reason`."""
 
     dev_eui: str
     stage: Stage
@@ -112,3 +126,4 @@ class DeviceProgress:
     reason: str | None = None
     updated_at: datetime | None = None
     firmware_version: str | None = None
+    category: Category | None = None

@@ -8,10 +8,12 @@ typed field here (a device's firmware version, for instance), never a vendor's r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from fuota.core.model import DeploymentState, Stage
+from fuota.core.reasons import Category
 
-__all__ = ["DeviceReport", "TargetReport", "TaskRef", "TaskSpec", "TaskStatus"]
+__all__ = ["DeviceReport", "DeviceVerdict", "TargetReport", "TaskRef", "TaskSpec", "TaskStatus"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,10 @@ class TaskRef:
     name: str
     ids: dict[str, object]
 
+    def describe(self) -> str:
+        """The back end's ids in words for an event's cause, e.g. "fdID 12, mcEUI 115f50107db01be4"."""
+        return ", ".join(f"{key} {value}" for key, value in self.ids.items()) or "no id"
+
 
 @dataclass(frozen=True, slots=True)
 class TaskStatus:
@@ -48,23 +54,35 @@ class TaskStatus:
     raw: dict[str, object]
 
 
+class DeviceVerdict(NamedTuple):
+    """What a back end's device codes say: the Stage, and the reason and its category when they say it failed."""
+
+    stage: Stage
+    reason: str | None
+    category: Category | None
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceReport:
-    """One device's state as the back end reports it, mapped to a Stage; `reason` says why when it failed;
-    `firmware_version` is the version the device reports running, where the back end tells it (None otherwise)."""
+    """One device's state as the back end reports it, mapped to a Stage; `reason` says why when it failed, and
+    `category` (fuota.core.reasons) what kind of failure that is; `firmware_version` is the version the device
+    reports running, where the back end tells it (None otherwise)."""
 
     dev_eui: str
     stage: Stage
     raw: dict[str, object]
     reason: str | None = None
     firmware_version: str | None = None
+    category: Category | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class TargetReport:
-    """The outcome of preparing a target: the devices that are in, and those refused with the reason."""
+    """The outcome of preparing a target: the devices that are in, and those refused with the reason (their
+    category is backend_refused unless `categories` names a finer one)."""
 
     target: str
     members: tuple[str, ...]
     refused: dict[str, str] = field(default_factory=dict)
     temporary: bool = False
+    categories: dict[str, Category] = field(default_factory=dict)

@@ -9,6 +9,8 @@ reader gets back. Each quantity has one name and one unit, and each default is d
     expected_version     where devices report their firmware version, "updated" means they report this one
     target               the back end's own campaign table ([iotsquare], [milesight]) as its kind validated and
                          completed it; only that kind reads it (fuota/backends/<vendor>/kind.py)
+    retry_of             of a retry (`fuota retry`): the id of its family's root, the campaign the retries began
+                         with; None for a campaign launched from a file (fuota/views/family.py defines families)
 
 Pure pydantic models: no I/O, no clock. ConfigError, raised for any configuration or campaign that cannot be used,
 is defined here, under the settings every such check protects.
@@ -91,6 +93,53 @@ class Window(BaseModel):
         yesterday = DAYS[(local - timedelta(days=1)).weekday()]
         return (today in self.days and clock >= self.start) or (yesterday in self.days and clock < self.end)
 
+    def next_opening(self, now: datetime) -> datetime | None:
+        """The first moment at or after `now` (aware) inside the window, in UTC: `now` itself while it is open;
+        None when the window has no day.
+
+        The window opens either when the local clock passes its start (or midnight, for a whole-day window) on
+        one of its days, or when a daylight-saving jump lands the clock inside it (a start at 02:30 on the
+        night the clock skips from 02:00 to 03:00 opens at 03:00). So the answer is the earliest of those
+        candidates, over the eight days ahead, that open_at accepts.
+        """
+        if not self.days:
+            return None
+        now = now.astimezone(UTC)
+        if self.open_at(now):
+            return now
+        zone = ZoneInfo(self.timezone)
+        today = now.astimezone(zone).date()
+        candidates = set(_offset_changes(zone, now, now + timedelta(days=9)))
+        for offset in range(-1, 9):
+            day = today + timedelta(days=offset)
+            for clock in (self.start, time(0, 0)):
+                for fold in (0, 1):
+                    local = datetime.combine(day, clock, tzinfo=zone).replace(fold=fold)
+                    candidates.add(local.astimezone(UTC))
+        opening = [c for c in candidates if c > now and self.open_at(c)]
+        return min(opening, default=None)
+
+
+def _offset_changes(zone: ZoneInfo, begin: datetime, end: datetime) -> list[datetime]:
+    """The moments in [begin, end) where `zone`'s UTC offset changes, to the second: an hourly scan, then
+    bisection (no zone changes its offset twice within an hour)."""
+    found = []
+    step = timedelta(hours=1)
+    at = begin
+    while at < end:
+        after = at + step
+        if at.astimezone(zone).utcoffset() != after.astimezone(zone).utcoffset():
+            low, high = at, after  # offset(low) is the old one, offset(high) the new one
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                if middle.astimezone(zone).utcoffset() == at.astimezone(zone).utcoffset():
+                    low = middle
+                else:
+                    high = middle
+            found.append(high.replace(microsecond=0))
+        at = after
+    return found
+
 
 def aware_utc(start: datetime | None) -> datetime | None:
     """`start` in UTC; ValueError when it has no time zone or leaves the calendar once converted."""
@@ -123,6 +172,7 @@ class CampaignSettings(BaseModel):
     firmware_path: str | None = None  # where the image was read at launch, checked again before each create
     devices_file: str | None = None  # where the device list came from, if from a file (for people)
     target: dict[str, JsonValue] = {}
+    retry_of: Annotated[int, Field(ge=1)] | None = None  # optional: settings stored before it need no migration
 
     @field_validator("start")
     @classmethod

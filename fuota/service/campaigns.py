@@ -1,17 +1,20 @@
-"""The use cases every front end calls: plan, launch, run, abort and retry a campaign — and the one place where the
+"""The use cases every front end calls: plan, launch, run and abort a campaign — and the one place where the
 Runner is built from the configuration, so that every limit and policy of `[backends.NAME]` applies the same to
 `fuota run`, `fuota abort`, `fuota daemon` and the dashboard.
 
     plan(config, campaign, check=…)     the deployments a campaign fans out into, and its settings: sends nothing
-                                        (check: also ask the back end, read-only, what it can tell — `fuota plan`)
+                                        (check: also ask the back end, read-only, what it can tell — `fuota plan`;
+                                        fuota.service.planned, which imports no store)
     forecast(config, plan, …)           what `fuota plan` shows: pacing, duty cycle, duration, share decoding,
                                         checks, warnings and advice (fuota.service.forecasting)
     duty_cycle_issues(config, plan, …)  the duty-cycle warnings; ConfigError when strict (plan and launch)
-    launch(store, plan)                 store it in Scheduled, or find the campaign of that name to resume
+    launch(store, plan, update=)        store it in Scheduled, or find the campaign of that name to resume (refused
+                                        when the file now differs; --update while nothing was sent: relaunch.py)
     build_runner(config, store, …)      the Runner, with the configuration's poll intervals, give-up times and limits
     run(config, store, campaign_id)     drive a stored campaign to its end in this process
     abort(config, store, campaign_id)   stop it on its back ends
-    retry(config, store, campaign_id)   the devices of a finished campaign that did not update, as a new campaign
+
+`fuota retry` plans a family's next retry in fuota/service/retries.py.
 
 Everything is checked before anything is stored (DESIGN.md §4): ConfigError names the field, the value and what to
 do, and nothing is written then.
@@ -21,19 +24,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from fuota.backends.base import Backend
 from fuota.backends.registry import make_backend
-from fuota.campaign import Campaign, CampaignFile
 from fuota.config import Config
-from fuota.core.model import CampaignState, Outcome
-from fuota.core.settings import ConfigError
+from fuota.core.model import CampaignState
 from fuota.service.forecasting import duty_cycle_issues, forecast
 from fuota.service.planned import CampaignPlan, plan
+from fuota.service.relaunch import new_deployments, relaunch
 from fuota.service.runner import LEASE, Clock, Runner
-from fuota.store import CampaignRecord, NewDeployment, Store
+from fuota.store import CampaignRecord, Store
 
 __all__ = [
     "CampaignPlan",
@@ -44,45 +45,19 @@ __all__ = [
     "forecast",
     "launch",
     "plan",
-    "retry",
     "run",
 ]
 
 
-def launch(store: Store, planned: CampaignPlan) -> tuple[CampaignRecord, bool]:
+def launch(store: Store, planned: CampaignPlan, *, update: bool = False) -> tuple[CampaignRecord, bool]:
     """Store the planned campaign in Scheduled with its deployments, or find the one of the same name to resume;
-    returns (record, resumed). Plan first (`plan`): nothing is stored when planning fails."""
-    campaign = planned.campaign
-    existing = store.campaign(campaign.name)
+    returns (record, resumed). A stored campaign that the plan now differs from is refused (ConfigError naming
+    each difference), or with `update` given its settings are replaced while nothing was sent
+    (fuota/service/relaunch.py). Plan first (`plan`): nothing is stored when planning fails."""
+    existing = store.campaign(planned.campaign.name)
     if existing is not None:
-        if existing.state.ended:
-            raise ConfigError(
-                f"name = {campaign.name!r}: that campaign already ended ({existing.state}); give the new one "
-                "another name (`fuota status` shows what happened to it)"
-            )
-        if existing.firmware_sha256 != campaign.sha256:
-            raise ConfigError(
-                f"name = {campaign.name!r} is a campaign under way with another firmware (sha256 "
-                f"{existing.firmware_sha256[:12]}…, this file {campaign.sha256[:12]}…); abort it or use a new name"
-            )
-        return existing, True
-    deployments = [
-        NewDeployment(
-            backend=d.backend,
-            target=d.target,
-            task_name=d.task_name,
-            temporary=d.temporary,
-            devices=list(d.devices),
-            plan={
-                "nb_frag": d.frag.nb_frag,
-                "frag_size": d.frag.frag_size,
-                "padding": d.frag.padding,
-                "redundancy": d.frag.redundancy,
-            },
-        )
-        for d in planned.deployments
-    ]
-    return store.create_campaign(planned.settings, campaign.firmware, deployments), False
+        return relaunch(store, existing, planned, update=update), True
+    return store.create_campaign(planned.settings, planned.campaign.firmware, new_deployments(planned)), False
 
 
 def build_backends(config: Config, names: Iterable[str]) -> dict[str, Backend]:
@@ -134,8 +109,9 @@ def run(
     config: Config, store: Store, campaign_id: int, *, on_progress: Callable[[], None] | None = None
 ) -> CampaignState:
     """Drive the stored campaign to its end in this process; its final state. Safe to call again after a crash:
-    every step is stored before it acts. Raises AuthError when a back end refuses the credentials (the campaign is
-    kept, resumable once the configuration is fixed)."""
+    every step is stored before it acts. A back end that refuses the credentials before any task of the campaign
+    exists fails that deployment with the reason (so the campaign ends Failed); once a task exists, AuthError is
+    raised instead (the campaign is kept, resumable once the configuration is fixed)."""
     backends = build_backends(config, _backend_names(store, campaign_id))
     try:
         return build_runner(config, store, backends).run(campaign_id, on_progress=on_progress)
@@ -162,36 +138,3 @@ def abort(
         if owned:
             for backend in used.values():
                 backend.close()
-
-
-def retry(config: Config, store: Store, campaign_id: int) -> tuple[CampaignPlan, int] | None:
-    """The devices of the ended campaign that did not end updated, planned as a new campaign NAME.retryN with the
-    same settings and the image stored at launch (still checked against the file it came from); None when every
-    device updated. Launch the plan to store it. ConfigError when the campaign has not ended or cannot be retried."""
-    record = store.campaign(campaign_id)
-    if record is None:
-        raise ConfigError(f"campaign {campaign_id} does not exist; `fuota list` shows the campaigns")
-    if not record.state.ended:
-        raise ConfigError(f"campaign {record.id} ({record.name}) is {record.state}; retry it once it has ended")
-    devices = tuple(d.dev_eui for d in store.devices(campaign_id=record.id) if d.outcome is not Outcome.UPDATED)
-    if not devices:
-        return None
-    taken = {r.name for r in store.campaigns()}
-    name = next(f"{record.name}.retry{n}" for n in range(1, 1000) if f"{record.name}.retry{n}" not in taken)
-    settings = record.settings
-    source = Path(settings.firmware_path) if settings.firmware_path else None
-    file = CampaignFile.model_validate(
-        {
-            "name": name,
-            "firmware": settings.firmware_path or "(the image stored at launch)",
-            "backend": settings.backend,
-            "devices": list(devices),
-            "redundancy_percent": settings.redundancy_percent,
-            "window": settings.window,
-            "success_threshold": settings.success_threshold,
-            "expected_loss": settings.expected_loss,
-            settings.kind: dict(settings.target),  # the completed table it was launched with
-        }
-    )
-    campaign = Campaign(file=file, firmware=store.firmware(record.id), devices=devices, firmware_path=source)
-    return plan(config, campaign), len(devices)

@@ -121,7 +121,8 @@ class Daemon:
         """Finish the pass in progress, then stop (safe from a signal handler)."""
         if not self._stopping.is_set():
             self._stopping.set()
-            log.info("stopping: finishing the pass in progress")
+            # What is really left to finish: the campaign ticks under way on the pool (the next pass starts none).
+            log.info("stopping: finishing the %d campaign tick(s) under way", len(self._ticking))
             threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
 
     def serve(self) -> None:
@@ -143,4 +144,4 @@ class Daemon:
         finally:
             self._pool.shutdown(wait=True)  # the ticks under way persist as they go: let them finish
             released = self.store.release_leases(self.name)
-            log.info("daemon %s stopped; %d deployment(s) left for the next daemon", self.name, released)
+            log.info("daemon %s stopped; %d open deployment(s) left for the next daemon", self.name, released)

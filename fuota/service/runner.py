@@ -37,11 +37,13 @@ from fuota.core.settings import DEFAULT_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL
 from fuota.service.commands import PLAN_FIELDS, carry_out, plan_differences
 from fuota.service.firmware import FirmwareChanged
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, LeaseLost, NewEvent, StaleState, Store
+from fuota.store.leases import DEFAULT_LEASE
 
 __all__ = ["LEASE", "Runner", "default_runner_name", "ended_here"]
 
-LEASE = timedelta(seconds=30)
+LEASE = DEFAULT_LEASE
 _ABORT_ATTEMPTS = 5
+_REFUSED = "the back end refused fuota's credentials before any task existed (fix the configuration, then launch again)"
 
 log = logging.getLogger("fuota.runner")
 
@@ -242,10 +244,13 @@ class Runner:
         return self._campaign(campaign.id)
 
     def _follow_the_store(self, campaign: CampaignRecord, live: dict[int, _Live]) -> None:
-        """Another process (`fuota abort`) may have moved a deployment: take the stored state as the truth."""
+        """Another process may have moved a deployment (`fuota abort`) or replaced what it sends (`fuota launch
+        --update`, which stamps its updated_at): take the stored deployment as the truth."""
         for record in self.store.deployments(campaign.id):
             item = live.get(record.id)
-            if item is not None and record.state is not item.engine.state:
+            if item is not None and (
+                record.state is not item.engine.state or record.updated_at > item.record.updated_at
+            ):
                 live[record.id] = _Live(
                     record, self._engine(campaign, record), None if record.state.ended else self.clock()
                 )
@@ -322,8 +327,18 @@ class Runner:
                 command,
                 lambda raw: self._check_plan(campaign, item.record, raw),
             )
-        except AuthError:
-            raise  # the configuration is wrong: stop here, the campaign stays resumable
+        except AuthError as exc:
+            if item.engine.state.ended:
+                # Its clean-up after it failed: nothing more can be done with these credentials; say so and go on.
+                cause = f"{item.record.task_name} {type(command).__name__} refused: {exc}"
+                self.store.record_event(campaign.id, NewEvent(EventKind.ERROR, cause), deployment_id=item.record.id)
+                return
+            if item.record.backend_ref is not None:
+                raise  # a task exists on the back end: stop here, the campaign stays resumable once fixed
+            # Nothing exists on the back end yet, so there is nothing to resume, and a campaign left Running would
+            # be driven by nobody: the deployment fails with the reason, and the campaign with it.
+            log.error("campaign %s (%s): %s: %s", campaign.id, campaign.name, item.record.task_name, exc)
+            observations = [(BackendFailed(f"{_REFUSED}: {exc}"), {})]
         except FirmwareChanged as exc:
             self._carry(campaign, item, item.engine.handle(BackendFailed(str(exc)), self.clock()))
             # Every other deployment of the campaign stops too, once this pass's other threads are done with them.

@@ -7,7 +7,9 @@ seed and its EUI, so adding a device never changes the others) and, once a fragm
 A `Broadcast` is one fragmentation session multicast to many devices. When it starts, every device draws
 which of the session's fragments its channel will drop, so the outcome does not depend on how often a client
 polls: sending fragments 1..n in one batch or one by one leaves every decoder in the same state. Sending a
-batch costs one `push_many` per device still decoding.
+batch costs one `push_many` per device still decoding. Each device counts the sessions set up with it and the
+fragments multicast to it (`sessions`, `fragments_sent`), so that a test can tell who was sent the image, and how
+often.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class VirtualDevice:
     joins: bool = True
     rng: np.random.Generator = field(default_factory=np.random.default_rng, repr=False)
     session: Session | None = field(default=None, repr=False)
+    sessions: int = 0  # fragmentation sessions set up with it: how many times the image was sent to it
+    fragments_sent: int = 0  # fragments multicast to it over all its sessions, heard or not
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.loss <= 1.0:
@@ -86,6 +90,7 @@ class VirtualDevice:
 
     def start_session(self, plan: codec.FragPlan) -> Session:
         """Begin a fragmentation session of `plan` (FragSessionSetupReq): a fresh decoder."""
+        self.sessions += 1
         self.session = Session(codec.Decoder(plan.nb_frag, plan.frag_size, plan.version), plan.size)
         return self.session
 
@@ -144,6 +149,7 @@ class Broadcast:
             raise ValueError(f"fragments are {fragments.shape}; plan wants ({plan.total}, {plan.frag_size})")
         self.plan = plan
         self.fragments = fragments
+        self.devices = devices
         self.sessions = {device.dev_eui: device.start_session(plan) for device in devices}
         self._order = list(self.sessions.values())
         # Stacked explicitly so that a session nobody joined is a (0, total) array, not a shapeless one.
@@ -158,6 +164,8 @@ class Broadcast:
         if count <= self.sent:
             return
         start, self.sent = self.sent, count
+        for device in self.devices:
+            device.fragments_sent += count - start
         counters = np.arange(start + 1, count + 1, dtype=np.int64)
         heard = self._heard[:, start:count]
         got = heard.sum(axis=1)

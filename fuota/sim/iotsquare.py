@@ -195,6 +195,14 @@ class IoTSquareSim:
         with self._lock:
             return list(self._tasks.phases)
 
+    @property
+    def sends(self) -> Counter[str]:
+        """A snapshot of the fragmentation sessions set up per device (a device's `fragments_sent` counts its
+        fragments): what a retry must never do again to an updated device."""
+        with self._lock:
+            self._tasks.advance(self.clock.now())
+            return Counter({eui: d.sessions for eui, d in self.fleet.items() if d.sessions})
+
     def device(self, dev_eui: str) -> VirtualDevice:
         """The virtual device `dev_eui`, its decoder brought up to now (`.session.decoder`, `.session.received`)."""
         with self._lock:

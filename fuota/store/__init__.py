@@ -12,7 +12,8 @@ deployment's new fields, its events, and only the device rows that changed — o
 
 SQLAlchemy's errors are translated at the edge (`raise … from exc`). Misuse — an invalid enum value, a naive
 datetime, raw fields JSON cannot hold — raises ValueError or TypeError instead, and writes nothing either.
-Timestamps go in and come out as timezone-aware UTC.
+Timestamps go in and come out as timezone-aware UTC. How runners share deployments is fuota/store/leases.py; how a
+Scheduled campaign that sent nothing gets new settings (`fuota launch --update`) is fuota/store/updates.py.
 """
 
 from fuota.store.db import DuplicateCampaign, LeaseLost, NotFound, StaleState, StoreError, alembic_config

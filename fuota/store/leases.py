@@ -29,7 +29,11 @@ from fuota.core.model import DeploymentState
 from fuota.store import schema
 from fuota.store.records import EventKind, NewEvent
 
-__all__ = ["Claim", "admit", "claim", "heartbeat", "release", "renew"]
+__all__ = ["DEFAULT_LEASE", "Claim", "admit", "claim", "heartbeat", "release", "renew"]
+
+# How long a deployment stays with its runner after the runner last claimed or renewed it, unless the runner says
+# otherwise (`fuota daemon --lease-seconds`). The read model measures "driven" against it (fuota/views/schedule.py).
+DEFAULT_LEASE = timedelta(seconds=30)
 
 _OPEN = [s.value for s in DeploymentState if not s.ended]
 _deployments = schema.deployments
@@ -125,12 +129,18 @@ def renew(conn: Connection, owner: str, now: datetime, ttl: timedelta) -> int:
 
 
 def release(conn: Connection, owner: str) -> int:
-    """Give up every lease `owner` holds (a daemon stopping cleanly), so another runner need not wait."""
+    """Give up every lease `owner` holds (a daemon stopping cleanly), so another runner need not wait; how many
+    of them were on open deployments (ended ones keep their last owner's name until now, and are no work left)."""
     conn.execute(delete(schema.runners).where(schema.runners.c.name == owner))
-    result = conn.execute(
+    left = conn.scalar(
+        select(func.count())
+        .select_from(_deployments)
+        .where(_deployments.c.lease_owner == owner, _deployments.c.state.in_(_OPEN))
+    )
+    conn.execute(
         update(_deployments).where(_deployments.c.lease_owner == owner).values(lease_owner=None, lease_until=None)
     )
-    return result.rowcount
+    return left or 0
 
 
 def _takeover_event(

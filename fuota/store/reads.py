@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Row, func, select
 
 from fuota.core.model import CampaignState, DeploymentState, Outcome, Preparation, Stage, normalize_eui
+from fuota.core.reasons import category_of
 from fuota.core.settings import CampaignSettings
 from fuota.store import schema
 from fuota.store.db import Database, NotFound, StoreError
@@ -154,19 +155,31 @@ class StoreReads:
         with self._db.transaction("count devices by stage and outcome") as conn:
             return [tuple(row) for row in conn.execute(stmt)]
 
-    def reason_counts(self, campaign_id: int) -> list[tuple[int, str | None, str, int]]:
-        """(deployment id, reason, outcome, devices) for the campaign's devices that ended other than updated."""
+    def device_outcomes(self, campaign_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
+        """(campaign id, device EUI, outcome as stored, None before one) of every device of these campaigns: three
+        columns only, the outcome kept as its stored string (for a campaign family, fuota/views/family.py)."""
         stmt = (
-            select(schema.devices.c.deployment_id, schema.devices.c.reason, schema.devices.c.outcome, func.count())
+            select(schema.deployments.c.campaign_id, schema.devices.c.dev_eui, schema.devices.c.outcome)
             .select_from(schema.devices.join(schema.deployments))
-            .where(
-                schema.deployments.c.campaign_id == campaign_id,
-                schema.devices.c.outcome.is_not(None),
-                schema.devices.c.outcome != Outcome.UPDATED.value,
-            )
-            .group_by(schema.devices.c.deployment_id, schema.devices.c.reason, schema.devices.c.outcome)
+            .where(schema.deployments.c.campaign_id.in_(list(campaign_ids)))
+            .order_by(schema.deployments.c.campaign_id, schema.devices.c.id)
         )
-        with self._db.transaction(f"count the failure reasons of campaign {campaign_id}") as conn:
+        with self._db.transaction("list the outcomes of a campaign family") as conn:
+            return [(int(c), str(eui), outcome) for c, eui, outcome in conn.execute(stmt)]
+
+    def category_counts(self, campaign_id: int | None = None) -> list[tuple[int, str | None, str, int]]:
+        """(deployment id, category, outcome, devices) for the devices that ended other than updated, of one
+        campaign or all."""
+        c = schema.devices.c
+        stmt = (
+            select(c.deployment_id, c.category, c.outcome, func.count())
+            .select_from(schema.devices.join(schema.deployments))
+            .where(c.outcome.is_not(None), c.outcome != Outcome.UPDATED.value)
+            .group_by(c.deployment_id, c.category, c.outcome)
+        )
+        if campaign_id is not None:
+            stmt = stmt.where(schema.deployments.c.campaign_id == campaign_id)
+        with self._db.transaction(f"count the failure categories of campaign {campaign_id}") as conn:
             return [tuple(row) for row in conn.execute(stmt)]
 
     def retries(self, campaign_id: int) -> dict[int, tuple[int, EventRecord]]:
@@ -277,7 +290,8 @@ def _deployment(row: Row[Any]) -> DeploymentRecord:
 
 def _device(row: Row[Any]) -> DeviceRecord:
     outcome = None if row.outcome is None else Outcome(row.outcome)
-    return DeviceRecord(**{**row._mapping, "stage": Stage(row.stage), "outcome": outcome})
+    category = None if row.category is None else category_of(row.category)
+    return DeviceRecord(**{**row._mapping, "stage": Stage(row.stage), "outcome": outcome, "category": category})
 
 
 def _event(row: Row[Any]) -> EventRecord:

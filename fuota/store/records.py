@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Preparation, Stage
+from fuota.core.reasons import Category
 from fuota.core.settings import CampaignSettings
 
 __all__ = [
@@ -116,6 +117,7 @@ class DeviceRecord:
     raw: dict[str, object]
     updated_at: datetime
     firmware_version: str | None = None
+    category: Category | None = None  # why it did not end updated (fuota.core.reasons)
 
     def progress(self) -> DeviceProgress:
         """The device as the engine sees it, e.g. to rebuild a deployment's state after a restart."""
@@ -127,6 +129,7 @@ class DeviceRecord:
             reason=self.reason,
             updated_at=self.updated_at,
             firmware_version=self.firmware_version,
+            category=self.category,
         )
 
 

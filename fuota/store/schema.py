@@ -1,4 +1,4 @@
-"""The store's tables, as SQLAlchemy Core. Migrations 0001–0004 create exactly these; a test holds the two together.
+"""The store's tables, as SQLAlchemy Core. Migrations 0001–0005 create exactly these; a test holds the two together.
 
 Everything here is portable SQL: enum values are stored as their strings (new members need no migration),
 JSON goes into the generic `JSON` type, and timestamps into `UTCDateTime`, which hands back timezone-aware
@@ -120,6 +120,8 @@ devices = Table(
     Column("raw", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("firmware_version", String(64), nullable=True),  # as the device reports it (migration 0004)
+    # Why it did not end updated, as a fuota.core.reasons.Category code; the detail stays in `reason` (0005).
+    Column("category", String(32), nullable=True),
     # Also serves lookups by deployment, so deployment_id needs no index of its own.
     UniqueConstraint("deployment_id", "dev_eui"),
 )

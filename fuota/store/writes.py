@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Preparation, Stage, normalize_eui
+from fuota.core.reasons import Category
 from fuota.core.settings import CampaignSettings
-from fuota.store import leases, schema
+from fuota.store import leases, schema, updates
 from fuota.store.db import Database, DuplicateCampaign, LeaseLost, NotFound, StaleState, StoreError
 from fuota.store.reads import CAMPAIGN_COLUMNS, StoreReads, campaign_record
 from fuota.store.records import CampaignRecord, EventKind, NewDeployment, NewEvent
@@ -44,6 +45,10 @@ class Store(StoreReads):
     def close(self) -> None:
         """Close every pooled connection."""
         self._db.dispose()
+
+    def now(self) -> datetime:
+        """The store's clock: what it stamps rows and leases with, so what readers compare them with."""
+        return self._clock()
 
     def __enter__(self) -> Store:
         return self
@@ -120,6 +125,23 @@ class Store(StoreReads):
                 conn.execute(select(*CAMPAIGN_COLUMNS).where(schema.campaigns.c.id == campaign_id)).one()
             )
 
+    def update_scheduled(
+        self,
+        campaign_id: int,
+        settings: CampaignSettings,
+        firmware: bytes,
+        deployments: Sequence[NewDeployment],
+        cause: str,
+    ) -> None:
+        """Replace the settings, image and deployments of a campaign that has sent nothing yet, recording `cause`
+        as an event, all or nothing; StaleState when it has begun (fuota/store/updates.py)."""
+        now = self._clock()
+        with self._db.transaction(f"update campaign {campaign_id}", write=True) as conn:
+            settings_json = _json(settings.model_dump(mode="json"))
+            updates.replace_scheduled(conn, campaign_id, settings_json, firmware, deployments, now)
+            event = NewEvent(EventKind.COMMAND, cause)
+            conn.execute(insert(schema.events).values(_event_row(campaign_id, None, event, now)))
+
     def apply(
         self,
         deployment_id: int,
@@ -138,10 +160,10 @@ class Store(StoreReads):
     ) -> None:
         """Write one engine step in one transaction: the deployment fields given (None leaves a field as it is;
         for `next_deadline` and `join_deadline` None clears it and `...` leaves it), the events, and the devices
-        whose stage, outcome, reason, raw fields or firmware version differ from what is stored (unknown devices are
-        added; unchanged ones cause no write). With `expected_state`, raise StaleState and write nothing if the
-        stored state differs; with `lease_owner`, raise LeaseLost and write nothing if another runner holds the
-        deployment's lease.
+        whose stage, outcome, category, reason, raw fields or firmware version differ from what is stored
+        (unknown devices are added; unchanged ones cause no write). With `expected_state`, raise StaleState and
+        write nothing if the stored state differs; with `lease_owner`, raise LeaseLost and write nothing if another
+        runner holds the deployment's lease.
         """
         now = self._clock()
         with self._db.transaction(f"write a step of deployment {deployment_id}", write=True) as conn:
@@ -246,7 +268,7 @@ class Store(StoreReads):
             return leases.admit(conn, deployment_id, backend, limit, self._clock())
 
     def release_leases(self, owner: str) -> int:
-        """Give up every lease `owner` holds and leave the runners alive; how many leases there were."""
+        """Give up every lease `owner` holds and leave the runners alive; how many open deployments it held."""
         with self._db.transaction(f"release the leases of {owner}", write=True) as conn:
             return leases.release(conn, owner)
 
@@ -290,7 +312,7 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
-_DEVICE_FIELDS = ("stage", "outcome", "reason", "raw", "firmware_version")
+_DEVICE_FIELDS = ("stage", "outcome", "reason", "raw", "firmware_version", "category")
 
 
 def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[DeviceProgress], now: datetime) -> None:
@@ -306,6 +328,7 @@ def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[Devi
             "reason": None if p.reason is None else _text(p.reason),
             "raw": _json(p.raw),
             "firmware_version": None if p.firmware_version is None else _text(p.firmware_version)[:64],
+            "category": None if p.category is None else Category(p.category).value,
         }
         old = stored.get(eui)
         if old is None:

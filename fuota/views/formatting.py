@@ -32,4 +32,6 @@ def threshold_line(summary: dict[str, Any]) -> str:
     verdict = "met" if summary["threshold_met"] else "not met"
     if summary["pending"] and not summary["threshold_met"]:
         verdict += f" yet ({summary['pending']} devices still pending)"
-    return f"{share:.0%} updated, success threshold {summary['success_threshold']:.0%}: {verdict}"
+    stopped = summary["devices"] - summary["judged"]
+    of = f" of {summary['judged']} devices ({stopped} aborted or skipped left out)" if stopped else ""
+    return f"{share:.0%}{of} updated, success threshold {summary['success_threshold']:.0%}: {verdict}"

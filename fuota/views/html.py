@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from fuota.views.formatting import format_duration, format_time, threshold_line
+from fuota.views.schedule import schedule_rows
 
 __all__ = ["render_html"]
 
@@ -30,9 +31,11 @@ _COLORS = {
     "unknown": "#756bb1",
     "updated": "#31a354",
     "unreachable": "#fd8d3c",
+    "aborted": "#9e9ac8",
+    "skipped": "#d9d9d9",
 }
 _OTHER = "#888888"
-_OUTCOMES = ("updated", "failed", "unreachable", "pending")
+_OUTCOMES = ("updated", "failed", "unreachable", "aborted", "skipped", "pending")
 _NUMERIC = ' class="n"'
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _CSS = """
@@ -52,6 +55,8 @@ th { background: #f3f5f7; } td.n { text-align: right; font-variant-numeric: tabu
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dt { color: #5b6470; }
 .devices td:last-child { font: 12px ui-monospace, Menlo, Consolas, monospace; word-break: break-all; }
 tr.failed td:nth-child(4) { color: #b3261e; } tr.unreachable td:nth-child(4) { color: #b35806; }
+tr.aborted td:nth-child(4), tr.skipped td:nth-child(4) { color: #54278f; }
+.reasons td:nth-child(2) code { color: #5b6470; }
 footer { margin-top: 2rem; color: #5b6470; font-size: 12px; }
 """
 
@@ -74,7 +79,9 @@ def render_html(data: dict[str, Any]) -> str:
         f'<p class="verdict {verdict}">{escape(threshold_line(s))}</p>',
         '<ul class="figures">',
         *(f"<li><b>{n}</b>{escape(label)}</li>" for label, n in figures),
-        "</ul></header>",
+        "</ul>",
+        _family(data.get("family")),
+        "</header>",
         "<section><h2>Devices per stage over time</h2>",
         _stage_chart(data["timeline"]),
         "</section><section><h2>Progress per deployment</h2>",
@@ -91,6 +98,17 @@ def render_html(data: dict[str, Any]) -> str:
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _family(family: dict[str, Any] | None) -> str:
+    # Only a campaign with retries has a family worth a line; the report is a file, so members are named, not linked.
+    if not family or not family["retries"]:
+        return ""
+    members = ", ".join(f"{m['id']} {escape(m['name'])} ({escape(m['state'])})" for m in family["members"])
+    return (
+        f'<p class="family">Family {escape(family["root"]["name"])}: <b>{escape(family["line"])}</b>'
+        f"<br>campaigns: {members}</p>"
+    )
 
 
 # --- charts ----------------------------------------------------------------------------------------------------
@@ -177,22 +195,36 @@ def _deployment_chart(deployments: list[dict[str, Any]]) -> str:
     return _svg(width, len(deployments) * row + 4, "progress per deployment", body) + _legend(list(_OUTCOMES))
 
 
-def _reasons(reasons: list[dict[str, Any]], shown: int = 12) -> str:
+def _reasons(reasons: list[dict[str, Any]]) -> str:
+    # One bar per category (there are few: fuota.core.reasons), stacked by outcome.
     if not reasons:
         return "<p>Every device that ended was updated.</p>"
     width, row, count_w = 760, 38, 60
     top_count = reasons[0]["devices"]
     body: list[str] = []
-    for i, r in enumerate(reasons[:shown]):
+    for i, r in enumerate(reasons):
         top = i * row
-        text = r["reason"] if len(r["reason"]) <= 120 else r["reason"][:119] + "…"
-        bar = max(2.0, r["devices"] / top_count * (width - count_w))
-        body.append(f'<text x="0" y="{top + 12}"><title>{escape(r["reason"])}</title>{escape(text)}</text>')
-        body.append(f'<rect x="0" y="{top + 17}" width="{bar:.1f}" height="14" fill="{_COLORS["failed"]}"/>')
-        body.append(f'<text x="{bar + 6:.1f}" y="{top + 28}">{r["devices"]}</text>')
-    chart = _svg(width, min(len(reasons), shown) * row, "failure reasons", body)
-    rows = [(r["devices"], r["reason"], ", ".join(f"{k} {n}" for k, n in r["outcomes"].items())) for r in reasons]
-    return chart + _table(("devices", "reason", "outcomes"), rows, numeric=(0,))
+        title = f"{r['label']} ({r['category']})"
+        body.append(f'<text x="0" y="{top + 12}"><title>{escape(r["advice"])}</title>{escape(title)}</text>')
+        offset = 0.0
+        for outcome, n in r["outcomes"].items():
+            bar = n / top_count * (width - count_w)
+            color = _COLORS.get(outcome, _OTHER)
+            body.append(
+                f'<rect x="{offset:.1f}" y="{top + 17}" width="{max(bar, 2.0):.1f}" height="14" fill="{color}">'
+                f"<title>{escape(outcome)}: {n}</title></rect>"
+            )
+            offset += bar
+        body.append(f'<text x="{max(offset, 2.0) + 6:.1f}" y="{top + 28}">{r["devices"]}</text>')
+    chart = _svg(width, len(reasons) * row, "failure reasons by category", body)
+    rows = [(r["devices"], f"{r['label']} ({r['category']})", _outcomes(r), r["advice"]) for r in reasons]
+    legend = _legend(sorted({o for r in reasons for o in r["outcomes"]}))
+    header = ("devices", "reason", "outcomes", "what to do")
+    return chart + legend + _table(header, rows, numeric=(0,), css_class="reasons")
+
+
+def _outcomes(group: dict[str, Any]) -> str:
+    return ", ".join(f"{outcome} {n}" for outcome, n in group["outcomes"].items())
 
 
 # --- tables ------------------------------------------------------------------------------------------------------
@@ -229,6 +261,7 @@ def _summary(s: dict[str, Any]) -> str:
         ("firmware", f"{s['firmware']['size']} B, sha256 {s['firmware']['sha256']}"),
         ("redundancy", "-" if redundancy is None else f"{redundancy:g} %"),
         ("success threshold", threshold_line(s)),
+        *schedule_rows(s),
     ]
     return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in items) + "</dl>"
 
@@ -241,14 +274,23 @@ def _deployments_table(deployments: list[dict[str, Any]]) -> str:
     return _table(header, rows, numeric=range(4, len(header)))
 
 
+def _failed_first(device: dict[str, Any]) -> int:
+    """Where a device row goes in the report's table: failed first, then any other outcome short of updated, then
+    those still under way, the updated last — the ones to act on come first."""
+    outcome = device["outcome"]
+    return 0 if outcome == "failed" else 3 if outcome == "updated" else 2 if outcome is None else 1
+
+
 def _devices_table(devices: list[dict[str, Any]]) -> str:
-    header = ("dev_eui", "deployment", "stage", "outcome", "reason", "last change", "raw")
+    header = ("dev_eui", "deployment", "stage", "outcome", "category", "reason", "last change", "raw")
+    devices = sorted(devices, key=_failed_first)  # stable: the read model's order within each group
     rows = [
         (
             d["dev_eui"],
             d["deployment"],
             d["stage"],
             d["outcome"] or "pending",
+            d["category"] or "",
             d["reason"] or "",
             format_time(d["last_change"]),
             json.dumps(d["raw"], separators=(",", ":"), sort_keys=True, default=str),

@@ -8,7 +8,11 @@ result and latency, the adapters' retries (stamina's on-retry hook), and how lat
 poll lag).
 
     fuota_campaigns{state}                              gauge, from the store
-    fuota_devices{stage, outcome}                       gauge, from the store (outcome "none" until it has one)
+    fuota_devices{stage, outcome}                       gauge, from the store (outcome "none" until it has one);
+                                                        outcome is updated, failed, unreachable, aborted or skipped:
+                                                        alert on failed and unreachable only, the real failures
+    fuota_device_reasons{category, outcome}             gauge, devices not updated by reason category
+                                                        (fuota.core.reasons) and outcome
     fuota_anomalies_total                               counter, anomaly events in the store
     fuota_retries_total                                 counter, retry events in the store (a runner's retries)
     fuota_backend_calls_total{backend, operation, result}      result "ok" or the error's class name
@@ -61,6 +65,14 @@ class _StoreCollector(Collector):
         for (stage, outcome), n in sorted(fleet.devices.items(), key=lambda item: (item[0][0], item[0][1] or "")):
             devices.add_metric([stage, outcome or "none"], n)
         yield devices
+        reasons = GaugeMetricFamily(
+            "fuota_device_reasons",
+            "Devices that did not end updated, by reason category and outcome.",
+            labels=["category", "outcome"],
+        )
+        for (category, outcome), n in sorted(fleet.reasons.items()):
+            reasons.add_metric([category, outcome], n)
+        yield reasons
         anomalies = CounterMetricFamily("fuota_anomalies", "Anomaly events recorded in the store.")
         anomalies.add_metric([], fleet.anomalies)
         yield anomalies

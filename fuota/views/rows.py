@@ -1,7 +1,8 @@
 """Device and event rows of the read model, and the device table the dashboard pages and filters in SQL.
 
     device row  dev_eui, deployment_id, deployment (its task name), stage, outcome (None until it has one),
-                reason, last_change (when the device's row last changed), raw (the back end's fields, verbatim)
+                category (why it did not end updated, a fuota.core.reasons code; None otherwise), reason (the
+                detail), last_change (when the device's row last changed), raw (the back end's fields, verbatim)
     event row   at, kind, deployment (task name; None for the campaign's own), dev_eui, from_state, to_state, cause
 
 Times are ISO 8601 strings in UTC.
@@ -94,6 +95,7 @@ def device_row(record: DeviceRecord, names: dict[int, str]) -> dict[str, Any]:
         "deployment": names[record.deployment_id],
         "stage": str(record.stage),
         "outcome": None if record.outcome is None else str(record.outcome),
+        "category": None if record.category is None else str(record.category),
         "reason": record.reason,
         "last_change": iso(record.updated_at),
         "raw": record.raw,

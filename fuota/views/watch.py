@@ -2,7 +2,8 @@
 
 Each refresh reads the read model's aggregates (fuota.views.model) and the latest few events — never the whole
 event log: one progress bar per deployment, the devices per stage, the latest events, and the time left at the
-pace so far. It ends when the campaign ends.
+pace so far, with the schedule (start, window, next opening) and a warning when no runner drives the campaign
+(fuota.views.schedule). It ends when the campaign ends.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fuota.store import Store
 from fuota.views.formatting import format_time
 from fuota.views.model import campaign_overview, time_left
 from fuota.views.rows import latest_events
+from fuota.views.schedule import schedule_lines, undriven_text
 
 __all__ = ["render", "view", "watch", "watch_data"]
 
@@ -65,7 +67,7 @@ def render(data: dict[str, Any]) -> Group:
         f"{settled}/{s['devices']} devices settled, progress {s['progress']:g} %, "
         f"started {format_time(s['started_at'])}, {left}"
     )
-    return Group(bars, counts, latest, footer)
+    return Group(bars, counts, latest, footer, *schedule_lines(s))
 
 
 def view(store: Store, campaign_id: int, now: datetime) -> Group:
@@ -81,15 +83,28 @@ def watch(
     clock: Callable[[], datetime],
     interval: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
+    warn: Callable[[str], None] | None = None,
 ) -> CampaignState:
-    """Show the live view until the campaign ends; return its final state. `clock` gives the time left's now."""
+    """Show the live view until the campaign ends; return its final state. `clock` gives the time left's now;
+    `warn` is told, once each time it begins, that no runner drives the campaign (fuota.views.schedule), so that
+    a watch nobody's daemon will ever end says so beyond the live view too."""
     data = watch_data(store, campaign_id, clock())
+    warned = _warn_undriven(data, False, warn)
     with Live(render(data), console=console, refresh_per_second=4) as live:
         while not CampaignState(data["summary"]["state"]).ended:
             sleep(interval)
             data = watch_data(store, campaign_id, clock())
+            warned = _warn_undriven(data, warned, warn)
             live.update(render(data))
     return CampaignState(data["summary"]["state"])
+
+
+def _warn_undriven(data: dict[str, Any], warned: bool, warn: Callable[[str], None] | None) -> bool:
+    """Whether the campaign is undriven now, telling `warn` when it just became so."""
+    text = undriven_text(data["summary"])
+    if text is not None and not warned and warn is not None:
+        warn(text)
+    return text is not None
 
 
 def _duration(seconds: float | None) -> str:

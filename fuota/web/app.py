@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,9 @@ from starlette.templating import Jinja2Templates
 from fuota.backends.errors import BackendError
 from fuota.core.model import CampaignState, Outcome, Stage
 from fuota.store import CampaignRecord, Store
+from fuota.views.formatting import format_time
 from fuota.views.rows import NO_OUTCOME, DeviceFilter, FilterError, device_page, devices_page
+from fuota.views.schedule import schedule_text, undriven_text
 from fuota.web.queries import campaign_data, campaigns_data
 
 __all__ = ["AbortFunction", "create_app"]
@@ -73,6 +74,7 @@ def create_app(
         ended=[s.value for s in CampaignState if s.ended],  # no more polling once the campaign can not change
     )
     templates.env.filters["when"] = _when
+    templates.env.globals.update(schedule_text=schedule_text, undriven_text=undriven_text)
 
     def campaign_of(request: Request) -> CampaignRecord:
         campaign = store.campaign(int(request.path_params["campaign_id"]))
@@ -169,8 +171,8 @@ def create_app(
 
 
 def _when(iso: str | None) -> str:
-    """An ISO time of the page's data as `YYYY-MM-DD HH:MM:SS`, or "-"."""
-    return "-" if iso is None else datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+    """An ISO time of the page's data as `YYYY-MM-DD HH:MM:SS UTC` (the read model's times are UTC), or "-"."""
+    return format_time(iso)
 
 
 def _checked(build: Callable[[Request], dict[str, Any]], request: Request) -> dict[str, Any]:

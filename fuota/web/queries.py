@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fuota.store import CampaignRecord, EventKind, Store
+from fuota.views.family import family_data
 from fuota.views.model import campaign_list, campaign_overview
 from fuota.views.rows import DeviceFilter, devices_page, latest_events
 
@@ -25,13 +26,15 @@ def campaigns_data(store: Store) -> dict[str, Any]:
 
 
 def campaign_data(store: Store, campaign: CampaignRecord, table: DeviceFilter) -> dict[str, Any]:
-    """The campaign page: the campaign summary's keys, its reasons and deployment rows, the latest events other
-    than device changes, and the device table's current page."""
+    """The campaign page: the campaign summary's keys, its reasons and deployment rows, its family total (the
+    campaign with its retries), the latest events other than device changes, and the device table's current
+    page."""
     overview = campaign_overview(store, campaign.id)
     return {
         **overview["summary"],
         "reasons": overview["reasons"],
         "deployments": overview["deployments"],
+        "family": family_data(store, campaign.id, overview["summary"]),
         "events": latest_events(store, campaign.id, skip=[EventKind.DEVICE], limit=TIMELINE),
         "table": devices_page(store, campaign, table),
     }

@@ -82,6 +82,9 @@ def test_start_time_then_sigterm(tmp_path: Path) -> None:
         first = min(e.at for e in store.events(record.id) if e.kind == "transition")
     assert first >= start - timedelta(milliseconds=50)
     assert '"message": "daemon started' in stopped.log  # --log-json: one JSON object per line
+    # The campaign ended: nothing is left for another daemon, and no third-party INFO line made it to the log.
+    assert "stopped; 0 open deployment(s) left for the next daemon" in stopped.log
+    assert '"logger": "transitions' not in stopped.log
 
 
 def test_sigterm_mid_campaign_and_a_restart_finishes_it(tmp_path: Path) -> None:
@@ -96,6 +99,7 @@ def test_sigterm_mid_campaign_and_a_restart_finishes_it(tmp_path: Path) -> None:
             stopped = stop_daemon(daemon, within=10)
             # within one poll interval (0.2 s) plus start-up slack
             assert stopped.code == 0 and stopped.seconds < 3, stopped.log[-2000:]
+            assert "stopped; 1 open deployment(s) left for the next daemon" in stopped.log
             daemon = start_daemon(tmp_path)
             assert wait_campaign(sqlite_url(tmp_path), "long", timeout=90) is CampaignState.DONE
         finally:

@@ -86,7 +86,7 @@ def test_release_frees_the_deployments_and_ended_ones_are_never_claimed(store: S
     cid = _campaign(store, 3)
     held = sorted(store.claim_deployments("a", LEASE, campaign_id=cid))
     store.apply(held[0], state=DeploymentState.ABORTED, lease_owner="a")
-    assert store.release_leases("a") == 3
+    assert store.release_leases("a") == 2  # the ended one is no work left for another daemon
     assert store.claim_deployments("b", LEASE, campaign_id=cid) == set(held[1:])
     assert store.events(cid, EventKind.LEASE) == []  # nobody held them: nothing was taken over
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,23 +16,32 @@ from pathlib import Path
 import pytest
 
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
+from fuota.core.reasons import Category, describe
 from fuota.store import EventKind, NewDeployment, NewEvent, Store
-from fuota.views.report import CSV_FIELDS, render, report_data
+from fuota.views.report import CSV_FIELDS, REASON_FIELDS, render, report_data
 from tests.support.chromium import CHROMIUM_ARGS
 from tests.support.store_helpers import T0, Clock, campaign_settings
 
 NORTH = [f"70b3d5e75e01{i:04x}" for i in range(12)]
 SOUTH = [f"70b3d5e75e02{i:04x}" for i in range(8)]
 EVIL = "<script>alert(1)</script>"
-# How the 20 devices end: (stage, outcome, reason).
+# How the 20 devices end: (stage, outcome, reason), and the category of each reason.
 ENDINGS: dict[str, tuple[Stage, Outcome, str | None]] = {
     **{eui: (Stage.DONE, Outcome.UPDATED, None) for eui in NORTH[:9] + SOUTH[:5]},
     NORTH[9]: (Stage.RECEIVING, Outcome.FAILED, "missing fragments: 3 of 40"),
-    NORTH[10]: (Stage.RECEIVING, Outcome.FAILED, "missing fragments: 3 of 40"),
-    SOUTH[5]: (Stage.FAILED, Outcome.FAILED, "missing fragments: 3 of 40"),
+    NORTH[10]: (Stage.RECEIVING, Outcome.FAILED, "missing fragments: 5 of 40"),
+    SOUTH[5]: (Stage.FAILED, Outcome.FAILED, "missing fragments: 9 of 40"),
     SOUTH[6]: (Stage.FAILED, Outcome.FAILED, EVIL),
     NORTH[11]: (Stage.MULTICAST_SETUP, Outcome.UNREACHABLE, "never joined the multicast group"),
     SOUTH[7]: (Stage.RECEIVING, Outcome.FAILED, "no status answer"),
+}
+CATEGORY = {
+    NORTH[9]: Category.TOO_FEW_FRAGMENTS,
+    NORTH[10]: Category.TOO_FEW_FRAGMENTS,
+    SOUTH[5]: Category.TOO_FEW_FRAGMENTS,
+    SOUTH[6]: Category.UNKNOWN,
+    NORTH[11]: Category.NEVER_JOINED,
+    SOUTH[7]: Category.NO_STATUS_REPORT,
 }
 
 
@@ -63,7 +73,15 @@ def _move(
             for eui, (before, after, _, reason) in mine.items()
         ]
         devices = [
-            DeviceProgress(eui, after, {"code": int(after is Stage.DONE), "step": seconds}, outcome, reason, at)
+            DeviceProgress(
+                eui,
+                after,
+                {"code": int(after is Stage.DONE), "step": seconds},
+                outcome,
+                reason,
+                at,
+                category=CATEGORY.get(eui) if outcome is not None else None,
+            )
             for eui, (_, after, outcome, reason) in mine.items()
         ]
         store.apply(deployment.id, state=DeploymentState.ENQUEUE_FRAGMENT, events=events, devices=devices)
@@ -105,12 +123,18 @@ def test_summary_counts_times_and_threshold(finished: Store) -> None:
     assert s["redundancy_percent"] == 30
 
 
-def test_reasons_are_grouped_and_sorted_by_count(finished: Store) -> None:
+def _group(category: str, outcomes: dict[str, int]) -> dict[str, object]:
+    failures = outcomes.get("failed", 0) + outcomes.get("unreachable", 0)
+    return describe(category) | {"devices": sum(outcomes.values()), "outcomes": outcomes, "failures": failures}
+
+
+def test_reasons_are_grouped_by_category_and_sorted_by_count(finished: Store) -> None:
+    # Three details with three different numbers, one category; ties in the order a device goes through a campaign.
     assert report_data(finished, 1)["reasons"] == [
-        {"reason": "missing fragments: 3 of 40", "devices": 3, "outcomes": {"failed": 3}},
-        {"reason": EVIL, "devices": 1, "outcomes": {"failed": 1}},
-        {"reason": "never joined the multicast group", "devices": 1, "outcomes": {"unreachable": 1}},
-        {"reason": "no status answer", "devices": 1, "outcomes": {"failed": 1}},
+        _group("too_few_fragments", {"failed": 3}),
+        _group("never_joined", {"unreachable": 1}),
+        _group("no_status_report", {"failed": 1}),
+        _group("unknown", {"failed": 1}),
     ]
 
 
@@ -126,24 +150,24 @@ def test_deployment_lines_and_device_rows(finished: Store) -> None:
         "backend_ref": None,
         "devices": 12,
         "counts": {**{s.value: 0 for s in Stage}, "done": 9, "receiving": 2, "multicast_setup": 1},
-        "outcomes": {"updated": 9, "failed": 2, "unreachable": 1},
+        "outcomes": {"updated": 9, "failed": 2, "unreachable": 1, "aborted": 0, "skipped": 0},
         "updated": 9,
         "failed": 2,
         "unreachable": 1,
+        "aborted": 0,
+        "skipped": 0,
         "pending": 0,
         "progress": 100.0,
         "retries": 0,
         "last_retry": None,
-        "reasons": [
-            {"reason": "missing fragments: 3 of 40", "devices": 2, "outcomes": {"failed": 2}},
-            {"reason": "never joined the multicast group", "devices": 1, "outcomes": {"unreachable": 1}},
-        ],
+        "reasons": [_group("too_few_fragments", {"failed": 2}), _group("never_joined", {"unreachable": 1})],
     }
     assert (lines["south"]["devices"], lines["south"]["updated"], lines["south"]["failed"]) == (8, 5, 3)
     rows = {d["dev_eui"]: d for d in data["devices"]}
     assert set(rows) == set(ENDINGS)
     for eui, (stage, outcome, reason) in ENDINGS.items():
         assert (rows[eui]["stage"], rows[eui]["outcome"], rows[eui]["reason"]) == (stage, outcome, reason)
+        assert rows[eui]["category"] == CATEGORY.get(eui)
         assert rows[eui]["deployment"] == ("north" if eui in NORTH else "south")
     assert rows[NORTH[0]]["raw"] == {"code": 1, "step": 600}
     assert rows[NORTH[0]]["last_change"] == (T0 + timedelta(seconds=600)).isoformat()
@@ -189,6 +213,18 @@ def test_csv_has_one_row_per_device(finished: Store) -> None:
     assert sorted(r["dev_eui"] for r in rows) == sorted(ENDINGS)
     evil = next(r for r in rows if r["dev_eui"] == SOUTH[6])
     assert (evil["outcome"], evil["reason"], json.loads(evil["raw"])) == ("failed", EVIL, {"code": 0, "step": 600})
+    assert evil["category"] == "unknown"
+
+
+def test_reasons_csv_has_one_row_per_category(finished: Store) -> None:
+    rows = list(csv.DictReader(io.StringIO(render(report_data(finished, 1), "reasons-csv"))))
+    assert [(r["category"], r["devices"], r["failed"], r["unreachable"], r["aborted"]) for r in rows] == [
+        ("too_few_fragments", "3", "3", "0", "0"),
+        ("never_joined", "1", "0", "1", "0"),
+        ("no_status_report", "1", "1", "0", "0"),
+        ("unknown", "1", "1", "0", "0"),
+    ]
+    assert tuple(rows[0]) == REASON_FIELDS and rows[0]["advice"].startswith("raise redundancy_percent")
 
 
 def test_json_round_trips(finished: Store) -> None:
@@ -206,7 +242,10 @@ def test_text_names_every_device_not_updated_with_its_reason(finished: Store) ->
         else:
             assert len(mine) == 1 and reason in mine[0] and outcome in mine[0]
     assert "Devices not updated: 6" in text
-    assert "14 updated, 5 failed, 1 unreachable, 0 pending" in text
+    assert "14 updated, 5 failed, 1 unreachable, 0 aborted, 0 skipped, 0 pending" in text
+    # One line per category with its count, whatever the numbers in each device's detail.
+    grouped = [line for line in lines if "too few fragments" in line]
+    assert len(grouped) == 1 and grouped[0].split()[0] == "3" and "(too_few_fragments): 3 failed" in grouped[0]
     assert "70% updated, success threshold 70%: met" in text
 
 
@@ -268,7 +307,7 @@ def test_a_campaign_that_has_not_started_renders_in_every_format(store: tuple[St
     assert data["summary"]["started_at"] is None and data["summary"]["duration_seconds"] == 0
     assert data["summary"]["pending"] == 20 and data["summary"]["threshold_met"] is False
     assert data["reasons"] == [] and len(data["timeline"]["points"]) == 1
-    for fmt in ("text", "json", "csv", "html"):
+    for fmt in ("text", "json", "csv", "reasons-csv", "html"):
         assert render(data, fmt)
     assert "20 devices still pending" in render(data, "text")
 
@@ -308,3 +347,14 @@ def test_the_html_report_renders_in_headless_chromium_offline(finished: Store, t
     bad = tmp_path / "bad.html"
     bad.write_text('<html><body><script>console.error("boom")</script><img src="http://example.invalid/x.png">')
     assert _console_lines(_chromium(bad, tmp_path)[1])
+
+
+def test_the_html_device_table_lists_the_failed_devices_first(finished: Store) -> None:
+    data = report_data(finished, 1)
+    page = render(data, "html")
+    table = page[page.index('<table class="devices">') :]
+    shown = re.findall(r'<tr class="([a-z_]+)">', table[: table.index("</table>")])
+    rank = {"failed": 0, "updated": 3, "pending": 2}
+    assert len(shown) == len(data["devices"]) and {"failed", "updated"} <= set(shown)
+    assert [rank.get(o, 1) for o in shown] == sorted(rank.get(o, 1) for o in shown)
+    assert shown[0] == "failed"

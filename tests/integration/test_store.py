@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, event, inspect
 
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
+from fuota.core.reasons import Category
 from fuota.store import (
     DuplicateCampaign,
     EventKind,
@@ -83,7 +84,7 @@ def test_migration_creates_the_schema_and_reopening_changes_nothing(url: str) ->
         Store(url).close()
     assert counts == {}
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0004",)]
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0005",)]
         if engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("PRAGMA journal_mode").one() == ("wal",)
     engine.dispose()
@@ -360,11 +361,24 @@ def test_counts(store: Store) -> None:
         deployment_id,
         devices=[
             DeviceProgress(EUIS[0], Stage.DONE, outcome=Outcome.UPDATED),
-            DeviceProgress(EUIS[1], Stage.FAILED, outcome=Outcome.FAILED, reason="fragment session set-up timeout"),
+            DeviceProgress(
+                EUIS[1],
+                Stage.FAILED,
+                outcome=Outcome.FAILED,
+                reason="fragment session set-up timeout",
+                category=Category.SETUP_TIMEOUT,
+            ),
         ],
     )
     assert store.stage_counts(campaign_id) == {s.value: 0 for s in Stage} | {"pending": 1, "done": 1, "failed": 1}
-    assert store.outcome_counts(campaign_id) == {"updated": 1, "failed": 1, "unreachable": 0}
+    zeros = {"unreachable": 0, "aborted": 0, "skipped": 0}
+    assert store.outcome_counts(campaign_id) == {"updated": 1, "failed": 1} | zeros
+    assert store.category_counts(campaign_id) == [(deployment_id, "setup_timeout", "failed", 1)]
+    assert {d.dev_eui: d.category for d in store.devices(campaign_id)} == {
+        EUIS[0]: None,
+        EUIS[1]: Category.SETUP_TIMEOUT,
+        EUIS[2]: None,
+    }
 
 
 # --- time, processes, errors ------------------------------------------------------------------------------------

@@ -158,6 +158,7 @@ def test_json_twins_equal_the_store(aborted: Running) -> None:
             "deployment": names[device.deployment_id],
             "stage": str(device.stage),
             "outcome": None if device.outcome is None else str(device.outcome),
+            "category": None if device.category is None else str(device.category),
             "reason": device.reason,
             "last_change": device.updated_at.isoformat(),
             "raw": device.raw,

@@ -207,7 +207,7 @@ def write_campaign(
 ) -> Path:
     """An IoTSquare campaign sending `firmware` (to folder/fw.bin) to `devices` through temporary multicast groups
     of back end `backend` (EU868, keys derived from GEN_APP_KEY); `iotsquare` adds to or replaces fields of its
-    `[iotsquare]` table, `fields` are more top-level fields (start, window…)."""
+    `[iotsquare]` table, `fields` are more top-level fields (start, window, redundancy_percent instead of 30…)."""
     table = {"region": "eu868", "subnet": "ch_00-07", "enable_mc_remote": True, "gen_app_key": GEN_APP_KEY}
     table |= {"join_timeout": join_timeout} | (iotsquare or {})
     return write_campaign_file(
@@ -217,7 +217,7 @@ def write_campaign(
         name=name,
         backend=backend,
         devices=devices,
-        **{"redundancy_percent": 30, **fields},  # 30 unless `fields` say otherwise
+        **{"redundancy_percent": 30, **fields},
         iotsquare=table,
     )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
+from fuota.core.reasons import Category
 from fuota.store import EventKind, NewDeployment, NewEvent, Store
 from tests.support.store_helpers import T0, Clock, campaign_settings
 
@@ -20,19 +21,19 @@ MISSING = "missing fragments: 3 of 40"
 NEVER_JOINED = "never joined the multicast group"
 GONE = "no answer for 600 s, giving up: gateway gone"
 
-Ending = tuple[Stage, Outcome | None, str | None]
+Ending = tuple[Stage, Outcome | None, str | None, Category | None]
 _WAYS: dict[str, Ending] = {
-    "pending": (Stage.PENDING, None, None),
-    "setup": (Stage.MULTICAST_SETUP, None, None),
-    "ready": (Stage.MULTICAST_READY, None, None),
-    "fragmentation": (Stage.FRAGMENTATION_SETUP, None, None),
-    "receiving": (Stage.RECEIVING, None, None),
-    "unknown": (Stage.UNKNOWN, None, None),
-    "updated": (Stage.DONE, Outcome.UPDATED, None),
-    "missing": (Stage.RECEIVING, Outcome.FAILED, MISSING),
-    "missing at the end": (Stage.FAILED, Outcome.FAILED, MISSING),
-    "never joined": (Stage.MULTICAST_SETUP, Outcome.UNREACHABLE, NEVER_JOINED),
-    "gone": (Stage.FAILED, Outcome.FAILED, GONE),
+    "pending": (Stage.PENDING, None, None, None),
+    "setup": (Stage.MULTICAST_SETUP, None, None, None),
+    "ready": (Stage.MULTICAST_READY, None, None, None),
+    "fragmentation": (Stage.FRAGMENTATION_SETUP, None, None, None),
+    "receiving": (Stage.RECEIVING, None, None, None),
+    "unknown": (Stage.UNKNOWN, None, None, None),
+    "updated": (Stage.DONE, Outcome.UPDATED, None, None),
+    "missing": (Stage.RECEIVING, Outcome.FAILED, MISSING, Category.TOO_FEW_FRAGMENTS),
+    "missing at the end": (Stage.FAILED, Outcome.FAILED, MISSING, Category.TOO_FEW_FRAGMENTS),
+    "never joined": (Stage.MULTICAST_SETUP, Outcome.UNREACHABLE, NEVER_JOINED, Category.NEVER_JOINED),
+    "gone": (Stage.FAILED, Outcome.FAILED, GONE, Category.DEPLOYMENT_FAILED),
 }
 
 # task name → (back end, deployment state, how many devices end each way)
@@ -101,7 +102,8 @@ def build(store: Store, clock: Clock, *, finished: bool) -> Expected:
         endings = [_WAYS[way] for way, n in ends.items() for _ in range(n)]
         members = zip(euis(task, len(endings)), endings, strict=True)
         devices = [
-            DeviceProgress(eui, stage, {"step": 1}, outcome, reason, at) for eui, (stage, outcome, reason) in members
+            DeviceProgress(eui, stage, {"step": 1}, outcome, reason, at, category=category)
+            for eui, (stage, outcome, reason, category) in members
         ]
         events = [NewEvent(EventKind.DEVICE, "reported", "pending", d.stage.value, d.dev_eui) for d in devices]
         store.apply(ids[task], state=state, events=events, devices=devices)

@@ -111,8 +111,9 @@ def _drive_to_created(engine: DeploymentEngine, members: tuple[str, ...], refuse
     now += timedelta(minutes=11)  # past the join timeout: go without it
     engine.handle(JoinedReported(joined), now)
     assert engine.timer(now).commands == [CreateTask()]
-    step = engine.handle(TaskCreated(TaskRef("fuota-1", {"fdID": 16})), now)
+    step = engine.handle(TaskCreated(TaskRef("fuota-1", {"fdID": 16, "mcEUI": "aa" * 8})), now)
     assert engine.state is DeploymentState.CREATED and step.events[0].kind == "transition"
+    assert step.events[0].cause == f"task fuota-1 created (fdID 16, mcEUI {'aa' * 8})"  # words, not a dict
     assert engine.timer(now).commands == [PollTask()]
     return now
 
@@ -147,7 +148,7 @@ def test_abort_keeps_each_device_stage() -> None:
     step = engine.handle(AbortRequested("operator asked"), T0)
     assert engine.state is DeploymentState.ABORTED and AbortTask() in step.commands
     device = engine.devices["01" * 8]
-    assert device.stage is Stage.RECEIVING and device.outcome is Outcome.FAILED and "aborted" in device.reason
+    assert device.stage is Stage.RECEIVING and device.outcome is Outcome.ABORTED and "aborted" in device.reason
 
 
 def test_abort_before_the_task_exists_sends_no_abort() -> None:

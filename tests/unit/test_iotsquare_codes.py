@@ -30,3 +30,33 @@ def test_tables_cover_the_spec_sections() -> None:
 )
 def test_final_reason(raw: dict[str, object], expected: str) -> None:
     assert expected in codes.final_reason(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "category"),
+    [
+        ({"state": "MC Not Joined"}, "never_joined"),
+        ({"state": "MC Joined"}, "setup_timeout"),
+        ({"state": "FragSessionSetupAns"}, "no_status_report"),
+        ({"state": "FragSessStatusAns"}, "upgrade_failed"),
+        ({"state": "FragSessDelAns"}, "upgrade_failed"),
+        ({"state": "FragSessStatusAns", "nbFragMissing": 4, "nbFragReceived": "9"}, "too_few_fragments"),
+        ({"state": "Unknown", "error_message": "timeout"}, "unknown"),
+    ],
+)
+def test_final_category(raw: dict[str, object], category: str) -> None:
+    assert codes.final_category(raw) == category
+
+
+@pytest.mark.parametrize(
+    ("raw", "category"),
+    [
+        ({"state": "FragSessStatusAns", "nbFragMissing": "544", "nbFragReceived": 2070}, "too_few_fragments"),
+        ({"state": "MC Joined", "error_message": "no answer"}, "setup_timeout"),
+        ({"state": "FragSessionSetupAns", "error_message": ""}, None),
+        ({"state": "Done", "error_message": "ignored once done"}, None),
+    ],
+)
+def test_a_device_reporting_a_failure_carries_its_category(raw: dict[str, object], category: str | None) -> None:
+    _, reason, found = codes.device_stage(raw)
+    assert found == category and (reason is None) == (category is None)

@@ -34,34 +34,57 @@ FRAGMENT_STAGES += ["status_reported", "done", "failed", "failed", "failed"]
 
 @pytest.mark.parametrize("value", range(14))
 def test_multicast_session_status(value: int) -> None:
-    stage, reason = codes.device_stage({"multicastSessionStatus": value, "fragmentSessionStatus": 0, "status": 1})
+    stage, reason, category = codes.device_stage(
+        {"multicastSessionStatus": value, "fragmentSessionStatus": 0, "status": 1}
+    )
     assert stage is Stage(MULTICAST_STAGES[value])
-    assert (reason is not None) == (stage is Stage.FAILED)
+    assert (reason is not None) == (stage is Stage.FAILED) == (category is not None)
     if reason:
         assert reason.endswith(f"(multicast session status {value})")
 
 
 @pytest.mark.parametrize("value", range(17))
 def test_fragment_session_status(value: int) -> None:
-    stage, reason = codes.device_stage({"multicastSessionStatus": 4, "fragmentSessionStatus": value, "status": 2})
+    stage, reason, category = codes.device_stage(
+        {"multicastSessionStatus": 4, "fragmentSessionStatus": value, "status": 2}
+    )
     assert stage is Stage(FRAGMENT_STAGES[value] if value else "multicast_ready")
-    assert (reason is not None) == (stage is Stage.FAILED)
+    assert (reason is not None) == (stage is Stage.FAILED) == (category is not None)
 
 
 @pytest.mark.parametrize(
-    ("raw", "stage", "words"),
+    ("raw", "stage", "words", "category"),
     [
-        ({"multicastSessionStatus": 6}, Stage.FAILED, "the device did not answer the multicast set-up"),
-        ({"fragmentSessionStatus": 7}, Stage.FAILED, "not enough memory for the fragmentation session"),
-        ({"fragmentSessionStatus": 9}, Stage.FAILED, "too few fragments received"),
-        ({"fragmentSessionStatus": 4, "multicastSessionStatus": 8}, Stage.FAILED, "fragment session set-up timeout"),
-        ({"status": 4, "multicastSessionStatus": 5}, Stage.FAILED, "device status 4"),
-        ({"status": 3, "multicastSessionStatus": 8}, Stage.DONE, None),
-        ({"fragmentSessionStatus": "13"}, Stage.DONE, None),
-        ({"multicastSessionStatus": 99}, Stage.UNKNOWN, None),
+        ({"multicastSessionStatus": 6}, Stage.FAILED, "the device did not answer the multicast set-up", "never_joined"),
+        ({"fragmentSessionStatus": 7}, Stage.FAILED, "not enough memory for the fragmentation session", "low_memory"),
+        ({"fragmentSessionStatus": 9}, Stage.FAILED, "too few fragments received", "too_few_fragments"),
+        (
+            {"fragmentSessionStatus": 4, "multicastSessionStatus": 8},
+            Stage.FAILED,
+            "fragment session set-up timeout",
+            "setup_timeout",
+        ),
+        ({"status": 4, "multicastSessionStatus": 5}, Stage.FAILED, "device status 4", "unknown"),
+        ({"status": 3, "multicastSessionStatus": 8}, Stage.DONE, None, None),
+        ({"fragmentSessionStatus": "13"}, Stage.DONE, None, None),
+        ({"multicastSessionStatus": 99}, Stage.UNKNOWN, None, None),
     ],
 )
-def test_device_codes_precedence(raw: dict[str, object], stage: Stage, words: str | None) -> None:
-    found, reason = codes.device_stage(raw)
-    assert found is stage
+def test_device_codes_precedence(raw: dict[str, object], stage: Stage, words: str | None, category: str | None) -> None:
+    found, reason, found_category = codes.device_stage(raw)
+    assert found is stage and found_category == category
     assert reason is None if words is None else words in str(reason)
+
+
+# Every failure code of 6.11 and the category it maps to: the README's table says the same.
+MULTICAST_CATEGORIES = {6: "never_joined", 8: "never_joined", 13: "unknown"} | dict.fromkeys(
+    (7, 9, 10, 11, 12), "multicast_error"
+)
+FRAGMENT_CATEGORIES = {4: "setup_timeout", 7: "low_memory", 9: "too_few_fragments", 15: "no_status_report"}
+FRAGMENT_CATEGORIES |= dict.fromkeys((5, 6, 8), "session_refused") | dict.fromkeys((10, 14), "upgrade_failed")
+FRAGMENT_CATEGORIES |= dict.fromkeys((11, 16), "unknown")
+
+
+def test_every_failure_code_has_its_category() -> None:
+    assert {code: str(category) for code, (_, category) in codes.MULTICAST_FAILURES.items()} == MULTICAST_CATEGORIES
+    assert {code: str(category) for code, (_, category) in codes.FRAGMENT_FAILURES.items()} == FRAGMENT_CATEGORIES

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from fuota.core.model import CampaignState, Stage
+from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
+from fuota.core.reasons import CATEGORIES, Category
 from fuota.store import EventKind, NewDeployment, NewEvent, Store
 from fuota.views.model import campaign_list, campaign_overview, fleet_counts, status_data, time_left
 from fuota.views.rows import DeviceFilter, FilterError, devices_page
-from tests.support.sample_campaign import GONE, MISSING, NEVER_JOINED, build, euis
+from tests.support.sample_campaign import GONE, MISSING, build, euis
 from tests.support.store_helpers import T0, Clock, campaign_settings
 
 
@@ -28,7 +29,7 @@ def test_counts_hold_every_stage_and_outcome_zeros_included(store: tuple[Store, 
     fresh = [NewDeployment("iotsquare", None, "fresh", True, euis("north", 4))]
     summary = campaign_overview(s, s.create_campaign(campaign_settings("fresh"), b"\x01", fresh).id)["summary"]
     assert summary["counts"] == {**{stage.value: 0 for stage in Stage}, "pending": 4}
-    assert summary["outcomes"] == {"updated": 0, "failed": 0, "unreachable": 0}
+    assert summary["outcomes"] == {"updated": 0, "failed": 0, "unreachable": 0, "aborted": 0, "skipped": 0}
     assert (summary["devices"], summary["pending"], summary["progress"]) == (4, 4, 0.0)
     assert (summary["started_at"], summary["duration_seconds"], summary["threshold_met"]) == (None, 0, False)
     assert summary["success_threshold"] == 0.9 and summary["redundancy_percent"] == 30  # as the settings say
@@ -61,20 +62,72 @@ def test_started_is_the_campaign_going_running_not_a_deployment_moving(store: tu
     assert summary["duration_seconds"] == 890
 
 
-def test_reasons_are_grouped_by_text_with_their_devices_and_outcomes(store: tuple[Store, Clock]) -> None:
+def _group(category: str, outcomes: dict[str, int], failures: int) -> dict[str, object]:
+    info = CATEGORIES[Category(category)]
+    devices = sum(outcomes.values())
+    return {"category": category, "label": info.label, "advice": info.advice, "devices": devices,
+            "outcomes": outcomes, "failures": failures}  # fmt: skip
+
+
+def test_reasons_are_grouped_by_category_with_their_devices_and_outcomes(store: tuple[Store, Clock]) -> None:
     s, clock = store
     build(s, clock, finished=True)
     overview = campaign_overview(s, 1)
     assert overview["reasons"] == [
-        {"reason": GONE, "devices": 6, "outcomes": {"failed": 6}},
-        {"reason": MISSING, "devices": 3, "outcomes": {"failed": 3}},
-        {"reason": NEVER_JOINED, "devices": 1, "outcomes": {"unreachable": 1}},
+        _group("deployment_failed", {"failed": 6}, 6),
+        _group("too_few_fragments", {"failed": 3}, 3),
+        _group("never_joined", {"unreachable": 1}, 1),
     ]
     north = next(d for d in overview["deployments"] if d["task_name"] == "north")
     assert north["reasons"] == [
-        {"reason": MISSING, "devices": 2, "outcomes": {"failed": 2}},
-        {"reason": NEVER_JOINED, "devices": 1, "outcomes": {"unreachable": 1}},
+        _group("too_few_fragments", {"failed": 2}, 2),
+        _group("never_joined", {"unreachable": 1}, 1),
     ]
+    # The detail, with its numbers, stays per device.
+    rows = status_data(s, 1)["devices"]
+    assert {(d["category"], d["reason"]) for d in rows if d["outcome"] == "failed"} == {
+        ("too_few_fragments", MISSING),
+        ("deployment_failed", GONE),
+    }
+
+
+def test_aborted_and_skipped_devices_are_stops_not_failures(store: tuple[Store, Clock]) -> None:
+    s, _ = store
+    new = [
+        NewDeployment("iotsquare", None, "ran", True, euis("north", 4)),
+        NewDeployment("iotsquare", None, "idle", True, euis("south", 3)),
+    ]
+    campaign = s.create_campaign(campaign_settings("stopped", success_threshold=0.5), b"\x01", new)
+    ran, idle = (d.id for d in s.deployments(campaign.id))
+    north, south = euis("north", 4), euis("south", 3)
+    stopped = [
+        DeviceProgress(north[0], Stage.DONE, {}, Outcome.UPDATED),
+        DeviceProgress(north[1], Stage.FAILED, {}, Outcome.FAILED, "low memory (7)", category=Category.LOW_MEMORY),
+        DeviceProgress(
+            north[2], Stage.RECEIVING, {}, Outcome.ABORTED, "aborted at receiving", category=Category.ABORTED
+        ),
+        DeviceProgress(
+            north[3], Stage.RECEIVING, {}, Outcome.ABORTED, "aborted at receiving", category=Category.ABORTED
+        ),
+    ]
+    s.apply(ran, state=DeploymentState.ABORTED, devices=stopped)
+    skipped = [
+        DeviceProgress(e, Stage.PENDING, {}, Outcome.SKIPPED, "nothing sent", category=Category.ABORTED) for e in south
+    ]
+    s.apply(idle, state=DeploymentState.ABORTED, devices=skipped)
+    s.set_campaign_state(campaign.id, CampaignState.ABORTED, "operator")
+    summary = campaign_overview(s, campaign.id)["summary"]
+    assert summary["outcomes"] == {"updated": 1, "failed": 1, "unreachable": 0, "aborted": 2, "skipped": 3}
+    assert (summary["aborted"], summary["skipped"], summary["failed"], summary["pending"]) == (2, 3, 1, 0)
+    # Judged on the devices that ran to an end: 1 updated of 2, the threshold of 0.5 is met.
+    assert (summary["judged"], summary["updated_share"], summary["threshold_met"]) == (2, 0.5, True)
+    assert campaign_overview(s, campaign.id)["reasons"] == [
+        _group("aborted", {"aborted": 2, "skipped": 3}, 0),
+        _group("low_memory", {"failed": 1}, 1),
+    ]
+    fleet = fleet_counts(s)
+    assert fleet.reasons == {("aborted", "aborted"): 2, ("aborted", "skipped"): 3, ("low_memory", "failed"): 1}
+    assert sum(n for (_, outcome), n in fleet.devices.items() if outcome == "failed") == 1
 
 
 def test_retries_are_the_retry_events_with_the_last_ones_time_and_cause(store: tuple[Store, Clock]) -> None:
@@ -128,7 +181,7 @@ def test_status_holds_the_summary_and_the_device_rows(store: tuple[Store, Clock]
     }
     assert len(status["devices"]) == summary["devices"] == 30
     assert set(status["devices"][0]) == {
-        "dev_eui", "deployment_id", "deployment", "stage", "outcome", "reason", "last_change", "raw"
+        "dev_eui", "deployment_id", "deployment", "stage", "outcome", "category", "reason", "last_change", "raw"
     }  # fmt: skip
     assert [a["deployment"] for a in status["anomalies"]] == ["south"]
     with pytest.raises(LookupError, match="campaign 99"):

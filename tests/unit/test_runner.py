@@ -105,7 +105,7 @@ def test_abort_stops_the_task_and_every_device_keeps_its_stage(store: Store, clo
     assert run.abort(cid, "operator asked") is CampaignState.ABORTED
     assert backend.count("abort") == 1 and backend.tasks["c-1"].aborted
     devices = store.devices(campaign_id=cid)
-    assert {(d.stage, d.outcome) for d in devices} == {(Stage.RECEIVING, Outcome.FAILED)}
+    assert {(d.stage, d.outcome, d.category) for d in devices} == {(Stage.RECEIVING, Outcome.ABORTED, "aborted")}
     assert all("aborted" in (d.reason or "") for d in devices)
     assert store.campaign(cid).state is CampaignState.ABORTED and backend.cleaned == ["group-c-1"]
 
@@ -115,6 +115,9 @@ def test_abort_before_the_task_exists_sends_no_abort(store: Store, clock: Clock)
     cid = launch(store, [euis(2)])
     assert runner(store, backend, clock).abort(cid, "changed my mind") is CampaignState.ABORTED
     assert backend.count("abort") == 0 and store.deployments(cid)[0].state is DeploymentState.ABORTED
+    devices = store.devices(campaign_id=cid)
+    assert {(d.stage, d.outcome, d.category) for d in devices} == {(Stage.PENDING, Outcome.SKIPPED, "aborted")}
+    assert all("nothing was sent" in (d.reason or "") for d in devices)
 
 
 def test_transient_failures_are_retry_events_and_the_campaign_goes_on(store: Store, clock: Clock) -> None:
@@ -152,16 +155,31 @@ def test_a_refusal_fails_the_deployment_with_the_back_end_s_reason(store: Store,
     }
 
 
-def test_refused_credentials_stop_the_run_and_keep_the_campaign_resumable(store: Store, clock: Clock) -> None:
+def test_refused_credentials_before_any_task_fail_the_campaign_with_the_reason(store: Store, clock: Clock) -> None:
     backend = MemoryBackend()
     backend.fail_next("prepare", AuthError("1003 token expired: check token / token_env"))
+    cid = launch(store, [euis(2)])
+    assert drive(runner(store, backend, clock), cid, clock) is CampaignState.FAILED
+    (record,) = store.deployments(cid)
+    assert record.state is DeploymentState.FAILED and record.backend_ref is None
+    transitions = store.events(cid, EventKind.TRANSITION)
+    (ended,) = [e for e in transitions if e.deployment_id is None and e.to_state == "Failed"]
+    assert "refused fuota's credentials before any task existed" in ended.cause and "1003 token expired" in ended.cause
+    assert backend.count("create") == 0
+
+
+def test_refused_credentials_once_the_task_exists_stop_the_run_and_keep_it_resumable(
+    store: Store, clock: Clock
+) -> None:
+    backend = MemoryBackend()
+    backend.fail_next("status", AuthError("1003 token expired: check token / token_env"))
     cid = launch(store, [euis(2)])
     with pytest.raises(AuthError, match="1003"):
         drive(runner(store, backend, clock), cid, clock)
     (record,) = store.deployments(cid)
-    assert record.state is DeploymentState.SCHEDULED and record.preparation is Preparation.PREPARING
+    assert record.backend_ref is not None and not record.state.ended
     assert drive(runner(store, backend, clock), cid, clock) is CampaignState.DONE  # once the token is fixed
-    assert backend.count("prepare") == 2
+    assert backend.count("create") == 1
 
 
 def test_an_existing_target_is_left_as_it_was(store: Store, clock: Clock) -> None:

@@ -330,8 +330,9 @@ class IoTSquareBackend:
         reports = []
         with self._http.answer_shape(_FUOTA_DEVICES):
             for index, item in enumerate(answers.items(items, "data")):
-                stage, reason = codes.device_stage(item)
-                reports.append(DeviceReport(answers.eui(item, "devEUI", f"data[{index}]"), stage, dict(item), reason))
+                stage, reason, category = codes.device_stage(item)
+                eui = answers.eui(item, "devEUI", f"data[{index}]")
+                reports.append(DeviceReport(eui, stage, dict(item), reason, category=category))
         return reports
 
     def abort(self, ref: TaskRef) -> None:

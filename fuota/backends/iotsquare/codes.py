@@ -7,7 +7,9 @@ specs/iotsquare-openapi.md:
                                        TRANSIENT_CODES, AUTH_CODES, NOT_FOUND_CODES, ADVICE (what a person should do)
     section 7.2.2 mcdevice/create      BIND_REFUSALS: why one device was not added to a multicast group
     section 9.2   task states          TASK_STATES → fuota.core.model.DeploymentState
-    section 9.4   device states        DEVICE_STATES → fuota.core.model.Stage, device_stage(), final_reason()
+    section 9.4   device states        DEVICE_STATES → fuota.core.model.Stage, device_stage(), final_reason(),
+                                       ENDED_IN and final_category() → fuota.core.reasons.Category
+    section 7.2.2 refusals             every BIND_REFUSALS code is Category.BACKEND_REFUSED
     sections 6.1.4, 9.1  limits        MAX_EXT_GROUP_SIZE, REDUNDANCY_FRACTION
 
 Mapping decisions (section 9.4):
@@ -27,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fuota.core.model import DeploymentState, Stage
+from fuota.core.reasons import Category
+from fuota.core.reports import DeviceVerdict
 
 __all__ = [
     "ADVICE",
@@ -37,6 +41,7 @@ __all__ = [
     "DEVICE_CODES",
     "DEVICE_NOT_EXIST",
     "DEVICE_STATES",
+    "ENDED_IN",
     "FUOTA_ALREADY_EXISTS",
     "GATEWAY_CODES",
     "MAX_EXT_GROUP_SIZE",
@@ -56,6 +61,7 @@ __all__ = [
     "USER_CODES",
     "advice",
     "device_stage",
+    "final_category",
     "final_reason",
     "refusal_reason",
     "task_state",
@@ -240,16 +246,30 @@ DEVICE_STATES: dict[str, Stage] = {
 # The device has answered FragSessionStatusReq: its nbFragMissing is what it really lacks.
 _AFTER_STATUS = frozenset({"FragSessStatusAns", "FragSessDelAns", "Done"})
 
-_ENDED_IN: dict[str, str] = {
-    "MC Not Joined": "never joined the multicast group: check that the device is Class C and received the "
-    "multicast set-up",
-    "MC Joined": "fragment session set-up timeout: the device did not answer FragSessionSetupReq (does its "
-    "firmware support fragmentation, does the gateway reach it?)",
-    "FragSessionSetupAns": "never answered the fragment session status request: it lost the session or the "
-    "gateway no longer reaches it",
-    "FragSessStatusAns": "received the whole image but did not answer the session delete: check whether it "
-    "applied the firmware",
-    "FragSessDelAns": "closed the session but IoTSquare did not mark it Done: check its firmware version",
+# The last state of a device whose task ended without it reaching "Done": why, and the category of that reason
+# (fuota.core.reasons). A state not listed here is Category.UNKNOWN; nbFragMissing > 0 is TOO_FEW_FRAGMENTS.
+ENDED_IN: dict[str, tuple[str, Category]] = {
+    "MC Not Joined": (
+        "never joined the multicast group: check that the device is Class C and received the multicast set-up",
+        Category.NEVER_JOINED,
+    ),
+    "MC Joined": (
+        "fragment session set-up timeout: the device did not answer FragSessionSetupReq (does its firmware support "
+        "fragmentation, does the gateway reach it?)",
+        Category.SETUP_TIMEOUT,
+    ),
+    "FragSessionSetupAns": (
+        "never answered the fragment session status request: it lost the session or the gateway no longer reaches it",
+        Category.NO_STATUS_REPORT,
+    ),
+    "FragSessStatusAns": (
+        "received the whole image but did not answer the session delete: check whether it applied the firmware",
+        Category.UPGRADE_FAILED,
+    ),
+    "FragSessDelAns": (
+        "closed the session but IoTSquare did not mark it Done: check its firmware version",
+        Category.UPGRADE_FAILED,
+    ),
 }
 
 
@@ -281,26 +301,37 @@ def _missing_reason(raw: Mapping[str, object]) -> str | None:
     )
 
 
-def device_stage(raw: Mapping[str, object]) -> tuple[Stage, str | None]:
-    """One FuotaDeploymentDevice (section 9.4) as its Stage, and the reason when what it reports is a failure.
+def device_stage(raw: Mapping[str, object]) -> DeviceVerdict:
+    """One FuotaDeploymentDevice (section 9.4) as its Stage, and the reason and its category when what it reports
+    is a failure.
 
     The stage stays the one the back end reports, so that a device's last stage is kept; the outcome is the
     engine's to decide once the task ended.
     """
     stage = DEVICE_STATES.get(str(raw.get("state")), Stage.UNKNOWN)
     if (reason := _missing_reason(raw)) is not None:
-        return stage, reason
+        return DeviceVerdict(stage, reason, Category.TOO_FEW_FRAGMENTS)
     if stage is not Stage.DONE and _error_text(raw.get("error_message")) is not None:
-        return stage, final_reason(raw)
-    return stage, None
+        return DeviceVerdict(stage, final_reason(raw), final_category(raw))
+    return DeviceVerdict(stage, None, None)
 
 
 def final_reason(raw: Mapping[str, object]) -> str:
     """Why a device whose task ended did not reach "Done", from its last FuotaDeploymentDevice (section 9.4)."""
     state = str(raw.get("state"))
-    reason = _missing_reason(raw) or _ENDED_IN.get(
-        state, f"IoTSquare reports the device state as {state!r}: check the device on IoTSquare"
+    reason = (
+        _missing_reason(raw)
+        or ENDED_IN.get(
+            state, (f"IoTSquare reports the device state as {state!r}: check the device on IoTSquare", Category.UNKNOWN)
+        )[0]
     )
     if (error := _error_text(raw.get("error_message"))) is not None:
         reason += f" (IoTSquare error_message: {error})"
     return reason
+
+
+def final_category(raw: Mapping[str, object]) -> Category:
+    """The category of final_reason(raw)."""
+    if _missing_reason(raw) is not None:
+        return Category.TOO_FEW_FRAGMENTS
+    return ENDED_IN.get(str(raw.get("state")), ("", Category.UNKNOWN))[1]

@@ -335,9 +335,9 @@ class MilesightBackend:
         reports = []
         with self._api.answer_shape(gateway, _DEVICES):
             for index, item in enumerate(answers.items(items, "devices")):
-                stage, reason = codes.device_stage(item)
+                stage, reason, category = codes.device_stage(item)
                 dev_eui = answers.eui(item, "devEui", f"devices[{index}]")
-                reports.append(DeviceReport(dev_eui, stage, dict(item), reason, _firmware_version(item)))
+                reports.append(DeviceReport(dev_eui, stage, dict(item), reason, _firmware_version(item), category))
         return reports
 
     def abort(self, ref: TaskRef) -> None:

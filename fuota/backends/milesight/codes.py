@@ -10,6 +10,8 @@ specs/milesight-mqtt-api.txt:
     6.11      Multicast Session Status MULTICAST_SESSION_STATUS → MULTICAST_STAGES, MULTICAST_FAILURES
     6.11      Fragment Session Status  FRAGMENT_SESSION_STATUS → FRAGMENT_STAGES, FRAGMENT_FAILURES
     6.7       device status            DEVICE_STATUS; device_stage() reads all three device codes
+    6.11      both FAILURES tables     give each failure code its reason and its fuota.core.reasons.Category;
+                                       device status 4 without a session code is Category.UNKNOWN
     appendix  Default RX2/Ping Slot    RX2_DEFAULTS (frequency, data rate), RX2_FREQUENCY_RANGES
     6.1       Create FUOTA task        TASK_LIMITS (name, fragmentSize, fragmentInterval, fragmentRedundancy)
 
@@ -39,6 +41,8 @@ from collections.abc import Mapping
 
 from fuota.backends.errors import BackendError, NotFoundError, RejectedError, TransientError
 from fuota.core.model import DeploymentState, Stage
+from fuota.core.reasons import Category
+from fuota.core.reports import DeviceVerdict
 
 __all__ = [
     "ADVICE",
@@ -204,17 +208,32 @@ _ID_MISMATCH = (
     "the multicast ID in the device's answer does not match the group the gateway set up: the device may hold "
     "another multicast group in that slot; delete the task and launch again, or reset the device's multicast set-up"
 )
-MULTICAST_FAILURES: dict[int, str] = {
-    6: "the device did not answer the multicast set-up (McGroupSetupReq): check that it is joined, in reach of the "
-    "gateway and supports remote multicast set-up (TS005)",
-    7: _ID_MISMATCH,
-    8: "the device did not answer the Class C session request (McClassCSessionReq): check that it can switch to "
-    "Class C and is in reach of the gateway",
-    9: "the device reports the multicast ID as not defined: it lost the multicast set-up; launch again",
-    10: "the device does not support the task's multicast frequency: set [milesight] frequency to one of its band",
-    11: "the device does not support the task's multicast data rate: set [milesight] dr to one it supports",
-    12: _ID_MISMATCH,
-    13: "unknown multicast session error: check the task's log on the gateway's web interface",
+MULTICAST_FAILURES: dict[int, tuple[str, Category]] = {
+    6: (
+        "the device did not answer the multicast set-up (McGroupSetupReq): check that it is joined, in reach of the "
+        "gateway and supports remote multicast set-up (TS005)",
+        Category.NEVER_JOINED,
+    ),
+    7: (_ID_MISMATCH, Category.MULTICAST_ERROR),
+    8: (
+        "the device did not answer the Class C session request (McClassCSessionReq): check that it can switch to "
+        "Class C and is in reach of the gateway",
+        Category.NEVER_JOINED,
+    ),
+    9: (
+        "the device reports the multicast ID as not defined: it lost the multicast set-up; launch again",
+        Category.MULTICAST_ERROR,
+    ),
+    10: (
+        "the device does not support the task's multicast frequency: set [milesight] frequency to one of its band",
+        Category.MULTICAST_ERROR,
+    ),
+    11: (
+        "the device does not support the task's multicast data rate: set [milesight] dr to one it supports",
+        Category.MULTICAST_ERROR,
+    ),
+    12: (_ID_MISMATCH, Category.MULTICAST_ERROR),
+    13: ("unknown multicast session error: check the task's log on the gateway's web interface", Category.UNKNOWN),
 }
 
 # --- 6.11, Fragment Session Status ----------------------------------------------------------------------------
@@ -247,24 +266,54 @@ FRAGMENT_STAGES: dict[int, Stage] = {
     13: Stage.DONE,
 }
 
-FRAGMENT_FAILURES: dict[int, str] = {
-    4: "fragment session set-up timeout: the device did not answer FragSessionSetupReq (does its firmware support "
-    "fragmentation, TS004, and does the gateway reach it?)",
-    5: "the device refused the fragment session's descriptor: check that the firmware file is meant for this model",
-    6: "the device does not support the fragment session index the gateway chose: check its TS004 version",
-    7: "not enough memory for the fragmentation session: the image plus redundancy is larger than the device can "
-    "store; use a smaller image or free the device's storage",
-    8: "the device does not support the fragment coding mode: check its TS004 (fragmentation) version",
-    9: "too few fragments received to rebuild the image: raise the redundancy, or move the task to a gateway "
-    "nearer the device",
-    10: "the device received the image but the upgrade failed: check that the firmware is meant for this model "
-    "and hardware version",
-    11: "fragment session error: check the task's log on the gateway's web interface, then retry the task",
-    14: "upgrade timeout: the device did not confirm the upgrade in time; check whether it rebooted on the new "
-    "firmware",
-    15: "status report timeout: the device did not report its fragment session status in time; it may have lost "
-    "the session or be out of reach",
-    16: "unknown fragment session error: check the task's log on the gateway's web interface",
+FRAGMENT_FAILURES: dict[int, tuple[str, Category]] = {
+    4: (
+        "fragment session set-up timeout: the device did not answer FragSessionSetupReq (does its firmware support "
+        "fragmentation, TS004, and does the gateway reach it?)",
+        Category.SETUP_TIMEOUT,
+    ),
+    5: (
+        "the device refused the fragment session's descriptor: check that the firmware file is meant for this model",
+        Category.SESSION_REFUSED,
+    ),
+    6: (
+        "the device does not support the fragment session index the gateway chose: check its TS004 version",
+        Category.SESSION_REFUSED,
+    ),
+    7: (
+        "not enough memory for the fragmentation session: the image plus redundancy is larger than the device can "
+        "store; use a smaller image or free the device's storage",
+        Category.LOW_MEMORY,
+    ),
+    8: (
+        "the device does not support the fragment coding mode: check its TS004 (fragmentation) version",
+        Category.SESSION_REFUSED,
+    ),
+    9: (
+        "too few fragments received to rebuild the image: raise the redundancy, or move the task to a gateway "
+        "nearer the device",
+        Category.TOO_FEW_FRAGMENTS,
+    ),
+    10: (
+        "the device received the image but the upgrade failed: check that the firmware is meant for this model "
+        "and hardware version",
+        Category.UPGRADE_FAILED,
+    ),
+    11: (
+        "fragment session error: check the task's log on the gateway's web interface, then retry the task",
+        Category.UNKNOWN,
+    ),
+    14: (
+        "upgrade timeout: the device did not confirm the upgrade in time; check whether it rebooted on the new "
+        "firmware",
+        Category.UPGRADE_FAILED,
+    ),
+    15: (
+        "status report timeout: the device did not report its fragment session status in time; it may have lost "
+        "the session or be out of reach",
+        Category.NO_STATUS_REPORT,
+    ),
+    16: ("unknown fragment session error: check the task's log on the gateway's web interface", Category.UNKNOWN),
 }
 
 # --- 6.7, device status (no table in the spec: read as 6.2's task status, see the module docstring) --------------
@@ -273,27 +322,31 @@ DEVICE_STATUS: dict[int, str] = TASK_STATUS
 _DEVICE_SUCCESS, _DEVICE_FAILED = 3, 4
 
 
-def device_stage(raw: Mapping[str, object]) -> tuple[Stage, str | None]:
-    """One device of a task (6.7) as its Stage, and the reason when what it reports is a failure."""
+def device_stage(raw: Mapping[str, object]) -> DeviceVerdict:
+    """One device of a task (6.7) as its Stage, and the reason and its category when what it reports is a
+    failure."""
     multicast = _code(raw.get("multicastSessionStatus"))
     fragment = _code(raw.get("fragmentSessionStatus"))
     status = _code(raw.get("status"))
     if fragment == 13 or status == _DEVICE_SUCCESS:
-        return Stage.DONE, None
+        return DeviceVerdict(Stage.DONE, None, None)
     if fragment in FRAGMENT_FAILURES:
-        return Stage.FAILED, f"{FRAGMENT_FAILURES[fragment]} (fragment session status {fragment})"
+        reason, category = FRAGMENT_FAILURES[fragment]
+        return DeviceVerdict(Stage.FAILED, f"{reason} (fragment session status {fragment})", category)
     if multicast in MULTICAST_FAILURES:
-        return Stage.FAILED, f"{MULTICAST_FAILURES[multicast]} (multicast session status {multicast})"
+        reason, category = MULTICAST_FAILURES[multicast]
+        return DeviceVerdict(Stage.FAILED, f"{reason} (multicast session status {multicast})", category)
     if status == _DEVICE_FAILED:
-        return Stage.FAILED, (
+        reason = (
             "the gateway reports the upgrade failed (device status 4) without a session error code: check the "
             "task's log on the gateway's web interface"
         )
+        return DeviceVerdict(Stage.FAILED, reason, Category.UNKNOWN)
     if fragment in FRAGMENT_STAGES:
-        return FRAGMENT_STAGES[fragment], None
+        return DeviceVerdict(FRAGMENT_STAGES[fragment], None, None)
     if multicast in MULTICAST_STAGES:
-        return MULTICAST_STAGES[multicast], None
-    return Stage.UNKNOWN, None
+        return DeviceVerdict(MULTICAST_STAGES[multicast], None, None)
+    return DeviceVerdict(Stage.UNKNOWN, None, None)
 
 
 # --- appendix, Default RX2/Ping Slot Settings -------------------------------------------------------------------
