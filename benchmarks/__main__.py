@@ -7,6 +7,7 @@ import time
 
 from benchmarks.decode_bench import decodable_patterns, decode_1mib, fleet
 from benchmarks.encode_bench import encode_48, encode_232
+from benchmarks.plan_bench import plan_command
 from benchmarks.planning_bench import planner_sweep
 from benchmarks.report import Figure, machine, progress, table
 from benchmarks.workload import load_oracle
@@ -31,6 +32,10 @@ def main() -> int:
         ("decodable() on 10 000 loss patterns, M 287, R 86", lambda: decodable_patterns(oracle)),
         ("fleet of 1 000 devices decoding 100 000 B / 48 B / 30 %", lambda: fleet(oracle)),
         ("planner sweep: 10 redundancies × 5 loss rates × 2 000 trials, M 287", lambda: planner_sweep(oracle)),
+        ("fuota plan, 300 devices on the IoTSquare simulator, 13 737 B", lambda: plan_command(13737)),
+        ("fuota plan --target 0.95 --loss 0.25, 13 737 B", lambda: plan_command(13737, 0.95, 0.25)),
+        ("fuota plan, 300 devices, 100 000 B", lambda: plan_command(100_000)),
+        ("fuota plan --target 0.95 --loss 0.25, 100 000 B", lambda: plan_command(100_000, 0.95, 0.25)),
     ]
     figures: list[Figure] = []
     for step, (text, run) in enumerate(steps, 1):

@@ -120,11 +120,13 @@ class KindPlan:
 @dataclass(frozen=True, slots=True)
 class Pacing:
     """How fragments go out on the air, as far as the campaign says: the channel plan, the data rate (None: the
-    region's RX2 one) and the interval between two fragments (None: as fast as the duty cycle allows)."""
+    region's RX2 one), the interval between two fragments as sent (None: the back end paces by itself) and the
+    longest interval the back end accepts (None: no limit, or not set by fuota)."""
 
     region: str
     dr: int | None = None
     interval_ms: float | None = None
+    max_interval_ms: float | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -149,6 +151,12 @@ class BackendKind(ABC):
     @abstractmethod
     def pacing(self, target: dict[str, Any]) -> Pacing:
         """How the deployments of a campaign whose completed table is `target` send their fragments."""
+
+    def check(self, name: str, config: BackendConfig, planned: KindPlan) -> list[str]:
+        """`fuota plan`'s dry run: ask the back end, read-only, what it can tell before anything is sent (the
+        token, reachability, that devices and targets exist); the lines saying what was checked, ConfigError naming
+        the field, device or value and what to do when something would fail. Nothing is sent or stored."""
+        return []
 
     def connect(self, name: str, config: BackendConfig) -> Backend:
         """`build`, with a value the configuration's checks let through but the adapter cannot use (a ValueError)

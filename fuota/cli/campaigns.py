@@ -4,23 +4,43 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from fuota.campaign import load_campaign
-from fuota.cli.common import JsonOption, fail, find, load, open_store, out
+from fuota.cli.common import JsonOption, err, fail, find, load, open_store, out
 from fuota.config import Config
 from fuota.core.model import CampaignState
 from fuota.core.settings import ConfigError
-from fuota.service import campaigns as service
 
 if TYPE_CHECKING:
     from fuota.service import retries
     from fuota.store import CampaignRecord, Store
 
 __all__ = ["abort", "launch", "plan", "retry", "run"]
+
+
+class _Service:
+    """fuota.service.campaigns, imported on first use: it pulls in the store (SQLAlchemy, Alembic: half a second),
+    which `fuota plan` never needs."""
+
+    def __getattr__(self, name: str) -> Any:
+        from fuota.service import campaigns
+
+        return getattr(campaigns, name)
+
+
+service = _Service()
+
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict-duty-cycle",
+        help="Refuse (exit 2) a fragment interval shorter than the region's duty cycle allows, instead of warning.",
+    ),
+]
 
 
 def plan(
@@ -30,26 +50,42 @@ def plan(
     loss: Annotated[float | None, typer.Option(min=0, max=0.99, help="Fragment loss (default: expected_loss).")] = None,
     sweep: Annotated[bool, typer.Option("--sweep", help="Share decoding for redundancy × loss.")] = False,
     chart: Annotated[Path | None, typer.Option(help="Write the sweep as an SVG chart here.")] = None,
+    strict_duty_cycle: StrictOption = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Forecast only: ask the back end nothing that planning does not need.")
+    ] = False,
 ) -> None:
-    """Show what would be sent and forecast it: pacing, duration, share decoding. Sends and stores nothing.
+    """A dry run: check what can be checked and forecast what would be sent. Sends and stores nothing.
 
-    --target finds the smallest redundancy whose share of decoding devices reaches it (Monte Carlo on the real
-    TS004 matrix, with a 95 % interval); --sweep tabulates redundancy × loss and --chart draws it.
+    Asks the back end, read-only, for what it can tell (token, reachability, registered devices, an existing
+    group's members); forecasts pacing (the interval sent, or estimated where the back end paces by itself),
+    duration, finish time and the share of devices decoding, and warns of a duty-cycle breach or a forecast below
+    success_threshold. --target finds the smallest redundancy whose share of decoding devices reaches it (Monte
+    Carlo on the real TS004 matrix, with a 95 % interval); --sweep tabulates redundancy × loss and --chart draws it.
+    --offline skips the back-end checks (Milesight planning still asks the gateways which devices each knows).
     """
+    from fuota.cli.plan_output import forecast_progress
     from fuota.planning.forecast import sweep_svg
+    from fuota.service import forecasting
+    from fuota.service.planned import plan as plan_campaign
 
     config = load()
     try:
-        planned = service.plan(config, load_campaign(campaign_file))
+        planned = plan_campaign(config, load_campaign(campaign_file), check=not offline)
+        forecasting.duty_cycle_issues(config, planned, strict_duty_cycle)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    data = service.forecast(planned, loss=loss, target=target, sweep=sweep or chart is not None)
+    with forecast_progress() as progress:
+        data = forecasting.forecast(
+            config, planned, loss=loss, target=target, sweep=sweep or chart is not None, progress=progress
+        )
     if chart is not None and "sweep" in data:
         chart.write_text(sweep_svg(data["sweep"]), encoding="utf-8")
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    from fuota.cli.printing import print_plan, print_sweep
+    from fuota.cli.plan_output import print_plan
+    from fuota.cli.printing import print_sweep
 
     print_plan(out, data)
     if "sweep" in data:
@@ -68,20 +104,24 @@ UpdateOption = Annotated[
 ]
 
 
-def _launch(campaign_file: Path, update: bool) -> tuple[Config, Store, CampaignRecord, bool]:
+def _launch(
+    campaign_file: Path, update: bool, strict: bool = False
+) -> tuple[Config, Store, CampaignRecord, bool, list[str]]:
     config = load()
     try:
-        planned = service.plan(
-            config, load_campaign(campaign_file)
-        )  # before the store opens: bad input leaves no trace
+        # Before the store opens: bad input (and a strict duty-cycle breach) leaves no trace.
+        planned = service.plan(config, load_campaign(campaign_file))
+        warnings = service.duty_cycle_issues(config, planned, strict)
         store = open_store(config)
         changes = _changes(store, planned) if update else []
         record, resumed = service.launch(store, planned, update=update)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
+    for warning in warnings:
+        err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
     for change in changes:
         out.print(f"updated {escape(change)}", highlight=False)
-    return config, store, record, resumed
+    return config, store, record, resumed, warnings
 
 
 def _changes(store: Store, planned: service.CampaignPlan) -> list[str]:
@@ -92,16 +132,22 @@ def _changes(store: Store, planned: service.CampaignPlan) -> list[str]:
     return [] if stored is None or stored.state.ended else differences(store, stored, planned)
 
 
-def launch(campaign_file: Path, as_json: JsonOption = False, update: UpdateOption = False) -> None:
+def launch(
+    campaign_file: Path,
+    as_json: JsonOption = False,
+    update: UpdateOption = False,
+    strict_duty_cycle: StrictOption = False,
+) -> None:
     """Validate and store a campaign in Scheduled (or find the one of that name under way); print its id, its
-    schedule (start, window, next opening) and whether a daemon drives it."""
+    schedule (start, window, next opening) and whether a daemon drives it. A fragment interval shorter than the
+    duty cycle allows is warned of (refused with --strict-duty-cycle)."""
     from fuota.views.schedule import schedule_keys, schedule_lines
 
-    _, store, record, resumed = _launch(campaign_file, update)
+    _, store, record, resumed, warnings = _launch(campaign_file, update, strict_duty_cycle)
     schedule = schedule_keys(record, store.deployments(record.id), store.now())
     if as_json:
         data = {"id": record.id, "name": record.name, "state": record.state, "resumed": resumed, **schedule}
-        print(json.dumps(data))
+        print(json.dumps(data | {"warnings": warnings}))
     else:
         out.print(f"{'resumed' if resumed else 'launched'} campaign {record.id} ({record.name}), {record.state}")
         for line in schedule_lines(schedule):
@@ -111,7 +157,7 @@ def launch(campaign_file: Path, as_json: JsonOption = False, update: UpdateOptio
 
 def run(campaign_file: Path, update: UpdateOption = False) -> None:
     """Launch (or resume) the campaign and drive it to the end in the foreground, showing progress."""
-    config, store, record, resumed = _launch(campaign_file, update)
+    config, store, record, resumed, _ = _launch(campaign_file, update)
     _drive(config, store, record, "resuming" if resumed else "running")
 
 
@@ -174,7 +220,7 @@ def retry(
         if retried.refused is not None and not dry_run:
             raise ConfigError(retried.refused)
         if retried.planned is None or dry_run:
-            _show_retry(store, record.id, retried, as_json)
+            _show_retry(config, store, record.id, retried, as_json)
             return
         new, _ = service.launch(store, retried.planned)
     except ConfigError as exc:
@@ -191,14 +237,15 @@ def retry(
     _drive(config, store, new, f"retrying {count} devices of {retried.root.name} as")
 
 
-def _show_retry(store: Store, campaign_id: int, retried: retries.RetryPlan, as_json: bool) -> None:
+def _show_retry(config: Config, store: Store, campaign_id: int, retried: retries.RetryPlan, as_json: bool) -> None:
     """A dry run's output (or that of a family with nothing left to retry): the plan as `fuota plan` shows it,
     the devices chosen and the family's total. Sends and stores nothing."""
-    from fuota.cli.printing import print_plan, print_retry
+    from fuota.cli.plan_output import print_plan
+    from fuota.cli.printing import print_retry
     from fuota.views.family import family_data
 
     family = family_data(store, campaign_id)
-    data = service.forecast(retried.planned) if retried.planned is not None else {}
+    data = service.forecast(config, retried.planned) if retried.planned is not None else {}
     data["retry"] = {
         "name": retried.name,
         "retry_of": {"id": retried.root.id, "name": retried.root.name},

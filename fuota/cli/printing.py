@@ -1,5 +1,6 @@
-"""What the CLI prints to a terminal: plans, a campaign's status, the campaign list and live progress — Rich
-tables of what fuota.views returns (the JSON outputs are the views' dicts as they are)."""
+"""What the CLI prints to a terminal: a plan's sweep (the plan itself: fuota.cli.plan_output), a campaign's
+status, the campaign list and live progress — Rich tables of what fuota.views returns (the JSON outputs are the
+views' dicts as they are)."""
 
 from __future__ import annotations
 
@@ -20,52 +21,7 @@ from fuota.views.model import status_data
 from fuota.views.schedule import schedule_lines
 from fuota.views.watch import view
 
-__all__ = ["live_progress", "print_list", "print_plan", "print_retry", "print_status", "print_sweep"]
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
-
-
-def print_plan(console: Console, data: dict) -> None:
-    """The plan of `fuota plan` as tables: what is sent, how fast, how long, and who will decode."""
-    firmware = data["firmware"]
-    console.print(
-        f"campaign [bold]{escape(data['name'])}[/]: {firmware['size']} B (sha256 {firmware['sha256'][:16]}…), "
-        f"{data['devices']} devices, {len(data['deployments'])} deployments"
-    )
-    table = Table("task", "target", "devices", "uncoded + coded", "frag", "pad", "air ms", "every s", "sends", "decode")
-    for d in data["deployments"]:
-        p = d["plan"]
-        row = [d["task_name"], d["target"], str(d["devices"]), f"{p['nb_frag']} + {p['redundancy']}"]
-        row += [str(p["frag_size"]), str(p["padding"])]
-        if p["send_duration_s"] is None:
-            row += ["?", "?", "?"]
-        else:
-            row += [f"{p['airtime_ms']:g}", f"{p['interval_ms'] / 1000:g}", _duration(p["send_duration_s"])]
-        table.add_row(*row, f"{100 * p['p_decode']:.1f} %")
-    console.print(table)
-    for d in data["deployments"]:
-        if why := d["plan"].get("pacing_unknown"):
-            console.print(f"{escape(d['task_name'])}: {escape(why)}")
-    loss = data["deployments"][0]["plan"]["expected_loss"] if data["deployments"] else 0
-    console.print(
-        f"decode: share of devices expected to rebuild the image at {100 * loss:g} % fragment loss "
-        "(Monte Carlo on the real TS004 matrix)"
-    )
-    for advice in data.get("recommendations", []):
-        if advice["redundancy"] is None:
-            console.print(f"target {advice['target']:g} at {advice['loss']:g} loss: {advice['why']}")
-            continue
-        low, high = advice["p_decode_interval"]
-        adds = "" if advice["adds_s"] is None else f", {advice['adds_s']:+g} s of sending"
-        console.print(
-            f"target {advice['target']:g} of devices at {advice['loss']:g} loss: redundancy {advice['redundancy']} "
-            f"({advice['percent']:g} %), {100 * advice['p_decode']:.2f} % decode [95 % CI {100 * low:.2f}–"
-            f"{100 * high:.2f} %]{adds}"
-        )
+__all__ = ["live_progress", "print_list", "print_retry", "print_status", "print_sweep"]
 
 
 def print_sweep(console: Console, data: dict) -> None:

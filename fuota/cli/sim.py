@@ -64,7 +64,11 @@ def sim_iotsquare(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the channels and of the faults drawn.")] = 0,
 ) -> None:
-    """Run the IoTSquare simulator on 127.0.0.1 until Ctrl-C, optionally with faults (the rates add up to ≤ 1)."""
+    """Run the IoTSquare simulator on 127.0.0.1 until Ctrl-C, optionally with faults (the rates add up to ≤ 1).
+
+    Fragments are paced as a real server would for the plan (the duty-cycle minimum at the region's RX2 data rate,
+    ≈ 28 s a 48-byte fragment at EU868: the interval `fuota plan` estimates), scaled by --speed.
+    """
     from fuota.sim.iotsquare import Faults, IoTSquareSim, fleet_euis
 
     try:

@@ -3,8 +3,9 @@
 Each trial is one device: which of the M+R fragments it receives, under independent loss or a bursty
 Gilbert–Elliott channel. `codec.decodable` says, for thousands of trials at once, whether the device can rebuild
 the image — with the exact parity matrix the back end sends, not an approximation. The same loss patterns serve
-every redundancy R (the first M+R fragments of a pattern drawn for the largest R), so success can only grow with R
-and the smallest sufficient R is found by bisection.
+every redundancy R (the first M+R fragments of a pattern drawn for the largest R), so success can only grow with R:
+one elimination (fuota.planning.needed) gives each trial the redundancy it needs, and every share, sweep and
+smallest sufficient R is read from those numbers, each share with its 95 % Wilson interval.
 """
 
 from __future__ import annotations
@@ -14,9 +15,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import codec
+from fuota.planning.needed import needed
 
-__all__ = ["Estimate", "Gilbert", "estimate", "received_gilbert", "received_iid", "recommend", "sweep"]
+__all__ = [
+    "Estimate",
+    "Gilbert",
+    "estimate",
+    "received_gilbert",
+    "received_iid",
+    "recommend",
+    "share",
+    "smallest",
+    "sweep",
+]
 
 _Z95 = 1.959963984540054
 
@@ -92,36 +103,42 @@ def received_gilbert(trials: int, total: int, channel: Gilbert, rng: np.random.G
     return rng.random((trials, total)) >= loss
 
 
+def share(needs: np.ndarray, redundancy: int) -> Estimate:
+    """The share of trials decoding with `redundancy` coded fragments, from their `needed` redundancies."""
+    return _wilson(int((needs <= redundancy).sum()), len(needs))
+
+
 def estimate(nb_frag: int, redundancy: int, received: np.ndarray, version: int = 1) -> Estimate:
     """The share of trials that decode with `redundancy` coded fragments (the first nb_frag+R columns used)."""
-    ok = codec.decodable(nb_frag, redundancy, received[:, : nb_frag + redundancy], version)
-    return _wilson(int(ok.sum()), len(ok))
+    return share(needed(nb_frag, redundancy, received, version), redundancy)
+
+
+def smallest(needs: np.ndarray, target: float, max_redundancy: int) -> tuple[int, Estimate] | None:
+    """The smallest R ≤ max_redundancy whose share of trials decoding reaches `target`, and that share; None if
+    none. `needs` are the trials' needed redundancies (fuota.planning.needed, computed up to max_redundancy)."""
+    if len(needs) == 0:
+        return None
+    k = max(1, math.ceil(target * len(needs) - 1e-9))  # trials that must decode
+    best = int(np.sort(needs)[k - 1])
+    if best > max_redundancy:
+        return None
+    return best, share(needs, best)
 
 
 def recommend(
     nb_frag: int, target: float, received: np.ndarray, max_redundancy: int, version: int = 1
 ) -> tuple[int, Estimate] | None:
     """The smallest R ≤ max_redundancy whose estimated share reaches `target`, and that estimate; None if none."""
-    top = estimate(nb_frag, max_redundancy, received, version)
-    if top.p < target:
-        return None
-    low, high, best = 0, max_redundancy, top
-    while low < high:
-        middle = (low + high) // 2
-        found = estimate(nb_frag, middle, received, version)
-        if found.p >= target:
-            high, best = middle, found
-        else:
-            low = middle + 1
-    return high, best
+    return smallest(needed(nb_frag, max_redundancy, received, version), target, max_redundancy)
 
 
 def sweep(nb_frag: int, redundancies: list[int], losses: list[float], trials: int, seed: int = 0) -> np.ndarray:
     """Share decoding for each (redundancy, loss): an array of shape (len(redundancies), len(losses))."""
     rng = np.random.default_rng(seed)
     table = np.zeros((len(redundancies), len(losses)))
+    top = max(redundancies)
     for j, loss in enumerate(losses):
-        received = received_iid(trials, nb_frag + max(redundancies), loss, rng)
+        needs = needed(nb_frag, top, received_iid(trials, nb_frag + top, loss, rng))
         for i, redundancy in enumerate(redundancies):
-            table[i, j] = estimate(nb_frag, redundancy, received).p
+            table[i, j] = share(needs, redundancy).p
     return table

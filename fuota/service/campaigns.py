@@ -2,8 +2,12 @@
 Runner is built from the configuration, so that every limit and policy of `[backends.NAME]` applies the same to
 `fuota run`, `fuota abort`, `fuota daemon` and the dashboard.
 
-    plan(config, campaign)              the deployments a campaign fans out into, and its settings: sends nothing
-    forecast(plan, …)                   what `fuota plan` shows: pacing, duration, share decoding, advice
+    plan(config, campaign, check=…)     the deployments a campaign fans out into, and its settings: sends nothing
+                                        (check: also ask the back end, read-only, what it can tell — `fuota plan`;
+                                        fuota.service.planned, which imports no store)
+    forecast(config, plan, …)           what `fuota plan` shows: pacing, duty cycle, duration, share decoding,
+                                        checks, warnings and advice (fuota.service.forecasting)
+    duty_cycle_issues(config, plan, …)  the duty-cycle warnings; ConfigError when strict (plan and launch)
     launch(store, plan, update=)        store it in Scheduled, or find the campaign of that name to resume (refused
                                         when the file now differs; --update while nothing was sent: relaunch.py)
     build_runner(config, store, …)      the Runner, with the configuration's poll intervals, give-up times and limits
@@ -19,18 +23,15 @@ do, and nothing is written then.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from fuota.backends.base import Backend, DeploymentPlan, PlanRequest
-from fuota.backends.registry import kind_of, make_backend
-from fuota.campaign import Campaign, table_of
+from fuota.backends.base import Backend
+from fuota.backends.registry import make_backend
 from fuota.config import Config
 from fuota.core.model import CampaignState
-from fuota.core.settings import DEFAULT_JOIN_TIMEOUT, CampaignSettings
-from fuota.planning.forecast import forecast as forecast_deployment
-from fuota.planning.forecast import recommendation, sweep_table
+from fuota.service.forecasting import duty_cycle_issues, forecast
+from fuota.service.planned import CampaignPlan, plan
 from fuota.service.relaunch import new_deployments, relaunch
 from fuota.service.runner import LEASE, Clock, Runner
 from fuota.store import CampaignRecord, Store
@@ -40,92 +41,12 @@ __all__ = [
     "abort",
     "build_backends",
     "build_runner",
+    "duty_cycle_issues",
     "forecast",
     "launch",
     "plan",
     "run",
 ]
-
-SWEEP_LOSSES = [0.02, 0.05, 0.1, 0.15, 0.2]
-
-
-@dataclass(frozen=True)
-class CampaignPlan:
-    """A campaign as it would be sent: its settings as they will be stored, and its deployments."""
-
-    campaign: Campaign
-    settings: CampaignSettings
-    deployments: list[DeploymentPlan]
-
-
-def plan(config: Config, campaign: Campaign) -> CampaignPlan:
-    """The deployments the campaign fans out into on its back end, and its settings; ConfigError when it cannot be
-    sent as written. The back end's kind decides (fuota/backends/<vendor>/kind.py): IoTSquare, one deployment per
-    multicast group; Milesight, one per gateway (asked over the broker, nothing is sent)."""
-    file = campaign.file
-    backend = config.backend(file.backend)
-    kind = kind_of(backend.kind)
-    request = PlanRequest(
-        campaign.name, campaign.devices, len(campaign.firmware), file.redundancy_percent, table_of(file, kind.name)
-    )
-    planned = kind.plan(file.backend, backend, request)
-    settings = CampaignSettings(
-        name=campaign.name,
-        backend=file.backend,
-        kind=kind.name,
-        redundancy_percent=file.redundancy_percent,
-        start=file.start,
-        window=file.window,
-        success_threshold=file.success_threshold,
-        expected_loss=file.expected_loss,
-        join_timeout=DEFAULT_JOIN_TIMEOUT if planned.join_timeout is None else planned.join_timeout,
-        expected_version=planned.expected_version,
-        firmware_path=None if campaign.firmware_path is None else str(campaign.firmware_path),
-        devices_file=None if file.devices_file is None else str(file.devices_file),
-        target=planned.target,
-    )
-    return CampaignPlan(campaign, settings, planned.deployments)
-
-
-def forecast(
-    planned: CampaignPlan, *, loss: float | None = None, target: float | None = None, sweep: bool = False
-) -> dict[str, Any]:
-    """What `fuota plan` shows, JSON-ready: the firmware, the deployments each with its fragmentation and forecast
-    (pacing, duration, share decoding at `loss`, by default the campaign's expected_loss), the smallest redundancy
-    reaching `target` (a share of devices decoding) and a redundancy × loss sweep."""
-    settings = planned.settings
-    rate = settings.expected_loss if loss is None else loss
-    pacing = kind_of(settings.kind).pacing(settings.target)
-    deployments = [
-        {
-            "task_name": d.task_name,
-            "backend": d.backend,
-            "target": d.target or "(new group)",
-            "temporary": d.temporary,
-            "devices": len(d.devices),
-            "plan": forecast_deployment(
-                d.frag, region=pacing.region, dr=pacing.dr, interval_ms=pacing.interval_ms, expected_loss=rate,
-                start=settings.start,
-            ),
-        }
-        for d in planned.deployments
-    ]  # fmt: skip
-    data: dict[str, Any] = {
-        "name": planned.campaign.name,
-        "firmware": {"size": len(planned.campaign.firmware), "sha256": planned.campaign.sha256},
-        "devices": len(planned.campaign.devices),
-        "deployments": deployments,
-    }
-    if target is not None and deployments:
-        first = deployments[0]["plan"]
-        data["recommendations"] = [
-            recommendation(first["nb_frag"], first["redundancy"], first["interval_ms"], target, rate)
-        ]
-    if sweep and planned.deployments:
-        m = planned.deployments[0].frag.nb_frag
-        steps = sorted({round(m * f / 100) for f in range(0, 101, 10)})
-        data["sweep"] = sweep_table(m, steps, SWEEP_LOSSES)
-    return data
 
 
 def launch(store: Store, planned: CampaignPlan, *, update: bool = False) -> tuple[CampaignRecord, bool]:

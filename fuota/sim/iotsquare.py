@@ -35,7 +35,7 @@ import numpy as np
 
 from fuota.sim.clock import SimClock
 from fuota.sim.fleet import Fleet, VirtualDevice, fleet_euis
-from fuota.sim.iotsquare_codes import RESPONSE_CODES, ApiError, Reply
+from fuota.sim.iotsquare_codes import RESPONSE_CODES, ApiError, Reply, eui
 from fuota.sim.iotsquare_faults import Fate, FaultInjector, Faults, error_answer, malformed_body, wrong_types
 from fuota.sim.iotsquare_groups import GroupBook
 from fuota.sim.iotsquare_tasks import TaskBook, Timing
@@ -54,7 +54,8 @@ class IoTSquareSim:
     `loss` is every device's fragment loss probability, or one per EUI (others 0); `never_join` devices never
     join an auto-configured group (in a manual one the server counts them joined, as the spec says, but they
     hear no fragment). `speed` is simulated seconds per real second (0 freezes the clock: move it with
-    `clock.advance`); `join_delay`, `fragment_interval` and `phase_time` are simulated seconds. `faults` are the
+    `clock.advance`); `join_delay`, `fragment_interval` and `phase_time` are simulated seconds (`fragment_interval`
+    None: each task paces as the real server would, the interval `fuota plan` estimates). `faults` are the
     answers' faults (`busy_rate` and `delay` are shortcuts for the same fields when `faults` is not given); the
     `faults` attribute changes them while serving. `seed` makes the channels, descriptors and faults reproducible.
     """
@@ -74,7 +75,7 @@ class IoTSquareSim:
         speed: float = 1.0,
         frag_size: int = 48,
         join_delay: float = 30.0,
-        fragment_interval: float = 2.0,
+        fragment_interval: float | None = None,
         phase_time: float = 5.0,
         seed: int = 0,
         port: int = 0,
@@ -84,7 +85,7 @@ class IoTSquareSim:
             raise ValueError(f"frag_size = {frag_size}: 1..255 bytes (FragSize is one byte)")
         if faults is not None and (busy_rate or delay):
             raise ValueError(f"busy_rate = {busy_rate}, delay = {delay}: give them inside faults, or no faults")
-        if min(join_delay, fragment_interval, phase_time) < 0:
+        if min(join_delay, fragment_interval or 0.0, phase_time) < 0:
             raise ValueError("join_delay, fragment_interval and phase_time are durations, ≥ 0")
         self.token, self.token_header = token, token_header
         self.clock = SimClock(speed)
@@ -95,6 +96,7 @@ class IoTSquareSim:
         for mc_eui, members in (groups or {}).items():
             self._groups.preset(mc_eui, list(members), 0.0)
         self._routes: dict[str, tuple[str, _Handler]] = {
+            "device/status": ("GET", self._device_status),
             "mcgroup/list": ("GET", self._groups.list_groups),
             "mcgroup/create": ("POST", self._groups.create_group),
             "mcgroup/delete": ("POST", self._delete_groups),
@@ -187,6 +189,13 @@ class IoTSquareSim:
             return Counter(self._done)
 
     @property
+    def fragment_phases(self) -> list[tuple[str, float, float]]:
+        """Every task's fragment phase as created, on the simulated clock: (firmwareName, EnqueueFragment's start,
+        its end), seconds — kept after the group is deleted. A rehearsal compares its length with `fuota plan`'s."""
+        with self._lock:
+            return list(self._tasks.phases)
+
+    @property
     def sends(self) -> Counter[str]:
         """A snapshot of the fragmentation sessions set up per device (a device's `fragments_sent` counts its
         fragments): what a retry must never do again to an updated device."""
@@ -258,6 +267,15 @@ class IoTSquareSim:
             raise ApiError(1003, f"no {self.token_header} header")
         if value.strip().removeprefix("Bearer ").strip() != self.token:
             raise ApiError(1004, f"wrong token in {self.token_header}")
+
+    def _device_status(self, body: dict[str, object], now: float) -> Reply:
+        """GET device/status (3.2.5): a registered device's settings, 4001 for any other EUI."""
+        dev_eui = eui(body, "devEUI")
+        if dev_eui not in self.fleet:
+            raise ApiError(4001, f"no device {dev_eui}")
+        return Reply({"devEUI": dev_eui, "devName": f"sim_{dev_eui[-6:]}", "authType": "otaa", "region": "eu868",
+                      "subnet": "ch_00-07", "supportClassB": False, "supportClassC": True,
+                      "createtime": self.clock.ms(0.0)})  # fmt: skip
 
     def _delete_groups(self, body: dict[str, object], now: float) -> Reply:
         deleted, refusals = self._groups.delete_groups(body)

@@ -2,7 +2,9 @@
 
 A task runs Created → SendFragSessSetup → EnqueueFragment → SendFragSessStatus → SendFragSessDel → Cleanup →
 Done on the simulated clock: `phase` seconds per phase, except EnqueueFragment which lasts (nbFrag + redundancy)
-· `fragment_interval`, fragment n leaving at its start + (n − 1) · interval. Nothing runs in the background:
+· the fragment interval, fragment n leaving at its start + (n − 1) · interval. The interval is the one a real server
+keeps to (the duty-cycle minimum at the group region's RX2 data rate, as `fuota plan` estimates it) unless a
+fixed `fragment_interval` is given, e.g. for fast tests. Nothing runs in the background:
 each request first sends the fragments due by now (`advance`), then reports, so every answer is consistent with
 the devices' real decoders, whatever the polling cadence.
 
@@ -22,6 +24,7 @@ from decimal import Decimal
 import numpy as np
 
 import codec
+from fuota.planning.pacing import min_interval_ms
 from fuota.sim.clock import SimClock
 from fuota.sim.fleet import Broadcast, Session
 from fuota.sim.iotsquare_codes import ApiError, DeviceState, Reply, TaskState, eui, integer, page
@@ -32,10 +35,21 @@ __all__ = ["FuotaTask", "TaskBook", "Timing"]
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Simulated durations in seconds: each phase but EnqueueFragment, and the gap between two fragments."""
+    """Simulated durations in seconds: each phase but EnqueueFragment, and the gap between two fragments (None: as
+    the real server paces, the duty-cycle minimum at the group region's RX2 data rate — what `fuota plan`
+    estimates, fuota.planning.pacing)."""
 
     phase: float = 5.0
-    fragment_interval: float = 2.0
+    fragment_interval: float | None = None
+
+    def interval(self, frag_size: int, region: str) -> float:
+        """Seconds between two fragments of `frag_size` bytes sent to a group of `region`."""
+        if self.fragment_interval is not None:
+            return self.fragment_interval
+        try:
+            return min_interval_ms(frag_size, region) / 1000
+        except (KeyError, ValueError):  # a region fuota's tables lack: the old fixed pace
+            return 2.0
 
 
 class FuotaTask:
@@ -47,11 +61,12 @@ class FuotaTask:
     ) -> None:  # fmt: skip
         self.fd_id, self.mc_eui, self.name, self.image = fd_id, group.mc_eui, name, image
         self.plan, self.descriptor, self.timing, self.clock = plan, descriptor, timing, clock
+        self.interval = timing.interval(plan.frag_size, group.region)
         self.members = [(m.device, m.joined_at) for m in group.members.values()]  # the group as it was at create
         self.created_at = now
         self.setup_at = now + timing.phase
         self.enqueue_at = self.setup_at + timing.phase
-        self.status_at = self.enqueue_at + plan.total * timing.fragment_interval
+        self.status_at = self.enqueue_at + plan.total * self.interval
         self.del_at = self.status_at + timing.phase
         self.cleanup_at = self.del_at + timing.phase
         self.aborted_at: float | None = None
@@ -78,7 +93,7 @@ class FuotaTask:
             fragments = codec.encode(self.image, self.plan.frag_size, self.plan.redundancy, self.plan.version)
             self.broadcast = Broadcast(joined, self.plan, fragments)
         if self.broadcast is not None and t >= self.enqueue_at:
-            interval = self.timing.fragment_interval
+            interval = self.interval
             due = int((t - self.enqueue_at) // interval) + 1 if interval > 0 else self.plan.total
             self.broadcast.send_until(due)
 
@@ -171,6 +186,7 @@ class TaskBook:
     ) -> None:
         self.groups, self.timing, self.frag_size, self._rng, self.clock = groups, timing, frag_size, rng, clock
         self.tasks: dict[int, FuotaTask] = {}
+        self.phases: list[tuple[str, float, float]] = []  # each task's fragment phase (name, start, end), kept
         self._next_id = 1
 
     def advance(self, now: float) -> None:
@@ -208,6 +224,7 @@ class TaskBook:
         descriptor = base64.b64encode(self._rng.bytes(4)).decode()
         task = FuotaTask(self._next_id, group, name, image, plan, descriptor, now, self.timing, self.clock)
         self.tasks[task.fd_id] = task
+        self.phases.append((name, task.enqueue_at, task.status_at))
         self._next_id += 1
         return Reply()
 

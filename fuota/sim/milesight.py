@@ -258,6 +258,13 @@ class MilesightSim:
         """The simulated gateways' EUIs, lower case."""
         return list(self._gateways)
 
+    @property
+    def fragment_phases(self) -> list[tuple[str, float, float]]:
+        """Every task's fragment phase as created, on the simulated clock: (task name, first fragment's time, the
+        time the last one's interval ends), seconds. A rehearsal compares its length with `fuota plan`'s."""
+        with self._lock:
+            return [phase for gateway in self._gateways.values() for phase in gateway.tasks.phases]
+
     def device(self, dev_eui: str) -> VirtualDevice:
         """The virtual device `dev_eui`, every task brought up to now (`.session.decoder`, `.session.received`)."""
         with self._lock:

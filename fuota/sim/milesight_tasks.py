@@ -247,6 +247,7 @@ class TaskBook:
         self.devices, self.fleet, self.payload_sizes = devices, fleet, payload_sizes
         self.timing, self.faults, self.max_tasks, self.clock = timing, faults, max_tasks, clock
         self.tasks: dict[int, FuotaTask] = {}
+        self.phases: list[tuple[str, float, float]] = []  # each task's fragment phase: (name, start, end), kept
         self._next_id = 1
 
     def advance(self, now: float) -> None:
@@ -263,6 +264,8 @@ class TaskBook:
             raise ApiError(FuotaError.TOO_MANY_TASKS, f"{len(self.tasks)} tasks: delete some first")
         task = FuotaTask(self._next_id, request, now, self.fleet, self.timing, self.faults, self.clock)
         self.tasks[task.id] = task
+        first = task.runs[0]
+        self.phases.append((request.name, first.sending, first.sending + request.plan.total * first.interval))
         self._next_id += 1
         return {"id": task.id}
 

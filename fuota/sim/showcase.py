@@ -100,10 +100,9 @@ def main() -> int:
                 devices=iot,
                 loss=dict.fromkeys(iot[3:6], 0.9) | dict.fromkeys(iot[6:], 0.05),
                 never_join=iot[:3],
-                speed=100,
+                speed=1000,  # fragments paced as a real server would (≈ 28 s each at EU868 RX2): 542 in ≈ 15 s
                 join_delay=20,
                 phase_time=5,
-                fragment_interval=2,
             )
         )
         broker = _mosquitto(folder, stack)

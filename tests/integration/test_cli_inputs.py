@@ -113,7 +113,7 @@ def test_relaunching_a_name_under_way_resumes_it(folder: Path) -> None:
 
 
 def test_plan_shows_the_fragmentation(folder: Path) -> None:
-    result = fuota(folder, "plan", "c.toml", "--json")
+    result = fuota(folder, "plan", "c.toml", "--json", "--offline")  # nothing listens at the back end's address
     assert result.returncode == 0, result.stderr
     assert '"nb_frag": 11' in result.stdout and '"redundancy": 3' in result.stdout
 
@@ -122,7 +122,8 @@ def test_plan_of_the_iotsquare_sample_and_its_forecast(tmp_path: Path) -> None:
     # IoTSquare's section 9.3 sample: 13737 bytes at 0.3 → nbFrag 287, fragSize 48, padding 39, redundancy 86.
     write_config(tmp_path, iotsquare("http://127.0.0.1:9"))
     write_campaign(tmp_path, "sample", DEVICES, firmware=bytes(13737))
-    result = fuota(tmp_path, "plan", "c.toml", "--json", "--target", "0.99", "--sweep", "--chart", "sweep.svg")
+    args = ("--json", "--offline", "--target", "0.99", "--sweep", "--chart", "sweep.svg")
+    result = fuota(tmp_path, "plan", "c.toml", *args)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     plan = data["deployments"][0]["plan"]

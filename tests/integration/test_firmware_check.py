@@ -36,7 +36,7 @@ def _drive(folder: Path) -> tuple[CampaignState, dict]:
 
 def test_a_firmware_file_changed_after_launch_stops_the_campaign_before_the_create(tmp_path: Path) -> None:
     euis = fleet_euis(10, seed=49)
-    with IoTSquareSim(devices=euis, speed=50, join_delay=1) as sim:
+    with IoTSquareSim(devices=euis, speed=50, join_delay=1, fragment_interval=2) as sim:
         _launch(tmp_path, sim, euis)
         (tmp_path / "fw.bin").write_bytes(FIRMWARE[:-1] + b"\x00")
         state, status = _drive(tmp_path)
@@ -48,7 +48,7 @@ def test_a_firmware_file_changed_after_launch_stops_the_campaign_before_the_crea
 
 def test_a_damaged_stored_copy_stops_the_campaign(tmp_path: Path) -> None:
     euis = fleet_euis(10, seed=50)
-    with IoTSquareSim(devices=euis, speed=50, join_delay=1) as sim:
+    with IoTSquareSim(devices=euis, speed=50, join_delay=1, fragment_interval=2) as sim:
         _launch(tmp_path, sim, euis)
         with sqlite3.connect(tmp_path / "fuota.db") as db:
             db.execute("UPDATE campaigns SET firmware = ?", (FIRMWARE[:-1] + b"\x00",))
@@ -60,7 +60,7 @@ def test_a_damaged_stored_copy_stops_the_campaign(tmp_path: Path) -> None:
 
 def test_a_firmware_file_removed_after_launch_is_no_reason_to_stop(tmp_path: Path) -> None:
     euis = fleet_euis(10, seed=51)
-    with IoTSquareSim(devices=euis, speed=50, join_delay=1) as sim:
+    with IoTSquareSim(devices=euis, speed=50, join_delay=1, fragment_interval=2) as sim:
         _launch(tmp_path, sim, euis)
         (tmp_path / "fw.bin").unlink()
         state, _ = _drive(tmp_path)

@@ -37,7 +37,9 @@ def test_a_secret_in_a_file_others_can_read_draws_a_warning(tmp_path: Path) -> N
 def https_sim(tmp_path: Path) -> IoTSquareSim:
     tls = make_tls_files(tmp_path)
     euis = fleet_euis(5, seed=53)
-    with IoTSquareSim(devices=euis, speed=100, join_delay=1, tls=(str(tls.cert), str(tls.key))) as sim:
+    with IoTSquareSim(
+        devices=euis, speed=100, join_delay=1, fragment_interval=2, tls=(str(tls.cert), str(tls.key))
+    ) as sim:
         write_campaign(tmp_path, "tls", euis, firmware=FIRMWARE, join_timeout=2)
         yield sim
 

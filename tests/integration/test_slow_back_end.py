@@ -44,7 +44,7 @@ def test_a_silent_gateway_holds_up_only_its_own_deployment(tmp_path: Path, mqtt_
     url = sqlite_url(tmp_path)
     with (
         MilesightSim(mqtt_broker.url, spread, speed=30, timing=TIMING, seed=9) as gateways,
-        IoTSquareSim(devices=iot, speed=100, join_delay=2) as server,
+        IoTSquareSim(devices=iot, speed=100, join_delay=2, fragment_interval=2) as server,
     ):
         # Each call to the silent gateway waits 2 s, and is tried again for up to 60 s before the runner hears of
         # it: done one after the other, every other deployment would wait that long at each poll.

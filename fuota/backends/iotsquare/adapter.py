@@ -1,6 +1,7 @@
 """The IoTSquare adapter: the Backend protocol over IoTSquare's OpenAPI (specs/iotsquare-openapi.md).
 
     prepare  an existing group's members (7.2.1), or temporary groups (6.2.2) that the devices join (7.2.2)
+    reachable, registered  `fuota plan`'s read-only checks: an authenticated read, device/status (3.2.5)
     ready    each member's `joined` (7.2.1)
     find     the task named spec.name on the group (9.2)
     create   fuota/create (9.1), then its fdID through fuota/list (9.2): the answer carries none
@@ -54,6 +55,7 @@ GROUP_FIELDS: dict[str, str] = {
     "headers": "headers",
 }
 
+_DEVICE_STATUS = "/openapi/device/status"
 _MCGROUP_CREATE = "/openapi/mcgroup/create"
 _MCGROUP_DELETE = "/openapi/mcgroup/delete"
 _MCGROUP_LIST = "/openapi/mcgroup/list"
@@ -247,6 +249,27 @@ class IoTSquareBackend:
                         device = answers.eui(item, "devEUI", f"data[{index}]")
                         refused[device] = codes.refusal_reason(code, item.get("msg"))
         return refused
+
+    # --- read-only checks for `fuota plan` -------------------------------------------------------------------------
+
+    def reachable(self) -> None:
+        """One authenticated read (the first multicast group): AuthError on a refused token, TransientError when
+        the server cannot be reached (after the configured retries)."""
+        self._http.call("GET", _MCGROUP_LIST, params={"pageNo": 1, "pageSize": 1})
+
+    def registered(self, devices: tuple[str, ...], workers: int = 8) -> dict[str, bool]:
+        """{DevEUI: registered} through device/status (3.2.5), `workers` requests in flight: 4001 means not."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(device: str) -> bool:
+            found = self._http.call(
+                "GET", _DEVICE_STATUS, params={"devEUI": device}, accept=frozenset({codes.DEVICE_NOT_EXIST})
+            )
+            return found.code != codes.DEVICE_NOT_EXIST
+
+        wanted = [normalize_eui(device) for device in devices]
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(wanted)))) as pool:
+            return dict(zip(wanted, pool.map(one, wanted), strict=True))
 
     # --- tasks ----------------------------------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ __all__ = [
     "AUTH_CODES",
     "BIND_REFUSALS",
     "DEVICE_CODES",
+    "DEVICE_NOT_EXIST",
     "DEVICE_STATES",
     "ENDED_IN",
     "FUOTA_ALREADY_EXISTS",
@@ -162,6 +163,7 @@ MAX_EXT_GROUP_SIZE = 253  # 6.1.4: the extended function caps a multicast group 
 REDUNDANCY_FRACTION = (0.1, 1.0)  # 9.1: fuota/create's redundancyPercent, a fraction of nbFrag
 
 # The codes the adapter reconciles instead of raising.
+DEVICE_NOT_EXIST = 4001
 MCGROUP_NOT_EXIST = 14001
 MCGROUP_ALREADY_EXISTS = 14002
 MCGROUP_NAME_EXISTS = 14005

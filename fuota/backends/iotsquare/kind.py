@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 import codec
 from fuota.backends.base import Backend, BackendKind, DeploymentPlan, KindPlan, Pacing, PlanRequest
 from fuota.backends.config import HEADER_NAME, HEADER_VALUE, BackendConfig, from_env
+from fuota.backends.errors import AuthError, BackendError, NotFoundError
 from fuota.backends.iotsquare.codes import MAX_EXT_GROUP_SIZE, REDUNDANCY_FRACTION
 from fuota.core.model import EUI_PATTERN, normalize_eui
 from fuota.core.settings import A_WEEK, DEFAULT_JOIN_TIMEOUT, ConfigError
@@ -151,6 +152,47 @@ class IoTSquareKind(BackendKind):
         ]
         return KindPlan(target.model_dump(mode="json"), deployments, join_timeout=target.join_timeout)
 
+    def check(self, name: str, config: BackendConfig, planned: KindPlan) -> list[str]:
+        """The token and reachability (one authenticated read), an existing group and its members (mcdevice/list),
+        and that every device of the campaign is registered (device/status, 4001 when not). Sends nothing."""
+        from fuota.backends.iotsquare.adapter import IoTSquareBackend
+
+        assert isinstance(config, IoTSquareConfig)
+        backend = IoTSquareBackend(
+            name=name,
+            base_url=config.base_url,
+            token=config.secret(name),
+            token_header=config.token_header,
+            timeout=config.timeout,
+            retry_timeout=min(config.timeout, config.give_up_after),  # a dry run reports, it does not wait long
+            verify=_verify(name, config),
+        )
+        where = f"backends.{name} (base_url = {config.base_url!r})"
+        try:
+            backend.reachable()
+            lines = [f"{where}: reachable, token accepted"]
+            for deployment in planned.deployments:
+                if deployment.target is not None:
+                    lines.append(_check_group(backend, name, deployment))
+            devices = tuple(d for deployment in planned.deployments if deployment.temporary for d in deployment.devices)
+            if devices:
+                missing = [eui for eui, known in backend.registered(devices).items() if not known]
+                if missing:
+                    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                    raise ConfigError(
+                        f"devices: {shown} not registered on IoTSquare {where} (device/status answers 4001 Device Not "
+                        "Exist): add them to an application there, or remove them from the campaign"
+                    )
+                lines.append(f"{len(devices)} devices registered on {name}")
+        except AuthError as exc:
+            field = "token_env" if config.token is None else "token"
+            raise ConfigError(f"backends.{name}.{field}: the server refused it ({exc}); copy the token again") from exc
+        except BackendError as exc:
+            raise ConfigError(f"{where}: {exc}; check base_url and that the server is up (nothing was sent)") from exc
+        finally:
+            backend.close()
+        return lines
+
     def pacing(self, target: dict[str, Any]) -> Pacing:
         """Class C multicast at the region's RX2 data rate, as fast as its duty cycle allows: IoTSquare paces the
         fragments itself and says neither its data rate nor its interval."""
@@ -159,6 +201,26 @@ class IoTSquareKind(BackendKind):
     def brings_devices(self, table: BaseModel | None) -> bool:
         """An existing group (`mc_eui`) brings its members."""
         return isinstance(table, IoTSquareTarget) and table.mc_eui is not None
+
+
+def _check_group(backend: Any, name: str, deployment: DeploymentPlan) -> str:
+    """That the existing group of `deployment` exists and holds the campaign's devices; a line saying who is in it."""
+    try:
+        members = backend.ready(deployment.target)
+    except NotFoundError as exc:
+        raise ConfigError(
+            f"[iotsquare] mc_eui = {deployment.target!r}: no such multicast group on backend {name!r} ({exc}); "
+            "check the mcEUI, or leave mc_eui out for temporary groups"
+        ) from exc
+    outside = sorted(set(deployment.devices) - set(members))
+    if outside:
+        shown = ", ".join(outside[:5]) + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")
+        raise ConfigError(
+            f"devices: {shown} not members of multicast group {deployment.target}: add them to it "
+            "(mcdevice/create) or remove them from the campaign"
+        )
+    joined = sum(members.values())
+    return f"multicast group {deployment.target}: {len(members)} members, {joined} joined"
 
 
 def _verify(name: str, config: IoTSquareConfig) -> ssl.SSLContext | bool:

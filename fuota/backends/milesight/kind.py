@@ -51,6 +51,9 @@ class MilesightConfig(BackendConfig):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     gateways: list[str] = Field(default_factory=list)
+    # Refuse (exit 2) a campaign whose fragment_interval is shorter than the region's duty cycle allows at its data
+    # rate, instead of warning: for networks where a gateway must never be asked to breach it.
+    strict_duty_cycle: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -198,7 +201,18 @@ class MilesightKind(BackendKind):
         ]
         return KindPlan(target, deployments, expected_version=table.expected_version)
 
+    def check(self, name: str, config: BackendConfig, planned: KindPlan) -> list[str]:
+        """What planning already asked the gateways (it needs their device lists): nothing more to send."""
+        assert isinstance(config, MilesightConfig)
+        gateways = sorted({d.target for d in planned.deployments if d.target})
+        devices = sum(len(d.devices) for d in planned.deployments)
+        return [
+            f"backends.{name} (broker_url = {config.broker_url!r}): gateways {', '.join(gateways)} answered, "
+            f"task settings accepted (payload size checked), {devices} devices each known to a gateway"
+        ]
+
     def pacing(self, target: dict[str, Any]) -> Pacing:
-        """The task's own data rate and fragmentInterval (section 6.1), which the gateway keeps to."""
+        """The task's own data rate and fragmentInterval (section 6.1): what the gateway is told to send at."""
         table = MilesightTarget.model_validate(target)
-        return Pacing(table.region, table.dr, float(table.fragment_interval))
+        longest = float(TASK_LIMITS["fragmentInterval"][1])
+        return Pacing(table.region, table.dr, float(table.fragment_interval), max_interval_ms=longest)
