@@ -60,7 +60,8 @@ from fuota.backends.registry import kind_of
 from fuota.core.model import DeploymentState
 from fuota.core.reports import TaskProgress
 from fuota.core.settings import CampaignSettings
-from fuota.planning.forecast import SETUP_SECONDS, pace
+from fuota.planning.forecast import SETUP_SECONDS
+from fuota.planning.pacing import pace
 
 __all__ = [
     "PHASES",
@@ -79,7 +80,7 @@ _OVERHEAD = SETUP_SECONDS / 2  # each side of the fragments, until the task show
 
 
 def planned_interval(settings: CampaignSettings, plan: Mapping[str, Any] | None) -> float | None:
-    """Seconds between two fragments as the plan paces them (the kind's pacing(), fuota.planning.forecast.pace, for
+    """Seconds between two fragments as the plan paces them (the kind's pacing(), fuota.planning.pacing.pace, for
     the plan's frag_size); None where it cannot be told (no plan, an unknown kind, region or data rate)."""
     try:
         frag_size = int((plan or {})["frag_size"])
