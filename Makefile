@@ -33,9 +33,11 @@ $(STAMP): pyproject.toml
 
 # The unit tests first (pure: no socket, subprocess or database server; seconds), stopping at the first failure,
 # then the integration tests (a real broker, PostgreSQL, Chromium, simulators, subprocesses).
+# The integration tests mostly wait on sockets and subprocesses (about half a core busy), so two workers halve their
+# time on 2 cores; --dist loadfile keeps each file's tests (and its fixtures) in one worker.
 test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q -x tests/unit
-	$(BIN)/python -m pytest -q tests/integration
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/integration
 
 # The fast half alone: needs no Debian package.
 test-unit: $(STAMP)
