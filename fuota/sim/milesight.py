@@ -30,8 +30,9 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
@@ -43,7 +44,7 @@ from fuota.sim.milesight_codes import CHANNEL_PLAN_FREQUENCIES, MAX_PAYLOAD_SIZE
 from fuota.sim.milesight_faults import AnswerFaults, Garbler
 from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, TaskBook, Timing
 
-__all__ = ["AnswerFaults", "Call", "MilesightSim", "Timing", "gateway_euis"]
+__all__ = ["AnswerFaults", "Call", "Envelope", "MilesightSim", "Timing", "gateway_euis"]
 
 _Handler = Callable[[Mapping[str, object], Mapping[str, str], float], dict[str, object]]
 
@@ -136,7 +137,8 @@ class MilesightSim:
     `gateways` maps each gateway EUI to the device EUIs its network server knows. `loss` is every device's
     fragment loss probability, or one per EUI (others 0). Faults: `never_answer_multicast` devices never answer
     the multicast set-up (multicastSessionStatus 6), `low_memory` ones refuse the fragmentation session (7),
-    `silent_gateways` never answer (see also `silence`); `answer_faults` garbles answers (see also `garbler`).
+    `silent_gateways` never answer (see also `silence`); `answer_faults` garbles answers (see also `garbler`);
+    `envelope` picks the reading of the answers' envelope (Envelope: gatewayEUI own, "" or absent, numeric ids).
     `payload_sizes` is maxPayloadSize per data rate (6.6,
     default EU868's); `channel_plan` bounds the frequencies devices accept; `max_tasks` is how many tasks a
     gateway keeps (10310013 beyond). `speed` is simulated seconds per real second (0 freezes the clock: move it
@@ -162,6 +164,7 @@ class MilesightSim:
         timing: Timing | None = None,
         max_tasks: int = 32,
         answer_faults: AnswerFaults | None = None,
+        envelope: Envelope | None = None,
     ) -> None:
         parts = urlsplit(broker_url)
         if parts.scheme != "mqtt" or not parts.hostname or parts.port is None:
@@ -187,6 +190,7 @@ class MilesightSim:
             for gw, euis in members.items()
         }
         self.garbler = Garbler(answer_faults or AnswerFaults(), seed)
+        self.envelope = envelope or Envelope()
         self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
         self._calls: Counter[Call] = Counter()
         self._subscribed = threading.Event()
@@ -303,7 +307,7 @@ class MilesightSim:
         with self._lock:
             if not isinstance(request, dict):
                 error = ApiError(ReturnCode.PARSE_JSON, "the request is not a JSON object").body()
-                return [(gw.eui, _envelope({}, gw, error)) for gw in self._gateways.values() if not gw.silent]
+                return [(gw.eui, self.envelope.wrap({}, gw, error)) for gw in self._gateways.values() if not gw.silent]
             target = request.get("gatewayEUI")
             if target is None or target == "":
                 chosen = list(self._gateways.values())
@@ -315,7 +319,7 @@ class MilesightSim:
             for gateway in chosen:
                 self._calls[Call(gateway.eui, str(request.get("method", "")).upper(), path)] += 1
                 if not gateway.silent:
-                    answers.append((gateway.eui, _envelope(request, gateway, self._body(gateway, request))))
+                    answers.append((gateway.eui, self.envelope.wrap(request, gateway, self._body(gateway, request))))
             return answers
 
     def _body(self, gateway: Gateway, request: Mapping[str, object]) -> dict[str, object]:
@@ -329,11 +333,23 @@ class MilesightSim:
             return ApiError(ReturnCode.INTERNAL, "simulator error").body()
 
 
-def _envelope(request: Mapping[str, object], gateway: Gateway, body: dict[str, object]) -> dict[str, object]:
-    return {
-        "id": request.get("id", ""),
-        "gatewayEUI": gateway.eui.upper(),
-        "method": request.get("method", ""),
-        "url": request.get("url", ""),
-        "body": body,
-    }
+@dataclass(frozen=True)
+class Envelope:
+    """How the answers' envelope reads, for every reading chapter 1 allows: `gateway_eui` "own" (the sample's
+    first line), "empty" (its second, "") or "absent"; `numeric_ids` echoes a digit id as a JSON number (one sample
+    echoes `"id": 1`); `typed` adds the request's `"type": "ns-api"` to the answer."""
+
+    gateway_eui: Literal["own", "empty", "absent"] = "own"
+    numeric_ids: bool = False
+    typed: bool = False
+
+    def wrap(self, request: Mapping[str, object], gateway: Gateway, body: dict[str, object]) -> dict[str, object]:
+        """The answer of `gateway` to `request`, carrying `body`."""
+        echoed = request.get("id", "")
+        if self.numeric_ids and isinstance(echoed, str) and echoed.isdigit():
+            echoed = int(echoed)
+        answer: dict[str, object] = {"type": "ns-api"} if self.typed else {}
+        answer["id"] = echoed
+        if self.gateway_eui != "absent":
+            answer["gatewayEUI"] = gateway.eui.upper() if self.gateway_eui == "own" else ""
+        return answer | {"method": request.get("method", ""), "url": request.get("url", ""), "body": body}

@@ -43,7 +43,7 @@ class MilesightConfig(BackendConfig):
     # exactly too, so that no other traffic is taken for an answer.
     request_topic: str = "milesight/ns-api/request"
     response_topic: str = "milesight/ns-api/response"
-    client_id: str = "fuota"
+    client_id: str = "fuota"  # a prefix: each process adds its host, pid and a random suffix (mqtt.mqtt_client_id)
     username: str | None = None
     password: SecretStr | None = None
     password_env: str | None = None

@@ -1,9 +1,22 @@
 """The MQTT edge of the Milesight adapter: ns-api requests out on one topic, answers matched by id on another.
 
 One broker connection serves every gateway (spec section 1): a request names its gateway in `gatewayEUI`, every
-gateway on the request topic sees it, and only the answer whose `id` and `gatewayEUI` both match is taken (the others
-may answer 25 "Gateway EUI not matched"). Requests from many threads may be in flight at once: each waits on its own
-queue, filled from paho's network thread. Failures become fuota.backends.errors here and nowhere else:
+gateway on the request topic sees it, and answers are matched by `id` first. The spec is loose about the envelope,
+so the reading is tolerant where it may be and strict where it must be:
+
+    id           sent as a decimal digit string ("Random value"; every sample is digits), unique in this process and
+                 drawn from a random start so that two processes on one broker do not collide; the echo is taken
+                 as a string or a JSON number (one sample echoes `"id": 1`)
+    gatewayEUI   the answer's may be absent or "" (the response sample carries it twice, once empty) and is then
+                 taken as the gateway asked, the id being ours; one that names another gateway is refused (that
+                 gateway answered 25 "Gateway EUI not matched", or it is another client's request)
+    other keys   unknown fields (`type`, say) are ignored; only our own request, seen again when both topics are one,
+                 is told apart, by its exact bytes
+    client id    the MQTT client id is `client_id` (a prefix) + host + pid + a random suffix: a broker disconnects
+                 the older of two connections with one id, so every process needs its own
+
+Requests from many threads may be in flight at once: each waits on its own queue, filled from paho's network thread.
+Failures become fuota.backends.errors here and nowhere else:
 
     no answer within `timeout`; broker unreachable       → TransientError naming the gateway and the url
     connection lost under a non-idempotent request       → TransientError at once: look it up before re-sending
@@ -19,13 +32,16 @@ in no repr, log line or message.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import queue
+import secrets
+import socket
 import ssl
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -41,7 +57,7 @@ from fuota.backends.milesight.codes import SUCCESS, answer_error
 from fuota.backends.retry import RetryPolicy
 from fuota.core.model import EUI_PATTERN, normalize_eui
 
-__all__ = ["PAGE_SIZE", "NsApiClient"]
+__all__ = ["PAGE_SIZE", "NsApiClient", "mqtt_client_id"]
 
 PAGE_SIZE = 100
 
@@ -50,6 +66,27 @@ log = logging.getLogger(__name__)
 _DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 _CREDENTIALS_REFUSED = ("Bad user name or password", "Not authorized")  # paho's names of CONNACK 4 and 5
 _KEEPALIVE = 30  # seconds: a silently dead connection is noticed within 1.5 × this
+# Request ids stay below 2**53 so that a gateway that echoes them as JSON numbers (a double in many parsers) keeps
+# every digit; each process starts at a random point of that range and counts up.
+_MAX_ID = 2**53
+_ID_SPAN = 10**9  # room above the random start for the ids one process sends
+
+
+def mqtt_client_id(prefix: str) -> str:
+    """A client id no other process shares: `prefix`, this host, this process id and a random suffix."""
+    host = socket.gethostname().split(".")[0] or "host"
+    return f"{prefix}-{host}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def _answer_id(value: object) -> str | None:
+    """The id an answer echoes, as the digit string we sent: a string as is, an integral number as its digits."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +99,7 @@ class _Lost:
 @dataclass(slots=True)
 class _Pending:
     gateway: str
+    sent: bytes  # the request as published: seen again on a shared topic, it is not an answer
     answers: queue.Queue[dict[str, Any] | _Lost] = field(default_factory=queue.Queue)
 
 
@@ -120,8 +158,10 @@ class NsApiClient:
         self._closed = False
         self._subscribe_mid: int | None = None
         self._refused: str | None = None  # why the broker last refused us, until it accepts us again
+        self._ids = itertools.count(secrets.randbelow(_MAX_ID - _ID_SPAN))
+        self.client_id = mqtt_client_id(client_id)
 
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True)
         if parts.scheme == "mqtts":
             try:
                 self._client.tls_set(
@@ -222,13 +262,14 @@ class NsApiClient:
         gateway = normalize_eui(gateway_eui)
         if not EUI_PATTERN.match(gateway):
             raise ValueError(f"gateway EUI must be 16 hexadecimal digits, got {gateway_eui!r}")
-        request_id = uuid.uuid4().hex
+        with self._cond:
+            request_id = str(next(self._ids))
         # The spec's samples write gateway EUIs in upper case; answers are compared without regard to case.
         message = {"type": "ns-api", "id": request_id, "method": method, "url": url, "gatewayEUI": gateway.upper()}
         payload = json.dumps(message | {"body": {} if body is None else body}).encode()
         where = f"back end {self.name!r}, gateway {gateway.upper()}, {method} {url}"
         deadline = time.monotonic() + self.timeout
-        pending = _Pending(gateway)
+        pending = _Pending(gateway, payload)
         with self._cond:
             self._pending[request_id] = pending
         try:
@@ -351,14 +392,14 @@ class NsApiClient:
         except ValueError:
             log.debug("ignored a message on %s that is not JSON", message.topic)
             return
-        # A request (ours, when both topics are the same, or another client's) is not an answer.
-        if not isinstance(answer, dict) or answer.get("type") == "ns-api":
+        if not isinstance(answer, dict) or (request_id := _answer_id(answer.get("id"))) is None:
             return
         with self._cond:
-            pending = self._pending.get(str(answer.get("id")))
-        if pending is None:
-            return  # another client's, or a duplicate after a re-send
-        if normalize_eui(str(answer.get("gatewayEUI") or "")) != pending.gateway:
-            log.debug("ignored an answer to %s from gateway %s", answer.get("id"), answer.get("gatewayEUI"))
+            pending = self._pending.get(request_id)
+        if pending is None or message.payload == pending.sent:
+            return  # another client's, a duplicate after a re-send, or our own request on a shared topic
+        named = answer.get("gatewayEUI")
+        if named not in (None, "") and normalize_eui(str(named)) != pending.gateway:
+            log.debug("ignored an answer to %s from gateway %s", request_id, named)
             return
         pending.answers.put(answer)
