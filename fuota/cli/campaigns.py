@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -15,24 +15,15 @@ from fuota.config import Config
 from fuota.core.model import CampaignState
 from fuota.core.settings import ConfigError
 
+# fuota.service.campaigns is imported inside the commands that use it: it pulls in the store (SQLAlchemy, Alembic:
+# half a second), which `fuota plan` never needs.
 if TYPE_CHECKING:
     from fuota.service import retries
+    from fuota.service.planned import CampaignPlan
     from fuota.store import CampaignRecord, Store
 
 __all__ = ["abort", "launch", "plan", "retry", "run"]
 
-
-class _Service:
-    """fuota.service.campaigns, imported on first use: it pulls in the store (SQLAlchemy, Alembic: half a second),
-    which `fuota plan` never needs."""
-
-    def __getattr__(self, name: str) -> Any:
-        from fuota.service import campaigns
-
-        return getattr(campaigns, name)
-
-
-service = _Service()
 
 StrictOption = Annotated[
     bool,
@@ -107,6 +98,8 @@ UpdateOption = Annotated[
 def _launch(
     campaign_file: Path, update: bool, strict: bool = False
 ) -> tuple[Config, Store, CampaignRecord, bool, list[str]]:
+    from fuota.service import campaigns as service
+
     config = load()
     try:
         # Before the store opens: bad input (and a strict duty-cycle breach) leaves no trace.
@@ -124,7 +117,7 @@ def _launch(
     return config, store, record, resumed, warnings
 
 
-def _changes(store: Store, planned: service.CampaignPlan) -> list[str]:
+def _changes(store: Store, planned: CampaignPlan) -> list[str]:
     """What `--update` is about to change in the stored campaign of that name (none when there is none)."""
     from fuota.service.relaunch import differences
 
@@ -165,6 +158,7 @@ def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> N
     """Drive a stored campaign to its end with live progress; exit 0 when it ends Done, else 1."""
     from fuota.backends.errors import AuthError
     from fuota.cli.printing import live_progress, print_status
+    from fuota.service import campaigns as service
 
     out.print(f"{verb} campaign {record.id} ({record.name})")
     try:
@@ -208,6 +202,7 @@ def retry(
     A device updated by any campaign of the family is never sent the image again; --only picks devices by their
     latest outcome in the family. Refused while a campaign of the family is still Scheduled or Running.
     """
+    from fuota.service import campaigns as service
     from fuota.service import retries
 
     if dry_run and launch_only:
@@ -242,6 +237,7 @@ def _show_retry(config: Config, store: Store, campaign_id: int, retried: retries
     the devices chosen and the family's total. Sends and stores nothing."""
     from fuota.cli.plan_output import print_plan
     from fuota.cli.printing import print_retry
+    from fuota.service import campaigns as service
     from fuota.views.family import family_data
 
     family = family_data(store, campaign_id)
@@ -273,6 +269,8 @@ def _show_retry(config: Config, store: Store, campaign_id: int, retried: retries
 
 def abort(campaign: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
     """Stop a campaign: abort its tasks on the back ends; every device keeps its last stage."""
+    from fuota.service import campaigns as service
+
     config = load()
     store = open_store(config)
     record = find(store, campaign)
