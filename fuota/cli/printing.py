@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fuota.store import Store
-from fuota.views.formatting import format_time, fragments_words, progress_words
+from fuota.views.formatting import credentials_words, format_time, fragments_words, progress_words
 from fuota.views.model import status_data
 from fuota.views.schedule import schedule_lines
 from fuota.views.watch import view
@@ -98,6 +98,8 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
     for anomaly in data["anomalies"]:
         console.print(f"[yellow]anomaly[/] {anomaly['at']}: {escape(anomaly['cause'])}")
     for d in data["deployments"]:
+        if (refused := credentials_words(d)) is not None:
+            console.print(f"[red]{escape(refused)}[/]")
         if d["last_retry"] is not None:
             last = d["last_retry"]
             console.print(f"{d['task_name']}: {d['retries']} retries, the last {last['at']}: {escape(last['cause'])}")

@@ -31,19 +31,23 @@ from fuota.core.messages import (
     Command,
     Step,
 )
-from fuota.core.model import CampaignState, DeploymentState
+from fuota.core.model import CampaignState, DeploymentState, Preparation
 from fuota.core.outcomes import campaign_outcome
 from fuota.core.settings import DEFAULT_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL
+from fuota.service import credentials
 from fuota.service.commands import PLAN_FIELDS, carry_out, plan_differences
 from fuota.service.firmware import FirmwareChanged
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, LeaseLost, NewEvent, StaleState, Store
 from fuota.store.leases import DEFAULT_LEASE
+from fuota.views.credentials import refused_since
 
 __all__ = ["LEASE", "Runner", "default_runner_name", "ended_here"]
 
 LEASE = DEFAULT_LEASE
 _ABORT_ATTEMPTS = 5
 _REFUSED = "the back end refused fuota's credentials before any task existed (fix the configuration, then launch again)"
+# Preparations past which the credentials have worked and something of the deployment exists on the back end.
+_UNDER_WAY = frozenset({Preparation.JOINING, Preparation.CREATING})
 
 log = logging.getLogger("fuota.runner")
 
@@ -86,6 +90,7 @@ class _Live:
     deadline: datetime | None
     failing_since: datetime | None = None  # first of the back end's transient failures in a row
     plan_checked: bool = False  # the back end's own fragmentation plan was compared with fuota's
+    refusal: credentials.Refusal | None = None  # the back end refuses the credentials since (fuota.service.credentials)
 
 
 class Runner:
@@ -147,9 +152,12 @@ class Runner:
             del live[gone]
         if held - set(live):
             now = self.clock()
+            refused = refused_since(self.store, campaign.id)  # a wait for good credentials carries over
             for record in self.store.deployments(campaign.id):
                 if record.id in held and record.id not in live:
                     live[record.id] = _Live(record, self._engine(campaign, record), now)
+                    if record.id in refused:
+                        live[record.id].refusal = credentials.Refusal(refused[record.id])
         return live
 
     # -- the loop --------------------------------------------------------------------------------------------
@@ -206,7 +214,7 @@ class Runner:
         with ThreadPoolExecutor(min(self.workers, len(items)), thread_name_prefix="fuota-deployment") as pool:
             futures = [pool.submit(lambda i=item: self._carry(campaign, i, i.engine.timer(now))) for item in items]
         for future in futures:
-            future.result()  # what one raised (AuthError: stop, the configuration is wrong) is raised here
+            future.result()  # what one raised (a bug, a lost store) is raised here
 
     def _may_start(self, campaign: CampaignRecord, item: _Live, now: datetime) -> bool:
         """A deployment starts only inside its campaign's window, and within its back end's max_concurrent,
@@ -252,7 +260,10 @@ class Runner:
                 record.state is not item.engine.state or record.updated_at > item.record.updated_at
             ):
                 live[record.id] = _Live(
-                    record, self._engine(campaign, record), None if record.state.ended else self.clock()
+                    record,
+                    self._engine(campaign, record),
+                    None if record.state.ended else self.clock(),
+                    refusal=item.refusal,
                 )
 
     def _conclude(self, campaign: CampaignRecord) -> CampaignState | None:
@@ -333,12 +344,21 @@ class Runner:
                 cause = f"{item.record.task_name} {type(command).__name__} refused: {exc}"
                 self.store.record_event(campaign.id, NewEvent(EventKind.ERROR, cause), deployment_id=item.record.id)
                 return
-            if item.record.backend_ref is not None:
-                raise  # a task exists on the back end: stop here, the campaign stays resumable once fixed
-            # Nothing exists on the back end yet, so there is nothing to resume, and a campaign left Running would
-            # be driven by nobody: the deployment fails with the reason, and the campaign with it.
-            log.error("campaign %s (%s): %s: %s", campaign.id, campaign.name, item.record.task_name, exc)
-            observations = [(BackendFailed(f"{_REFUSED}: {exc}"), {})]
+            if item.record.backend_ref is not None or item.engine.preparation in _UNDER_WAY:
+                # Under way on the back end: wait for a rotated token, visibly, failing after give_up_after.
+                limit = self.give_up_after.get(item.record.backend, DEFAULT_GIVE_UP_AFTER)
+                now = self.clock()
+                item.refusal, failed = credentials.refused(
+                    self.store, campaign, item.record, item.refusal, exc, now, limit
+                )
+                if failed is None:
+                    return
+                observations = [(failed, {})]
+            else:
+                # Nothing exists on the back end yet, so there is nothing to resume, and a campaign left Running
+                # would be driven by nobody: the deployment fails with the reason, and the campaign with it.
+                log.error("campaign %s (%s): %s: %s", campaign.id, campaign.name, item.record.task_name, exc)
+                observations = [(BackendFailed(f"{_REFUSED}: {exc}"), {})]
         except FirmwareChanged as exc:
             self._carry(campaign, item, item.engine.handle(BackendFailed(str(exc)), self.clock()))
             # Every other deployment of the campaign stops too, once this pass's other threads are done with them.
@@ -363,6 +383,9 @@ class Runner:
             observations = [(BackendFailed(f"{type(command).__name__}: {exc}"), {})]
         else:
             item.failing_since = None
+            if item.refusal is not None:
+                credentials.accepted(self.store, campaign, item.record, item.refusal, self.clock())
+                item.refusal = None
         for observation, fields in observations:
             self._carry(campaign, item, item.engine.handle(observation, self.clock()), **fields)
 

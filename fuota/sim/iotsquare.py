@@ -35,9 +35,10 @@ import numpy as np
 
 from fuota.sim.clock import SimClock
 from fuota.sim.fleet import Fleet, VirtualDevice, fleet_euis
+from fuota.sim.iotsquare_auth import SimToken
 from fuota.sim.iotsquare_codes import RESPONSE_CODES, ApiError, Reply, eui
 from fuota.sim.iotsquare_faults import Fate, FaultInjector, Faults, error_answer, malformed_body, wrong_types
-from fuota.sim.iotsquare_groups import GroupBook
+from fuota.sim.iotsquare_groups import GroupBook, McGroup
 from fuota.sim.iotsquare_tasks import TaskBook, Timing
 
 __all__ = ["Answer", "Faults", "IoTSquareSim", "fleet_euis"]
@@ -50,7 +51,10 @@ class IoTSquareSim:
 
     `devices` are the registered EUIs (any other is 4001 Device Not Exist); `groups` maps mcEUI to member EUIs
     of manually configured groups that exist from the start (members are registered and joined). Requests must
-    carry `token` in the header `token_header` (alone or after "Bearer "): none is 1003, another 1004.
+    carry `token` in the header `token_header` (alone or after "Bearer "): none is 1003, another 1004; with
+    `token_expires_after` = N every call after the Nth accepted one answers 1003 until `rotate_token(new)`
+    (fuota.sim.iotsquare_auth). `busy_group` answers fuota/create with 16001 as for a group busy with another task:
+    True for every create until the attribute is set False, a number for that many create requests.
     `loss` is every device's fragment loss probability, or one per EUI (others 0); `never_join` devices never
     join an auto-configured group (in a manual one the server counts them joined, as the spec says, but they
     hear no fragment). `speed` is simulated seconds per real second (0 freezes the clock: move it with
@@ -67,6 +71,8 @@ class IoTSquareSim:
         groups: Mapping[str, Iterable[str]] | None = None,
         token: str = "sim-token",
         token_header: str = "Authorization",
+        token_expires_after: int | None = None,
+        busy_group: bool | int = False,
         loss: float | Mapping[str, float] = 0.0,
         never_join: Iterable[str] = (),
         faults: Faults | None = None,
@@ -87,12 +93,14 @@ class IoTSquareSim:
             raise ValueError(f"busy_rate = {busy_rate}, delay = {delay}: give them inside faults, or no faults")
         if min(join_delay, fragment_interval or 0.0, phase_time) < 0:
             raise ValueError("join_delay, fragment_interval and phase_time are durations, ≥ 0")
-        self.token, self.token_header = token, token_header
+        self.credentials = SimToken(token, token_header, token_expires_after)
+        self.token_header = token_header
         self.clock = SimClock(speed)
         self.fleet = Fleet(devices, loss=loss, never_join=never_join, seed=seed)
         self._rng = np.random.default_rng([seed, 1])  # descriptors and group keys
         self._groups = GroupBook(self.fleet, self.clock, join_delay, self._rng)
         self._tasks = TaskBook(self._groups, Timing(phase_time, fragment_interval), frag_size, self._rng, self.clock)
+        self._tasks.busy = busy_group
         for mc_eui, members in (groups or {}).items():
             self._groups.preset(mc_eui, list(members), 0.0)
         self._routes: dict[str, tuple[str, _Handler]] = {
@@ -173,6 +181,28 @@ class IoTSquareSim:
         """The base URL, e.g. http://127.0.0.1:8123 (https with `tls`; the endpoints are under /openapi/)."""
         return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
 
+    # --- credentials and a busy group, changeable while serving ----------------------------------------------
+
+    @property
+    def token(self) -> str:
+        """The token accepted now."""
+        return self.credentials.token
+
+    def rotate_token(self, new: str) -> None:
+        """Accept `new` from now on (the old token answers 1004), for `token_expires_after` calls again."""
+        self.credentials.rotate(new)
+
+    @property
+    def busy_group(self) -> bool | int:
+        """16001 on fuota/create: True for every create, a number for that many more, False for none."""
+        with self._lock:
+            return self._tasks.busy
+
+    @busy_group.setter
+    def busy_group(self, value: bool | int) -> None:
+        with self._lock:
+            self._tasks.busy = value
+
     # --- inspection, for tests and rehearsals ----------------------------------------------------------------
 
     @property
@@ -208,6 +238,11 @@ class IoTSquareSim:
         with self._lock:
             self._tasks.advance(self.clock.now())
             return self.fleet[dev_eui]
+
+    def group(self, mc_eui: str) -> McGroup:
+        """The multicast group `mc_eui` as created (region, subnet, push_urls, headers, enable_mqtt, auto_subnet…)."""
+        with self._lock:
+            return self._groups.get(mc_eui.lower())
 
     def image(self, fd_id: int) -> bytes:
         """The payload task `fd_id` received (base64-decoded)."""
@@ -246,7 +281,7 @@ class IoTSquareSim:
         if route[0] != method:
             return 405, _envelope(ApiError(1007, f"{endpoint} answers {route[0]}, not {method}"))
         try:
-            self._authorize(headers.get(self.token_header))
+            self.credentials.authorize(headers)
             if busy:
                 raise ApiError(1001)
             body = _parse(method, url.query, raw)
@@ -261,12 +296,6 @@ class IoTSquareSim:
         if reply.amount is not None:
             envelope["amount"] = reply.amount
         return 200, envelope
-
-    def _authorize(self, value: str | None) -> None:
-        if value is None or not value.strip():
-            raise ApiError(1003, f"no {self.token_header} header")
-        if value.strip().removeprefix("Bearer ").strip() != self.token:
-            raise ApiError(1004, f"wrong token in {self.token_header}")
 
     def _device_status(self, body: dict[str, object], now: float) -> Reply:
         """GET device/status (3.2.5): a registered device's settings, 4001 for any other EUI."""

@@ -32,6 +32,7 @@ REGIONS: dict[str, tuple[str, ...]] = {
 }
 """The regions and subnets IoTSquare presets (section 3.1)."""
 EXT_LIMIT = MAX_EXT_GROUP_SIZE  # section 6.1.4, as the adapter reads it
+MAX_HEADERS = 5  # section 2.1: "up to 5 HTTP request headers"
 MANUAL_GROUP_ID = 256  # what the server reports as groupID of a manually configured group (section 6.2.1)
 # The spec says "letters and underscores" but its own samples are named mc_group_00: digits are accepted too.
 _NAME = re.compile(r"[A-Za-z0-9_]{1,20}")
@@ -66,6 +67,9 @@ class McGroup:
     nwk_skey: str = ""
     push_url: str = ""
     enable_mqtt: bool = False
+    push_urls: tuple[str, ...] = ()  # every pushURL given (a string or, since 3.3.65, an array)
+    headers: dict[str, str] = field(default_factory=dict)
+    auto_subnet: bool = False
     members: dict[str, Member] = field(default_factory=dict)
 
 
@@ -83,6 +87,27 @@ def _flag(body: dict[str, object], name: str) -> bool:
     if not isinstance(value, bool):
         raise ApiError(1007, f"{name} must be true or false, not {value!r}")
     return value
+
+
+def _push_urls(body: dict[str, object]) -> tuple[str, ...]:
+    """pushURL as a string (the spec's sample) or an array of strings (its 3.3.65 table), each http(s)://."""
+    value = body.get("pushURL", "")
+    urls = [value] if isinstance(value, str) else value
+    if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+        raise ApiError(1007, f"pushURL must be a string or an array of strings, not {value!r}")
+    if any(not url.startswith(("http://", "https://")) for url in urls if url):
+        raise ApiError(1007, f"pushURL {value!r}: links start with http:// or https://")
+    return tuple(url for url in urls if url)
+
+
+def _headers(body: dict[str, object]) -> dict[str, str]:
+    """headers: a map of at most 5 string values (section 2.1)."""
+    value = body.get("headers") or {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ApiError(1007, f"headers must be a map of strings, not {value!r}")
+    if len(value) > MAX_HEADERS:
+        raise ApiError(1007, f"headers: at most {MAX_HEADERS}, not {len(value)}")
+    return dict(value)
 
 
 def _eui_list(body: dict[str, object], name: str) -> list[str]:
@@ -154,8 +179,7 @@ class GroupBook:
             group_id = MANUAL_GROUP_ID
         if ext and not 0 <= integer(body, "timeSlotLength") <= 15:
             raise ApiError(1007, "timeSlotLength: 0..15 with the extended function")
-        push_url = body.get("pushURL", "")
-        push_url = push_url[0] if isinstance(push_url, list) and push_url else push_url
+        push_urls, headers = _push_urls(body), _headers(body)
         if mc_eui in self.groups:
             raise ApiError(14002, f"multicast group {mc_eui} exists")
         if any(group.name == name for group in self.groups.values()):
@@ -164,7 +188,7 @@ class GroupBook:
             raise ApiError(14003, f"mcAddr {mc_addr} with this mcNwkSKey is used by another group")
         self.groups[mc_eui] = McGroup(
             mc_eui, name, region, subnet, remote, group_id, ext, now, mc_addr, nwk_skey,
-            push_url if isinstance(push_url, str) else "", _flag(body, "enableMQTT"),
+            push_urls[0] if push_urls else "", _flag(body, "enableMQTT"), push_urls, headers, subnet == "auto",
         )  # fmt: skip
         return Reply()
 

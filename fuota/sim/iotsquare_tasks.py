@@ -187,6 +187,7 @@ class TaskBook:
         self.groups, self.timing, self.frag_size, self._rng, self.clock = groups, timing, frag_size, rng, clock
         self.tasks: dict[int, FuotaTask] = {}
         self.phases: list[tuple[str, float, float]] = []  # each task's fragment phase (name, start, end), kept
+        self.busy: bool | int = False  # 16001 as for a busy group: every create (True), or that many more
         self._next_id = 1
 
     def advance(self, now: float) -> None:
@@ -214,6 +215,10 @@ class TaskBook:
             raise ApiError(1007, "payload must be base64") from None
         if any(task.mc_eui == group.mc_eui and task.name == name for task in self.tasks.values()):
             raise ApiError(16001, f"{group.mc_eui} already has a task named {name}")
+        if self.busy is True or (self.busy is not False and self.busy > 0):
+            if self.busy is not True:
+                self.busy -= 1
+            raise ApiError(16001, f"{group.mc_eui} is busy with another task")
         try:
             # floor, as the spec's own sample implies (section 9.3: 13737 B at 0.3 → redundancy 86)
             plan = codec.plan(

@@ -35,6 +35,7 @@ class EventKind(enum.StrEnum):
     ERROR = "error"  # a back end or fuota itself failed
     RETRY = "retry"  # a transient back-end failure the runner will try again
     LEASE = "lease"  # a runner took over a deployment whose previous runner's lease had expired
+    CREDENTIALS = "credentials"  # a back end refused the credentials (to_state "refused") or accepted them again
 
 
 @dataclass(frozen=True, slots=True)

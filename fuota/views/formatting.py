@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-__all__ = ["format_duration", "format_time", "fragments_words", "progress_words", "threshold_line"]
+__all__ = [
+    "credentials_words",
+    "format_duration",
+    "format_time",
+    "fragments_words",
+    "progress_words",
+    "threshold_line",
+]
 
 
 def format_time(iso: str | None) -> str:
@@ -54,3 +61,14 @@ def fragments_words(row: dict[str, Any]) -> str:
     """Fragments sent of total, e.g. `147/233`; "-" where either is not known."""
     sent, total = row["fragments_sent"], row["fragments_total"]
     return "-" if sent is None or total is None else f"{sent}/{total}"
+
+
+def credentials_words(row: dict[str, Any]) -> str | None:
+    """A deployment row's credentials_refused_since in words, or None when its credentials are not refused."""
+    since = row.get("credentials_refused_since")
+    if since is None:
+        return None
+    return (
+        f"{row['task_name']}: credentials refused since {format_time(since)}: waiting for a valid token "
+        "(rewrite token_file or token_env)"
+    )

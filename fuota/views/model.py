@@ -19,6 +19,8 @@ The facts, each defined here only:
                    an ended campaign shows its updated_share, its progress being 100
     retries        of a deployment: its "retry" events (a transient back-end failure the runner retried); the
                    latest one's time and cause are its last_retry
+    credentials_refused_since  of a deployment: since when its back end refuses fuota's credentials while the
+                   runner waits for a good token (fuota.views.credentials); None when it does not
     judged         devices − aborted − skipped: the devices the campaign is judged on (fuota.core.outcomes.judged)
     updated_share  updated ÷ judged (0 when none is judged); threshold_met when it reaches success_threshold
     reasons        the devices that ended other than updated, grouped by category (fuota.views.reasons): category,
@@ -40,7 +42,7 @@ The shapes, with the same keys wherever they appear:
     schedule keys  start_at, window, window_open, next_opening_at, driven_by, undriven_seconds: defined in
                    fuota.views.schedule (when the campaign may start; whether a runner drives it)
     deployment     id, task_name, backend, target, state, backend_ref, the tally, the progress, retries,
-                   last_retry{at, cause} (None without retries), reasons
+                   last_retry{at, cause} (None without retries), credentials_refused_since, reasons
     campaign row   id, name, state, created_at, started_at, ended_at, backends, the tally, the progress, the
                    schedule keys
     reason group   category, label, advice, devices, outcomes, failures (fuota.views.reasons)
@@ -61,6 +63,7 @@ from fuota.core.outcomes import judged
 from fuota.core.reasons import category_of
 from fuota.core.reports import TaskProgress
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, EventRecord, Store
+from fuota.views.credentials import refused_since
 from fuota.views.family import family_data
 from fuota.views.progress import campaign_progress, deployment_progress, observed_interval, planned_interval
 from fuota.views.reasons import reason_groups
@@ -106,10 +109,11 @@ def campaign_overview(store: Store, campaign_id: int, now: datetime | None = Non
     for deployment_id, category, outcome, n in store.category_counts(campaign_id):
         reasons[deployment_id].append((category, outcome, n))
     retries = store.retries(campaign_id)
+    refused = refused_since(store, campaign_id)
     started = store.started_at(campaign_id).get(campaign_id)
     last_event = store.last_event_at(campaign_id)
     at = now or _latest(record, deployments, last_event)
-    rows = [_deployment(d, counted[d.id], reasons[d.id], retries.get(d.id)) for d in deployments]
+    rows = [_deployment(d, counted[d.id], reasons[d.id], retries.get(d.id), refused.get(d.id)) for d in deployments]
     _add_progress(record, deployments, rows, at)
     everything = [row for rows in counted.values() for row in rows]
     return {
@@ -300,6 +304,7 @@ def _deployment(
     counted: list[_Counted],
     reasons: list[tuple[str | None, str, int]],
     retries: tuple[int, EventRecord] | None,
+    refused: datetime | None,
 ) -> dict[str, Any]:
     count, last = retries or (0, None)
     return {
@@ -312,5 +317,6 @@ def _deployment(
         **_tally(counted),
         "retries": count,
         "last_retry": None if last is None else {"at": iso(last.at), "cause": last.cause},
+        "credentials_refused_since": None if record.state.ended else iso(refused),
         "reasons": reason_groups(reasons),
     }

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from fuota.core.model import CampaignState
 from fuota.store import Store
-from fuota.views.formatting import format_time, fragments_words, progress_words
+from fuota.views.formatting import credentials_words, format_time, fragments_words, progress_words
 from fuota.views.model import campaign_overview
 from fuota.views.rows import latest_events
 from fuota.views.schedule import schedule_lines, undriven_text
@@ -70,8 +70,9 @@ def render(data: dict[str, Any]) -> Group:
         f"{s['settled']}/{s['devices']} devices settled, {done}, "
         f"{fragments_words(s)} fragments sent, started {format_time(s['started_at'])}, {left}"
     )
+    refused = [words for d in data["deployments"] if (words := credentials_words(d)) is not None]
     # The headline first: a terminal shorter than the view crops its bottom, never the progress and time left.
-    return Group(footer, *schedule_lines(s), bars, counts, latest)
+    return Group(footer, *schedule_lines(s), *refused, bars, counts, latest)
 
 
 def view(store: Store, campaign_id: int, now: datetime) -> Group:

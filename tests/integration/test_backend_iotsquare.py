@@ -345,12 +345,12 @@ def test_create_reconciles_16001_with_the_existing_task(stub: IoTSquareStub, bac
     assert backend.create(SPEC).ids == {"fdID": 17, "mcEUI": MC}
 
 
-def test_create_16001_for_another_task_is_rejected(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:
+def test_create_16001_for_another_task_waits_for_the_busy_group(stub: IoTSquareStub, backend: IoTSquareBackend) -> None:
     stub.on(FUOTA_LIST, ok(_tasks((3, "someone-else")), 1))
     stub.on(FUOTA_CREATE, err(16001, "Fuota Deployment Already Exist"))
-    with pytest.raises(RejectedError, match="another FUOTA task") as caught:
+    with pytest.raises(TransientError, match=f"group {MC} is busy with another task, waiting") as caught:
         backend.create(SPEC)
-    assert caught.value.code == 16001
+    assert caught.value.code == 16001 and len(stub.calls(FUOTA_CREATE)) == 1  # said at once, not retried here
 
 
 def test_create_after_a_lost_answer_looks_up_instead_of_creating_twice(

@@ -4,8 +4,10 @@
     reachable, registered  `fuota plan`'s read-only checks: an authenticated read, device/status (3.2.5)
     ready    each member's `joined` (7.2.1)
     find     the task named spec.name on the group (9.2)
-    create   fuota/create (9.1), then its fdID through fuota/list (9.2): the answer carries none
-    status   fuota/status (9.3)                  devices  fuota/device/list, every page (9.4)
+    create   fuota/create (9.1), then its fdID through fuota/list (9.2): the answer carries none; 16001 is a task
+             of that name (followed) or a group busy with another task (TransientError: the runner waits)
+    status   fuota/status (9.3)                  devices  fuota/device/list, every page (9.4); both tolerate
+             codes.QUERY_ERROR_RETRIES 1008 answers in a row (fuota.backends.iotsquare.polling)
     abort    fuota/abort (9.5)                   cleanup  mcgroup/delete of temporary groups (6.2.3)
 
 Every call can be repeated after a crash: temporary groups get an mcEUI and mcName derived from
@@ -22,12 +24,14 @@ import hashlib
 import re
 import ssl
 import string
+from collections.abc import Callable
 
 from fuota.backends import answers, facts
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import RejectedError, TransientError
 from fuota.backends.iotsquare import codes
 from fuota.backends.iotsquare.http import IoTSquareHTTP
+from fuota.backends.iotsquare.polling import QueryErrors
 from fuota.core.model import normalize_eui
 from fuota.core.reports import TaskProgress
 
@@ -114,7 +118,7 @@ class IoTSquareBackend:
         self,
         name: str,
         base_url: str,
-        token: str,
+        token: str | Callable[[], str],
         token_header: str = "Authorization",
         timeout: float = 10.0,
         retry_attempts: int = 5,
@@ -136,6 +140,7 @@ class IoTSquareBackend:
             retry_wait_max=retry_wait_max,
             verify=verify,
         )
+        self._query_errors = QueryErrors()
 
     def __repr__(self) -> str:
         return f"IoTSquareBackend({self._http!r})"
@@ -312,12 +317,15 @@ class IoTSquareBackend:
                 if (ref := self.find(spec)) is not None:
                     return ref
                 envelope = self._http.once("POST", _FUOTA_CREATE, body=body, accept=accept)
+        # 16001, read both ways: a task of this name exists (a create whose answer was lost) and is followed, or
+        # the group is busy with another task, which the runner waits out (retry events) within give_up_after.
         if (ref := self.find(spec)) is not None:
             return ref
         if envelope.code == codes.FUOTA_ALREADY_EXISTS:
-            raise RejectedError(
-                f"back end {self.name!r}: multicast group {mc_eui} already runs another FUOTA task "
-                f"({envelope.code} {envelope.msg}): {codes.advice(envelope.code)}",
+            raise TransientError(
+                f"back end {self.name!r}: multicast group {mc_eui} is busy with another task, waiting "
+                f"({envelope.code} {envelope.msg}: no task named {spec.name!r} is listed on it; abort the other task "
+                "on IoTSquare to go on sooner)",
                 code=envelope.code,
                 msg=envelope.msg,
             )
@@ -330,7 +338,8 @@ class IoTSquareBackend:
         """The task's state (section 9.3) mapped to a DeploymentState; `raw` is IoTSquare's data object; `progress`
         its times (createtime, updatetime: when the state began, nextStepTime: when it ends) and its fragments
         (nbFrag + redundancy)."""
-        envelope = self._http.call("GET", _FUOTA_STATUS, params=self._ids(ref))
+        with self._query_errors.tolerated(ref.ids.get("fdID"), _FUOTA_STATUS):
+            envelope = self._http.call("GET", _FUOTA_STATUS, params=self._ids(ref))
         with self._http.answer_shape(_FUOTA_STATUS):
             raw = dict(answers.obj(envelope.data, "data"))
             if not isinstance(raw.get("state"), str):
@@ -340,7 +349,8 @@ class IoTSquareBackend:
 
     def devices(self, ref: TaskRef) -> list[DeviceReport]:
         """Every device of the task (all pages of fuota/device/list), its Stage mapped and its fields verbatim."""
-        items = self._http.pages(_FUOTA_DEVICES, self._ids(ref))
+        with self._query_errors.tolerated(ref.ids.get("fdID"), _FUOTA_DEVICES):
+            items = self._http.pages(_FUOTA_DEVICES, self._ids(ref))
         reports = []
         with self._http.answer_shape(_FUOTA_DEVICES):
             for index, item in enumerate(answers.items(items, "data")):

@@ -11,6 +11,18 @@ specs/iotsquare-openapi.md:
                                        ENDED_IN and final_category() → fuota.core.reasons.Category
     section 7.2.2 refusals             every BIND_REFUSALS code is Category.BACKEND_REFUSED
     sections 6.1.4, 9.1  limits        MAX_EXT_GROUP_SIZE, REDUNDANCY_FRACTION
+    section 10.1 readings              QUERY_ERROR tolerated QUERY_ERROR_RETRIES times in a row while polling;
+                                       FUOTA_ALREADY_EXISTS read both ways (below)
+
+Readings of codes the spec leaves open (section 10.1):
+
+- 1003/1004 say "please log in again": tokens expire. An AuthError; once a task exists the runner waits for a
+  good token instead of stopping (fuota.service.runner), failing only after give_up_after.
+- 1008 "Query Error" is what a server answers when a look-up fails, a passing fault as often as a missing task:
+  while polling, QUERY_ERROR_RETRIES in a row are retried (each a "retry" event), the next fails the deployment.
+- 16001 "Fuota Deployment Already Exist" on fuota/create means a task of that name exists (it is then looked up by
+  name and followed) or that the group is busy with another task (no task of ours is listed: fuota waits for the
+  group, bounded by give_up_after).
 
 Mapping decisions (section 9.4):
 
@@ -53,6 +65,8 @@ __all__ = [
     "MULTICAST_FILE_TRANSFER_CODES",
     "MULTICAST_GROUP_CODES",
     "NOT_FOUND_CODES",
+    "QUERY_ERROR",
+    "QUERY_ERROR_RETRIES",
     "REDUNDANCY_FRACTION",
     "RESPONSE_CODES",
     "SYSTEM_CODES",
@@ -171,6 +185,8 @@ MCGROUP_BATCH_DELETE_ERROR = 14007
 MCDEVICE_BATCH_BIND_ERROR = 14008
 ALREADY_BOUND = 14010
 FUOTA_ALREADY_EXISTS = 16001
+QUERY_ERROR = 1008
+QUERY_ERROR_RETRIES = 3  # 1008 answers in a row tolerated while polling a task; the next one fails it
 
 ADVICE: dict[int, str] = {
     1006: "a required field is empty: check the back end's options (region, subnet, keys) in the configuration",
@@ -186,6 +202,7 @@ ADVICE: dict[int, str] = {
     14005: "a multicast group with this name exists: choose another name_prefix",
     14006: "genAppKey must be 32 hex digits",
     14014: "the group does not have multicast auto-configuration (enableMCRemote) enabled",
+    1008: "the server could not look the task up: check on IoTSquare that the task still exists",
     16001: "the multicast group already has a FUOTA task: wait for it to end or abort it",
 }
 

@@ -11,14 +11,16 @@ Foreign exceptions are translated here and nowhere else (`raise … from exc`), 
     a data field of an unexpected shape                 → MalformedAnswer (answer_shape; a TransientError)
 
 TransientError is retried with capped, jittered exponential back-off (stamina) and re-raised once the attempts or
-the time budget are spent. The token travels only in its header: no message, repr or log line made here holds it.
+the time budget are spent. The token travels only in its header, built for each request from the token source
+(fuota.backends.iotsquare.credentials: a file or a variable read again at every call, so that a rotated token is
+used at once): no message, repr or log line made here holds it.
 """
 
 from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,7 @@ from fuota.backends.errors import (
     TransientError,
 )
 from fuota.backends.iotsquare.codes import AUTH_CODES, NOT_FOUND_CODES, TRANSIENT_CODES, advice
+from fuota.backends.iotsquare.credentials import TokenSource
 from fuota.backends.retry import RetryPolicy
 
 __all__ = ["PAGE_SIZE", "Envelope", "IoTSquareHTTP"]
@@ -79,7 +82,7 @@ class IoTSquareHTTP:
         self,
         name: str,
         base_url: str,
-        token: str,
+        token: str | Callable[[], str],
         *,
         token_header: str = "Authorization",
         timeout: float = 10.0,
@@ -89,14 +92,17 @@ class IoTSquareHTTP:
         retry_wait_max: float = 10.0,
         verify: ssl.SSLContext | bool = True,
     ) -> None:
-        # Checked here because httpx and h11 would quote the offending value, token included, in their errors.
-        if not _HEADER_VALUE.fullmatch(token):
+        # Checked here because httpx and h11 would quote the offending value, token included, in their errors; a
+        # token source checks each value it reads the same way.
+        if isinstance(token, str) and not _HEADER_VALUE.fullmatch(token):
             raise ValueError(f"the token of back end {name!r} is empty or holds characters an HTTP header cannot carry")
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url of back end {name!r} must start with http:// or https://, got {base_url!r}")
         self.name = name
         self._timeout = timeout
-        self._client = httpx.Client(base_url=base_url, headers={token_header: token}, timeout=timeout, verify=verify)
+        self._token = TokenSource.literal(token) if isinstance(token, str) else token
+        self._token_header = token_header
+        self._client = httpx.Client(base_url=base_url, timeout=timeout, verify=verify)
         self._retry = RetryPolicy(retry_attempts, retry_timeout, retry_wait_initial, retry_wait_max)
 
     def __repr__(self) -> str:
@@ -133,7 +139,11 @@ class IoTSquareHTTP:
         """One request: the envelope when its code is 0 or in `accept`, else the typed error its code implies."""
         where = f"IoTSquare back end {self.name!r}, {method} {path}"
         try:
-            response = self._client.request(method, path, params=params, json=body)
+            token = self._token()
+        except AuthError as exc:
+            raise AuthError(f"{where}: {exc}") from None
+        try:
+            response = self._client.request(method, path, params=params, json=body, headers={self._token_header: token})
         except httpx.TimeoutException as exc:
             raise TransientError(f"{where}: no answer within {self._timeout} s") from exc
         except httpx.TransportError as exc:
@@ -150,7 +160,9 @@ class IoTSquareHTTP:
             envelope = _envelope(response)
         except (ValueError, TypeError) as exc:
             if status in (401, 403):
-                raise AuthError(f"{where}: HTTP {status}: check token / token_env of backend {self.name}") from exc
+                raise AuthError(
+                    f"{where}: HTTP {status}: check token / token_env / token_file of backend {self.name}"
+                ) from exc
             if 200 <= status < 300:
                 raise MalformedAnswer(f"{where}: HTTP {status} without IoTSquare's JSON envelope ({exc})") from exc
             raise RejectedError(f"{where}: HTTP {status} without IoTSquare's JSON envelope: check base_url") from exc
@@ -161,7 +173,7 @@ class IoTSquareHTTP:
         if code in TRANSIENT_CODES:
             raise TransientError(f"{text}: the server is busy", code=code, msg=msg)
         if code in AUTH_CODES:
-            raise AuthError(f"{text}: check token / token_env of backend {self.name}", code=code, msg=msg)
+            raise AuthError(f"{text}: check token / token_env / token_file of backend {self.name}", code=code, msg=msg)
         kind = NotFoundError if code in NOT_FOUND_CODES else RejectedError
         raise kind(f"{text}: {advice(code)}", code=code, msg=msg)
 

@@ -1,7 +1,8 @@
 """IoTSquare as a fuota back end kind: its `[backends.NAME]` model, its `[iotsquare]` campaign table, and how a
 campaign's devices become deployments (one per multicast group).
 
-    [backends.NAME] kind = "iotsquare"   IoTSquareConfig: base_url, token (or token_env), token_header, ca_file
+    [backends.NAME] kind = "iotsquare"   IoTSquareConfig: base_url, token (or token_env, token_file), token_header,
+                                         ca_file
     [iotsquare] in a campaign file       IoTSquareTarget: an existing group (mc_eui), or the temporary groups'
                                          parameters (section 6.2.2), frag_size, join_timeout
 
@@ -12,65 +13,97 @@ one group only (IoTSquare refuses a second group with the same keys, 14003).
 
 from __future__ import annotations
 
+import re
 import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 import codec
 from fuota.backends.base import Backend, BackendKind, DeploymentPlan, KindPlan, Pacing, PlanRequest
 from fuota.backends.config import HEADER_NAME, HEADER_VALUE, BackendConfig, from_env
 from fuota.backends.errors import AuthError, BackendError, NotFoundError
 from fuota.backends.iotsquare.codes import MAX_EXT_GROUP_SIZE, REDUNDANCY_FRACTION
+from fuota.backends.iotsquare.credentials import TokenSource
 from fuota.core.model import EUI_PATTERN, normalize_eui
 from fuota.core.settings import A_WEEK, DEFAULT_JOIN_TIMEOUT, ConfigError
 
 __all__ = ["IoTSquareConfig", "IoTSquareKind", "IoTSquareTarget"]
 
+_TOKEN_FIELDS = ("token", "token_env", "token_file")
+_PUSH_URL = re.compile(r"https?://\S+")
+AUTO_SUBNET = "auto"  # section 6.2.2 (3.3.65): the subnet of a group whose autoSubnet is true
+MAX_PUSH_HEADERS = 5  # section 2.1: "up to 5 HTTP request headers" (5.2.2 says "<5" of a gateway's)
 DEFAULT_FRAG_SIZE = 48  # what IoTSquare's own sample uses (section 9.3: 13737 bytes → 287 fragments of 48)
 
 
 class IoTSquareConfig(BackendConfig):
-    """`[backends.NAME] kind = "iotsquare"`: an IoTSquare server's OpenAPI."""
+    """`[backends.NAME] kind = "iotsquare"`: an IoTSquare server's OpenAPI.
+
+    The token comes from exactly one of `token` (in the file), `token_env` (a variable) or `token_file` (a file holding
+    the token alone; surrounding white space is dropped). The variable and the file are read again at every request,
+    so a token rotated there is used without a restart (fuota.backends.iotsquare.credentials).
+    """
 
     kind: Literal["iotsquare"]
     base_url: Annotated[str, Field(pattern=r"^https?://")]
     token: SecretStr | None = None
     token_env: str | None = None
+    token_file: Path | None = None
     token_header: Annotated[str, Field(pattern=HEADER_NAME)] = "Authorization"
     ca_file: Path | None = None  # the CA that signed the server's certificate, when not a system CA
 
     @model_validator(mode="after")
     def _one_token_source(self) -> IoTSquareConfig:
-        if self.token is not None and self.token_env is not None:
-            raise ValueError("give either token or token_env, not both")
+        given = [field for field in _TOKEN_FIELDS if getattr(self, field) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of token, token_env or token_file, not {' and '.join(given)}")
         if self.insecure and self.ca_file is not None:
             raise ValueError("give either ca_file (verify against that CA) or insecure = true (verify nothing)")
         if self.base_url.startswith("http://") and (self.insecure or self.ca_file is not None):
             raise ValueError(f"ca_file and insecure apply to https:// only, and base_url = {self.base_url!r}")
         return self
 
+    def token_source(self, name: str) -> TokenSource:
+        """Where each request reads the token; ConfigError naming the back end when none is configured."""
+        if self.token is not None:
+            return TokenSource.literal(self.token.get_secret_value())
+        if self.token_env is not None:
+            return TokenSource.env(self.token_env)
+        if self.token_file is not None:
+            return TokenSource.file(self.token_file)
+        raise ConfigError(f'backends.{name}: no token; set token = "…", token_env = "VARIABLE" or token_file = "PATH"')
+
     def secret(self, name: str) -> str:
-        """The token, from the file or the environment; ConfigError naming the back end when missing or unusable."""
-        token = str(from_env(name, "token", self.token, self.token_env, required=True))
-        if not HEADER_VALUE.fullmatch(token):
-            field = "token_env" if self.token is None else "token"
-            raise ConfigError(  # the token itself is a secret: never shown
-                f"backends.{name}.{field}: the token is empty or holds characters an HTTP header cannot carry "
-                "(spaces at its start, control or non-ASCII characters): copy it again"
-            )
-        return token
+        """The token as it is now, from the configuration, the environment or the file; ConfigError naming the back
+        end and the field when missing or unusable."""
+        if self.token_env is not None:
+            from_env(name, "token", None, self.token_env, required=True)  # its own message: export it
+        try:
+            return self.token_source(name)()
+        except AuthError as exc:
+            raise ConfigError(f"backends.{name}.{exc}") from None
 
 
 class IoTSquareTarget(BaseModel):
-    """`[iotsquare]`: an existing multicast group, or the parameters of the temporary groups fuota creates."""
+    """`[iotsquare]`: an existing multicast group, or the parameters of the temporary groups fuota creates.
+
+    The temporary groups' push settings (section 6.2.2), sent only when given: `push_url` (http:// or https://; a
+    string is sent as a string, as the spec's sample does, a list as the array its 3.3.65 table says), `enable_mqtt`,
+    `headers` (at most 5 name = value pairs pushed with every result, as section 2.1 allows) and `auto_subnet`
+    (IoTSquare picks the subnet: `subnet` is then "auto", and may be left out).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mc_eui: Annotated[str, Field(pattern=EUI_PATTERN.pattern)] | None = None
     region: str = "eu868"
     subnet: str = "ch_00-07"
+    auto_subnet: bool | None = None
+    push_url: str | list[str] | None = None
+    enable_mqtt: bool | None = None
+    headers: dict[str, str] | None = None
     enable_mc_remote: bool = True
     group_id: Annotated[int, Field(ge=0, le=3)] = 0
     gen_app_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
@@ -81,6 +114,50 @@ class IoTSquareTarget(BaseModel):
     mc_nwk_s_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
     frag_size: Annotated[int, Field(ge=1, le=255)] = DEFAULT_FRAG_SIZE
     join_timeout: Annotated[float, Field(gt=0, le=A_WEEK)] = DEFAULT_JOIN_TIMEOUT
+
+    @field_validator("push_url")
+    @classmethod
+    def _push_url(cls, value: str | list[str] | None) -> str | list[str] | None:
+        urls = [value] if isinstance(value, str) else value
+        if urls is not None and not urls:
+            raise ValueError('push_url = []: give at least one URL, e.g. "https://iot.example.com/api/iotsquare"')
+        for url in urls or ():
+            if not _PUSH_URL.fullmatch(url):
+                raise ValueError(f"push_url {url!r} is not an http:// or https:// URL (section 6.2.2): fix it")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        if len(value) > MAX_PUSH_HEADERS:
+            raise ValueError(
+                f"{len(value)} headers: IoTSquare pushes at most {MAX_PUSH_HEADERS} (section 2.1): drop some"
+            )
+        for name, text in value.items():
+            if not re.fullmatch(HEADER_NAME, name):
+                raise ValueError(f"header name {name!r} is not an HTTP header name (letters, digits, - and _): fix it")
+            if not HEADER_VALUE.fullmatch(text):
+                raise ValueError(
+                    f"the value of header {name!r} is empty or holds characters an HTTP header cannot carry "
+                    "(control or non-ASCII characters, spaces at its start): fix it"
+                )
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_subnet(cls, data: Any) -> Any:
+        """With auto_subnet = true the spec's subnet is "auto": filled in when left out, refused when it contradicts."""
+        if isinstance(data, dict) and data.get("auto_subnet") is True:
+            subnet = data.get("subnet", AUTO_SUBNET)
+            if subnet != AUTO_SUBNET:
+                raise ValueError(
+                    f"auto_subnet = true lets IoTSquare choose the subnet, but subnet = {subnet!r}: leave subnet out "
+                    f'(or set it to "{AUTO_SUBNET}"), or set auto_subnet = false'
+                )
+            return {**data, "subnet": AUTO_SUBNET}
+        return data
 
     @model_validator(mode="after")
     def _group_parameters(self) -> IoTSquareTarget:
@@ -114,7 +191,7 @@ class IoTSquareKind(BackendKind):
         return IoTSquareBackend(
             name=name,
             base_url=config.base_url,
-            token=config.secret(name),
+            token=config.token_source(name),
             token_header=config.token_header,
             timeout=config.timeout,
             retry_timeout=min(60.0, config.give_up_after),
@@ -185,7 +262,7 @@ class IoTSquareKind(BackendKind):
                     )
                 lines.append(f"{len(devices)} devices registered on {name}")
         except AuthError as exc:
-            field = "token_env" if config.token is None else "token"
+            field = next(field for field in _TOKEN_FIELDS if getattr(config, field) is not None)
             raise ConfigError(f"backends.{name}.{field}: the server refused it ({exc}); copy the token again") from exc
         except BackendError as exc:
             raise ConfigError(f"{where}: {exc}; check base_url and that the server is up (nothing was sent)") from exc
