@@ -156,7 +156,6 @@ def run(campaign_file: Path, update: UpdateOption = False) -> None:
 
 def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> None:
     """Drive a stored campaign to its end with live progress; exit 0 when it ends Done, else 1."""
-    from fuota.backends.errors import AuthError
     from fuota.cli.printing import live_progress, print_status
     from fuota.service import campaigns as service
 
@@ -166,8 +165,6 @@ def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> N
             final = service.run(config, store, record.id, on_progress=refresh)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    except AuthError as exc:
-        raise fail(f"{exc} (its task exists on the back end: the campaign is kept; run again once fixed)") from exc
     except KeyboardInterrupt:
         raise fail("interrupted; the campaign is kept: `fuota run` resumes it, `fuota abort` stops it", 130) from None
     print_status(out, store, record.id)

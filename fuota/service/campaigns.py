@@ -110,8 +110,8 @@ def run(
 ) -> CampaignState:
     """Drive the stored campaign to its end in this process; its final state. Safe to call again after a crash:
     every step is stored before it acts. A back end that refuses the credentials before any task of the campaign
-    exists fails that deployment with the reason (so the campaign ends Failed); once a task exists, AuthError is
-    raised instead (the campaign is kept, resumable once the configuration is fixed)."""
+    exists fails that deployment with the reason (so the campaign ends Failed); once its work there has begun, the
+    deployment waits for good credentials, failing after give_up_after (fuota.service.credentials)."""
     backends = build_backends(config, _backend_names(store, campaign_id))
     try:
         return build_runner(config, store, backends).run(campaign_id, on_progress=on_progress)

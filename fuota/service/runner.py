@@ -353,6 +353,7 @@ class Runner:
                 )
                 if failed is None:
                     return
+                item.refusal = None  # the wait is over: the deployment fails
                 observations = [(failed, {})]
             else:
                 # Nothing exists on the back end yet, so there is nothing to resume, and a campaign left Running

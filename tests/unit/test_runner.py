@@ -14,6 +14,7 @@ from fuota.core.reports import TaskProgress
 from fuota.core.settings import CampaignSettings
 from fuota.service.runner import Runner
 from fuota.store import EventKind, NewDeployment, Store
+from fuota.views.model import status_data
 from tests.support.memory_backend import MemoryBackend
 from tests.support.store_helpers import Clock
 
@@ -169,18 +170,61 @@ def test_refused_credentials_before_any_task_fail_the_campaign_with_the_reason(s
     assert backend.count("create") == 0
 
 
-def test_refused_credentials_once_the_task_exists_stop_the_run_and_keep_it_resumable(
-    store: Store, clock: Clock
-) -> None:
+def refusals(store: Store, campaign_id: int) -> list[tuple[str | None, str]]:
+    return [(e.to_state, e.cause) for e in store.events(campaign_id, EventKind.CREDENTIALS)]
+
+
+def test_refused_credentials_once_the_task_exists_wait_visibly_and_resume(store: Store, clock: Clock) -> None:
     backend = MemoryBackend()
-    backend.fail_next("status", AuthError("1003 token expired: check token / token_env"))
+    backend.fail_next("status", *[AuthError("1003 token expired: check token / token_env")] * 5)
     cid = launch(store, [euis(2)])
-    with pytest.raises(AuthError, match="1003"):
-        drive(runner(store, backend, clock), cid, clock)
-    (record,) = store.deployments(cid)
-    assert record.backend_ref is not None and not record.state.ended
-    assert drive(runner(store, backend, clock), cid, clock) is CampaignState.DONE  # once the token is fixed
+    run = runner(store, backend, clock)
+    while backend.count("status") < 3:
+        assert run.tick(cid) is not None
+        clock.advance(1.0)
+    (row,) = status_data(store, cid)["deployments"]
+    assert row["credentials_refused_since"] is not None and row["state"] == "Created"
+    assert [state for state, _ in refusals(store, cid)] == ["refused"]  # once, not at every poll
+    assert drive(run, cid, clock) is CampaignState.DONE
+    (refused, accepted) = refusals(store, cid)
+    assert refused[0] == "refused" and "credentials refused since" in refused[1] and "1003 token expired" in refused[1]
+    assert accepted[0] == "accepted" and "credentials accepted again after" in accepted[1]
+    assert status_data(store, cid)["deployments"][0]["credentials_refused_since"] is None
     assert backend.count("create") == 1
+
+
+def test_refused_credentials_fail_the_deployment_after_give_up_after(store: Store, clock: Clock) -> None:
+    backend = MemoryBackend()
+    backend.fail_next("status", *[AuthError("1004 Invalid Token: check token / token_env")] * 500)
+    cid = launch(store, [euis(2)])
+    started = clock.now
+    assert drive(runner(store, backend, clock), cid, clock) is CampaignState.FAILED
+    (record,) = store.deployments(cid)
+    (ended,) = [
+        e for e in store.events(cid, EventKind.TRANSITION) if e.deployment_id == record.id and e.to_state == "Failed"
+    ]
+    assert "credentials refused for" in ended.cause and "give_up_after = 30 s" in ended.cause and "1004" in ended.cause
+    assert (ended.at - started).total_seconds() >= 30
+    assert [state for state, _ in refusals(store, cid)] == ["refused"]
+    assert status_data(store, cid)["deployments"][0]["credentials_refused_since"] is None  # ended: no longer waiting
+
+
+def test_a_wait_for_credentials_carries_over_a_restart(store: Store, clock: Clock) -> None:
+    backend = MemoryBackend()
+    backend.fail_next("status", *[AuthError("1003 token expired")] * 500)
+    cid = launch(store, [euis(2)])
+    first = runner(store, backend, clock)
+    while not refusals(store, cid):
+        first.tick(cid)
+        clock.advance(1.0)
+    refused_at = store.events(cid, EventKind.CREDENTIALS)[0].at
+    clock.advance(20.0)
+    # Another runner (a daemon started again) takes the deployment over: its give_up_after counts from the first.
+    second = runner(store, backend, clock, name="second")
+    assert drive(second, cid, clock, seconds=60) is CampaignState.FAILED
+    (ended,) = [e for e in store.events(cid, EventKind.TRANSITION) if e.deployment_id and e.to_state == "Failed"]
+    assert (ended.at - refused_at).total_seconds() < 35
+    assert [state for state, _ in refusals(store, cid)] == ["refused"]
 
 
 def test_an_existing_target_is_left_as_it_was(store: Store, clock: Clock) -> None:
