@@ -55,6 +55,8 @@ class IoTSquareSim:
     `token_expires_after` = N every call after the Nth accepted one answers 1003 until `rotate_token(new)`
     (fuota.sim.iotsquare_auth). `busy_group` answers fuota/create with 16001 as for a group busy with another task:
     True for every create until the attribute is set False, a number for that many create requests.
+    `query_errors` = N answers the next N fuota/status requests with 1008 Query Error without acting, a burst a
+    poller must ride out (`fail_queries(n)` starts another while serving).
     `loss` is every device's fragment loss probability, or one per EUI (others 0); `never_join` devices never
     join an auto-configured group (in a manual one the server counts them joined, as the spec says, but they
     hear no fragment). `speed` is simulated seconds per real second (0 freezes the clock: move it with
@@ -73,6 +75,7 @@ class IoTSquareSim:
         token_header: str = "Authorization",
         token_expires_after: int | None = None,
         busy_group: bool | int = False,
+        query_errors: int = 0,
         loss: float | Mapping[str, float] = 0.0,
         never_join: Iterable[str] = (),
         faults: Faults | None = None,
@@ -93,7 +96,10 @@ class IoTSquareSim:
             raise ValueError(f"busy_rate = {busy_rate}, delay = {delay}: give them inside faults, or no faults")
         if min(join_delay, fragment_interval or 0.0, phase_time) < 0:
             raise ValueError("join_delay, fragment_interval and phase_time are durations, ≥ 0")
+        if int(busy_group) < 0 or query_errors < 0:
+            raise ValueError(f"busy_group = {busy_group}, query_errors = {query_errors}: counts of requests, ≥ 0")
         self.credentials = SimToken(token, token_header, token_expires_after)
+        self._query_errors = query_errors
         self.token_header = token_header
         self.clock = SimClock(speed)
         self.fleet = Fleet(devices, loss=loss, never_join=never_join, seed=seed)
@@ -203,6 +209,11 @@ class IoTSquareSim:
         with self._lock:
             self._tasks.busy = value
 
+    def fail_queries(self, calls: int) -> None:
+        """Answer the next `calls` fuota/status requests with 1008 Query Error, without acting."""
+        with self._lock:
+            self._query_errors = calls
+
     # --- inspection, for tests and rehearsals ----------------------------------------------------------------
 
     @property
@@ -284,6 +295,7 @@ class IoTSquareSim:
             self.credentials.authorize(headers)
             if busy:
                 raise ApiError(1001)
+            self._query_error(endpoint)
             body = _parse(method, url.query, raw)
             with self._lock:  # the time is read inside the lock, so that it never runs backwards for the model
                 reply = route[1](body, self.clock.now())
@@ -296,6 +308,13 @@ class IoTSquareSim:
         if reply.amount is not None:
             envelope["amount"] = reply.amount
         return 200, envelope
+
+    def _query_error(self, endpoint: str) -> None:
+        with self._lock:
+            if endpoint != "fuota/status" or self._query_errors <= 0:
+                return
+            self._query_errors -= 1
+        raise ApiError(1008, "the query failed")
 
     def _device_status(self, body: dict[str, object], now: float) -> Reply:
         """GET device/status (3.2.5): a registered device's settings, 4001 for any other EUI."""

@@ -53,10 +53,10 @@ class TokenSource:
         """The token as it is now; AuthError when it is missing, empty or not a header value."""
         try:
             token = self._read()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a path holding a NUL byte
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             raise AuthError(
-                f"{self.where}: cannot read the token ({exc.strerror or type(exc).__name__}): "
-                "write the token into that file, readable by fuota"
+                f"{self.where}: cannot read the token ({why}): write the token into that file, readable by fuota"
             ) from None
         if not token:
             raise AuthError(f"{self.where}: no token there (unset or empty): put the token there")

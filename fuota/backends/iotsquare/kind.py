@@ -188,6 +188,7 @@ class IoTSquareKind(BackendKind):
         from fuota.backends.iotsquare.adapter import IoTSquareBackend
 
         assert isinstance(config, IoTSquareConfig)
+        config.secret(name)  # unusable now: refused at start, naming the field; later, read again at every call
         return IoTSquareBackend(
             name=name,
             base_url=config.base_url,
