@@ -250,10 +250,12 @@ class IoTSquareSim:
             self._tasks.advance(self.clock.now())
             return self.fleet[dev_eui]
 
-    def group(self, mc_eui: str) -> McGroup:
-        """The multicast group `mc_eui` as created (region, subnet, push_urls, headers, enable_mqtt, auto_subnet…)."""
+    @property
+    def created_groups(self) -> list[McGroup]:
+        """Every group mcgroup/create made, as created (region, subnet, push_urls, headers, enable_mqtt,
+        auto_subnet…), deleted ones included."""
         with self._lock:
-            return self._groups.get(mc_eui.lower())
+            return list(self._groups.created)
 
     def image(self, fd_id: int) -> bytes:
         """The payload task `fd_id` received (base64-decoded)."""

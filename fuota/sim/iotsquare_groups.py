@@ -130,6 +130,7 @@ class GroupBook:
     def __init__(self, fleet: Fleet, clock: SimClock, join_delay: float, rng: np.random.Generator) -> None:
         self.fleet, self.clock, self.join_delay, self._rng = fleet, clock, join_delay, rng
         self.groups: dict[str, McGroup] = {}
+        self.created: list[McGroup] = []  # every group mcgroup/create made, kept after it is deleted
         self._bound: dict[str, str] = {}  # devEUI → mcEUI: a device is in one group at most
 
     def get(self, mc_eui: str) -> McGroup:
@@ -190,6 +191,7 @@ class GroupBook:
             mc_eui, name, region, subnet, remote, group_id, ext, now, mc_addr, nwk_skey,
             push_urls[0] if push_urls else "", _flag(body, "enableMQTT"), push_urls, headers, subnet == "auto",
         )  # fmt: skip
+        self.created.append(self.groups[mc_eui])
         return Reply()
 
     def delete_groups(self, body: dict[str, object]) -> tuple[list[str], list[dict[str, object]]]:
