@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from fuota.backends.base import TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import BackendError, MalformedAnswer
+from fuota.backends.iotsquare import codes
 from fuota.backends.iotsquare.adapter import IoTSquareBackend
 from fuota.backends.iotsquare.http import Envelope, _envelope
 from fuota.core.model import DeploymentState
@@ -163,6 +164,22 @@ def test_any_json_answer_is_read_or_a_backend_error(
     stub: IoTSquareStub, backend: IoTSquareBackend, path: str, body: object, status: int
 ) -> None:
     answered(stub, backend, path, Reply(_body(body), status=status))
+
+
+@FUZZ
+@given(
+    path=st.sampled_from(sorted(SCENARIOS)),
+    code=st.sampled_from(sorted(codes.RESPONSE_CODES)),
+    data=st.none() | json_values,
+)
+@example(path="/openapi/fuota/status", code=codes.QUERY_ERROR, data=None)  # tolerated a few times, then rejected
+@example(path="/openapi/fuota/create", code=codes.FUOTA_ALREADY_EXISTS, data=None)  # a busy group: waited for
+@example(path="/openapi/fuota/device/list", code=1003, data=None)  # an expired token
+def test_any_code_of_the_spec_is_read_or_a_backend_error(
+    stub: IoTSquareStub, backend: IoTSquareBackend, path: str, code: int, data: object
+) -> None:
+    envelope = {"code": code, "msg": codes.RESPONSE_CODES[code]} | ({} if data is None else {"data": data})
+    answered(stub, backend, path, Reply(_body(envelope)))
 
 
 @FUZZ
