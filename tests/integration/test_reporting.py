@@ -168,6 +168,7 @@ def test_deployment_lines_and_device_rows(finished: Store) -> None:
         "ends_at": lines["north"]["ends_at"],
         "retries": 0,
         "last_retry": None,
+        "credentials_refused_since": None,
         "reasons": [_group("too_few_fragments", {"failed": 2}), _group("never_joined", {"unreachable": 1})],
     }
     assert (lines["south"]["devices"], lines["south"]["updated"], lines["south"]["failed"]) == (8, 5, 3)
