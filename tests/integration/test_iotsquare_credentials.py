@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
@@ -77,7 +78,7 @@ def test_a_token_file_rotated_under_a_running_daemon_is_picked_up_and_the_campai
         write_config(tmp_path, iotsquare(sim.url, token=None, token_file=str(token_file), give_up_after=120))
         write_campaign(tmp_path, "rotated", euis, firmware=FIRMWARE, join_timeout=2)
         assert fuota(tmp_path, "launch", "c.toml").returncode == 0
-        daemon = start_daemon(tmp_path)
+        daemon = start_daemon(tmp_path, http="127.0.0.1:0")
         try:
             wait_for(lambda: sim.done["fuota/create"] == 1, 60, "the task created")
             sim.rotate_token("second-token")  # the server revokes the first token: every call now answers 1004
@@ -87,6 +88,7 @@ def test_a_token_file_rotated_under_a_running_daemon_is_picked_up_and_the_campai
             (row,) = status["deployments"]
             assert status["state"] == "Running" and row["credentials_refused_since"] == since
             assert "credentials refused since" in fuota(tmp_path, "status").stdout
+            assert 'class="credentials-refused"' in httpx.get(f"{daemon.url()}/campaigns/{status['id']}").text
             token_file.write_text("second-token\n")  # the operator rotates the file; the daemon is not restarted
             assert wait_campaign(sqlite_url(tmp_path), "rotated", timeout=120) is CampaignState.DONE
             stopped = stop_daemon(daemon)
