@@ -292,3 +292,19 @@ def test_a_group_busy_for_longer_than_give_up_after_fails_with_the_reason(tmp_pa
         assert sim.done["fuota/create"] == 0
     failed = [cause for state, cause in _events(tmp_path, "busy", EventKind.TRANSITION) if state == "Failed"]
     assert failed and "busy with another task" in failed[0], failed
+
+
+# --- the simulator's own options, as a client meets them -------------------------------------------------------
+
+
+def test_the_simulator_token_expires_after_n_calls_until_it_is_rotated() -> None:
+    with IoTSquareSim(token="a", token_expires_after=2) as sim:
+
+        def code(token: str) -> int:
+            answer = httpx.get(f"{sim.url}/openapi/mcgroup/list", headers={"Authorization": token})
+            return int(answer.json()["code"])
+
+        assert [code("a"), code("a"), code("a"), code("a")] == [0, 0, 1003, 1003]
+        sim.rotate_token("b")
+        assert [code("a"), code("Bearer b"), code("b"), code("b")] == [1004, 0, 0, 1003]
+        assert sim.credentials.expired and sim.token == "b"
