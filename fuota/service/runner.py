@@ -36,6 +36,7 @@ from fuota.core.outcomes import campaign_outcome
 from fuota.core.settings import DEFAULT_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL
 from fuota.service.commands import PLAN_FIELDS, carry_out, plan_differences
 from fuota.service.firmware import FirmwareChanged
+from fuota.service.task_hygiene import tidy
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, LeaseLost, NewEvent, StaleState, Store
 from fuota.store.leases import DEFAULT_LEASE
 
@@ -177,6 +178,7 @@ class Runner:
         self._step_all(campaign, steps, now)
         if (cause := self._stops.pop(campaign_id, None)) is not None:
             self.abort(campaign_id, cause)
+        tidy(self.store, campaign_id, self.backends, owner=self.name, now=self.clock())  # ended tasks deleted
         if self._conclude(campaign) is not None:
             self._lives.pop(campaign_id, None)
             return None
@@ -230,6 +232,7 @@ class Runner:
                 break
             for item in still_open:
                 self._carry(campaign, item, item.engine.handle(AbortRequested(cause), self.clock()))
+        tidy(self.store, campaign_id, self.backends, owner=self.name, now=self.clock())
         return self._conclude(campaign) or self._campaign(campaign_id).state
 
     def _campaign(self, campaign_id: int) -> CampaignRecord:

@@ -66,6 +66,7 @@ __all__ = [
     "TASK_LIMITS",
     "TASK_STATES",
     "TASK_STATUS",
+    "TOO_MANY_TASKS",
     "TRANSIENT_CODES",
     "answer_error",
     "device_stage",
@@ -111,6 +112,7 @@ FUOTA_ERROR_CODES: dict[int, str] = {
 
 SUCCESS = 200
 ALREADY_EXISTS = 6
+TOO_MANY_TASKS = 10310013  # "Over the maximum task amount": the gateway holds as many tasks as it can
 NOT_FOUND_CODES = frozenset({5})
 # The gateway's server failed or timed out, or its cloud was unreachable: asking again later may work.
 TRANSIENT_CODES = frozenset({23, 24, 10310015})
