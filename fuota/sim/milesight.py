@@ -269,6 +269,11 @@ class MilesightSim:
         with self._lock:
             return [phase for gateway in self._gateways.values() for phase in gateway.tasks.phases]
 
+    def tasks(self, gateway: str) -> list[dict[str, object]]:
+        """The tasks `gateway` holds, as 6.2 lists them (newest first; firmwareName as received)."""
+        with self._lock:
+            return self._gateways[gateway.lower()].tasks.summaries(self.clock.now())
+
     def device(self, dev_eui: str) -> VirtualDevice:
         """The virtual device `dev_eui`, every task brought up to now (`.session.decoder`, `.session.received`)."""
         with self._lock:

@@ -20,7 +20,9 @@ fragmentInterval are reported as they pass on the wall clock (fuota.sim.clock): 
 1000 ms reports 17 ms, the pace a client really sees.
 
 Task IDs count from 1 on each gateway. The list (6.2) is newest first and leaves fileContent empty, as the spec's
-sample does. Retry (6.5) is allowed on a failed task only: a new run, starting at once, of the devices that
+sample does. A gateway keeps every task, finished or not, until it is deleted (6.4), and refuses a create beyond
+`max_tasks` with 10310013 "Over the maximum task amount", as real gateways cap their task count.
+Retry (6.5) is allowed on a failed task only: a new run, starting at once, of the devices that
 failed; the others keep their outcome. Nothing runs in the background: each request first sends the fragments
 due by now, so every answer agrees with the devices' decoders whatever the polling cadence.
 """
@@ -268,6 +270,10 @@ class TaskBook:
         self.phases.append((request.name, first.sending, first.sending + request.plan.total * first.interval))
         self._next_id += 1
         return {"id": task.id}
+
+    def summaries(self, now: float) -> list[dict[str, object]]:
+        """Every task as 6.2 lists it, newest first: what a test or rehearsal inspects."""
+        return [task.summary(now) for task in reversed(self.tasks.values())]
 
     def list_tasks(self, body: Mapping[str, object], query: Mapping[str, str], now: float) -> dict[str, object]:
         """GET /api/fuota/task (6.2): newest first, `search` in the name (any case)."""
