@@ -178,8 +178,9 @@ class Runner:
         self._step_all(campaign, steps, now)
         if (cause := self._stops.pop(campaign_id, None)) is not None:
             self.abort(campaign_id, cause)
-        tidy(self.store, campaign_id, self.backends, owner=self.name, now=self.clock())  # ended tasks deleted
-        if self._conclude(campaign) is not None:
+        # Ended deployments' tasks are deleted first; one left to another runner holds the conclusion back.
+        left = tidy(self.store, campaign_id, self.backends, owner=self.name, now=self.clock(), dead=ended_here)
+        if not left and self._conclude(campaign) is not None:
             self._lives.pop(campaign_id, None)
             return None
         deadlines = [i.deadline for i in live.values() if i.deadline is not None and not i.engine.state.ended]
@@ -232,7 +233,7 @@ class Runner:
                 break
             for item in still_open:
                 self._carry(campaign, item, item.engine.handle(AbortRequested(cause), self.clock()))
-        tidy(self.store, campaign_id, self.backends, owner=self.name, now=self.clock())
+        tidy(self.store, campaign_id, self.backends, owner=self.name, now=self.clock(), dead=ended_here)
         return self._conclude(campaign) or self._campaign(campaign_id).state
 
     def _campaign(self, campaign_id: int) -> CampaignRecord:

@@ -1,10 +1,11 @@
 """Deleting a deployment's finished task from its back end once its results are stored (Milesight gateways keep
 finished tasks, and refuse new ones past their cap: 10310013).
 
-    tidy(store, campaign_id, backends, owner=, now=)
+    tidy(store, campaign_id, backends, owner=, now=, dead=)
                          for every deployment of the campaign that ended Done or Failed on a back end that keeps
                          tasks (fuota.backends.tasks.TaskKeeper, not `keep_tasks`): delete its task, then mark it
-                         done in its backend_ref (`task_removal`) with an event
+                         done in its backend_ref (`task_removal`) with an event; returns how many are left to
+                         another runner (the campaign is not concluded before they are done)
     store_last_report(store, record, backend, ref)
                          the task's device list, stored verbatim (raw fields, reported firmware version) on the
                          deployment's devices, their stage and outcome kept: before a task is deleted, since its
@@ -18,14 +19,16 @@ first takes and stores one last device report, and keeps its task when that fail
 `error` event and the task (`fuota gateway tasks` removes it): the deployment's outcome does not change. Aborted
 deployments are not touched here: aborting a Milesight task is deleting it (fuota.service.commands).
 
-A deployment is tidied by the runner that drove it, or by any once that runner's lease lapsed: two daemons on one
-store do not both delete (nor both record the deletion).
+A deployment is tidied by the runner that drove it, or by any once that runner's lease lapsed or its process is
+known to have ended (`dead`): two daemons on one store do not both delete (nor both record the deletion). Until
+then the other runners wait for it rather than conclude the campaign, which would leave its task behind.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from fuota.backends.base import Backend, TaskRef
@@ -42,20 +45,35 @@ _ENDED = (DeploymentState.DONE, DeploymentState.FAILED)
 log = logging.getLogger("fuota.runner")
 
 
-def _due(record: DeploymentRecord, owner: str, now: datetime) -> bool:
-    if record.state not in _ENDED or not record.backend_ref or REMOVAL in record.backend_ref:
-        return False
-    lapsed = record.lease_until is None or record.lease_until < now
-    return record.lease_owner in (None, owner) or lapsed
+def _mine(record: DeploymentRecord, owner: str, now: datetime, dead: Callable[[set[str]], frozenset[str]]) -> bool:
+    if record.lease_owner in (None, owner) or record.lease_until is None or record.lease_until < now:
+        return True
+    return bool(dead({record.lease_owner}))
 
 
-def tidy(store: Store, campaign_id: int, backends: dict[str, Backend], *, owner: str, now: datetime) -> None:
-    """Delete the finished tasks of the campaign's ended deployments that are due (see the module docstring)."""
+def tidy(
+    store: Store,
+    campaign_id: int,
+    backends: dict[str, Backend],
+    *,
+    owner: str,
+    now: datetime,
+    dead: Callable[[set[str]], frozenset[str]] = lambda owners: frozenset(),
+) -> int:
+    """Delete the finished tasks of the campaign's ended deployments (see the module docstring); how many are left
+    to the live runner that drove them."""
+    left = 0
     for record in store.deployments(campaign_id):
         backend = backends.get(record.backend)
-        if not _due(record, owner, now) or not isinstance(backend, TaskKeeper) or backend.keep_tasks:
+        if record.state not in _ENDED or not record.backend_ref or REMOVAL in record.backend_ref:
+            continue
+        if not isinstance(backend, TaskKeeper) or backend.keep_tasks:
+            continue
+        if not _mine(record, owner, now, dead):
+            left += 1
             continue
         _remove(store, campaign_id, record, backend)
+    return left
 
 
 def store_last_report(store: Store, record: DeploymentRecord, backend: TaskKeeper, ref: TaskRef) -> None:

@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from fuota.backends.milesight.adapter import MilesightBackend
 from fuota.backends.milesight.housekeeping import description
+from fuota.config import load_config
 from fuota.core.model import CampaignState
-from fuota.core.reports import TaskSpec
+from fuota.core.reports import TaskRef, TaskSpec
+from fuota.service.campaigns import build_backends, build_runner
 from fuota.sim.iotsquare import fleet_euis
 from fuota.sim.milesight import Call, MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
@@ -157,6 +161,83 @@ def test_a_retry_reruns_the_original_task_where_its_devices_are_the_same_and_cre
         refs = {d.target: d.backend_ref or {} for d in store.deployments(record.id)}
     assert refs[first]["taskId"] == 1 and refs[first]["taskName"] == f"ms-{first}"
     assert refs[second]["taskId"] == 2
+
+
+class _Killed(BaseException):
+    """The runner's process dying at that point (nothing catches it)."""
+
+
+def _drive(folder: Path, name: str, lease: timedelta = timedelta(seconds=2)) -> CampaignState:
+    """Drive campaign "ms" to its end in this process with a runner called `name`."""
+    config = load_config(folder / "fuota.toml")
+    backends = build_backends(config, {"ms"})
+    try:
+        with Store(config.store.url) as store:
+            record = store.campaign("ms")
+            assert record is not None
+            return build_runner(config, store, backends, name=name, lease=lease).run(record.id, wake=0.1)
+    finally:
+        for backend in backends.values():
+            backend.close()
+
+
+def test_a_runner_killed_after_storing_the_end_deletes_the_task_when_started_again(
+    tmp_path: Path, mqtt_broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = GATEWAYS[0]
+    euis = fleet_euis(4, seed=13)
+    deleting = MilesightBackend.delete
+
+    def killed(self: MilesightBackend, ref: TaskRef) -> bool:
+        raise _Killed
+
+    with MilesightSim(mqtt_broker.url, {gateway: euis}, speed=60, timing=TIMING) as sim:
+        write_config(tmp_path, milesight(mqtt_broker.url, [gateway]))
+        write_milesight_campaign(tmp_path, "ms", euis, firmware=FIRMWARE)
+        assert fuota(tmp_path, "launch", "c.toml").returncode == 0
+        monkeypatch.setattr(MilesightBackend, "delete", killed)
+        with pytest.raises(_Killed):
+            _drive(tmp_path, "first")
+        with Store(sqlite_url(tmp_path)) as store:
+            record = store.campaign("ms")
+            assert record is not None and record.state is CampaignState.RUNNING
+            (deployment,) = store.deployments(record.id)
+            assert deployment.state == "Done" and "task_removal" not in (deployment.backend_ref or {})
+            assert {d.outcome for d in store.devices(campaign_id=record.id)} == {"updated"}  # stored before
+        assert len(sim.tasks(gateway)) == 1
+        monkeypatch.setattr(MilesightBackend, "delete", deleting)
+        # Another runner takes over once the first one's lease lapsed, deletes the task, then concludes.
+        assert _drive(tmp_path, "second") is CampaignState.DONE
+        assert sim.tasks(gateway) == []
+    assert f"task 1 deleted from gateway {gateway.upper()}" in _events(tmp_path, "ms", EventKind.COMMAND)
+
+
+def test_a_deletion_that_fails_leaves_an_error_event_and_the_outcome_as_it_was(
+    tmp_path: Path, mqtt_broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = GATEWAYS[0]
+    euis = fleet_euis(4, seed=15)
+    deleting = MilesightBackend.delete
+    with MilesightSim(mqtt_broker.url, {gateway: euis}, speed=60, timing=TIMING) as sim:
+
+        def unanswered(self: MilesightBackend, ref: TaskRef) -> bool:
+            sim.silence(gateway)  # the gateway goes quiet just then: the real request times out
+            return deleting(self, ref)
+
+        monkeypatch.setattr(MilesightBackend, "delete", unanswered)
+        write_config(tmp_path, milesight(mqtt_broker.url, [gateway], timeout=0.5, give_up_after=2))
+        write_milesight_campaign(tmp_path, "ms", euis, firmware=FIRMWARE)
+        assert fuota(tmp_path, "launch", "c.toml").returncode == 0
+        assert _drive(tmp_path, "only") is CampaignState.DONE
+        sim.silence(gateway, False)
+        assert len(sim.tasks(gateway)) == 1
+    errors = _events(tmp_path, "ms", EventKind.ERROR)
+    assert any("could not be deleted" in e and "`fuota gateway tasks` removes it" in e for e in errors), errors
+    with Store(sqlite_url(tmp_path)) as store:
+        record = store.campaign("ms")
+        assert record is not None
+        assert {d.outcome for d in store.devices(campaign_id=record.id)} == {"updated"}
+        assert [(d.backend_ref or {}).get("task_removal") for d in store.deployments(record.id)] == ["failed"]
 
 
 def _fill(broker: Broker, gateway: str, euis: list[str]) -> None:
