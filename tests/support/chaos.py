@@ -96,7 +96,9 @@ class World:
             devices=iot, loss=0.03, speed=8, join_delay=5, phase_time=3, fragment_interval=2, seed=seed
         )
         spread = {g: ms[i :: len(gateways)] for i, g in enumerate(gateways)}
-        self.ms = MilesightSim(broker.url, spread, loss=0.03, speed=12, timing=TIMING, seed=seed, **topics)
+        # One task per gateway at most (10310013 beyond): a task created twice fails the campaign, and each
+        # deployment's task is deleted once Done.
+        self.ms = MilesightSim(broker.url, spread, loss=0.03, speed=12, timing=TIMING, seed=seed, max_tasks=1, **topics)
         self.iot.start()
         self.ms.start()
         self.gateways = gateways
