@@ -4,7 +4,9 @@ For each open deployment it rebuilds the engine from the store, calls the engine
 passes, persists what the engine produced — state, events and changed devices in one transaction — and only then
 carries out the engine's commands through the back end, feeding the answers back as observations. Because every
 step is stored before it acts, and a task is always looked up by its stored name before it is created, a runner
-killed at any point and started again resumes without creating anything twice.
+killed at any point and started again resumes without creating anything twice. Once a deployment has ended and its
+results are stored, its finished task is deleted from a back end that keeps tasks (fuota.service.task_hygiene), at
+every pass until done, before the campaign is concluded.
 
 Several runners (daemons) may share one store: each drives only the deployments whose lease it holds
 (fuota/store/leases.py), claimed at every pass up to its fair share and written under that lease, so that a
