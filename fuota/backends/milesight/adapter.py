@@ -36,9 +36,7 @@ __all__ = ["FRAGMENT_HEADER", "MilesightBackend", "check_task_options"]
 FRAGMENT_HEADER = 3  # a DataFragment's CID and 2-byte index go in the same payload as the fragment
 
 _URDEVICES = "/api/urdevices"
-_TASK = "/api/fuota/task"
-_TASK_DELETE = "/api/fuota/task/delete"
-_TASK_RETRY = "/api/fuota/task/retry"
+_TASK, _TASK_RETRY = housekeeping.TASK, housekeeping.TASK_RETRY
 _PAYLOAD_SIZE = "/api/fuota/task/payloadsize"
 _DEVICES = "/api/fuota/devices"
 
@@ -304,7 +302,7 @@ class MilesightBackend:
         gateway = normalize_eui(spec.target)
         redundancy = round(spec.redundancy_percent)
         settings = self._checked(gateway, spec.options, name=spec.name, fragment_redundancy=redundancy)
-        if (reused := self._rerun(gateway, spec)) is not None:
+        if (reused := housekeeping.rerun(self._api, gateway, spec)) is not None:
             return reused
         task = {
             "name": spec.name,
@@ -333,7 +331,7 @@ class MilesightBackend:
                 except RejectedError as exc:
                     if exc.code != codes.TOO_MANY_TASKS:
                         raise
-                    tasks = self.gateway_tasks(gateway)
+                    tasks = housekeeping.listed(self._api, gateway)
                     raise RejectedError(
                         housekeeping.too_many(self.name, gateway, tasks), code=exc.code, msg=exc.msg
                     ) from exc
@@ -353,7 +351,7 @@ class MilesightBackend:
         """The task's state from its entry in the task list (section 6.2); `raw` is that entry verbatim; `progress`
         its times (startedAt; updatedAt: its latest change of status), fragmentInterval and devices done of total."""
         gateway, task_id = self._ids(ref)
-        entry = self._entry(gateway, task_id, str(ref.ids.get("taskName") or ref.name))
+        entry = housekeeping.entry(self._api, gateway, task_id, str(ref.ids.get("taskName") or ref.name))
         if entry is None:
             raise NotFoundError(
                 f"back end {self.name!r}: task {task_id} ({ref.name}) is not on gateway {gateway.upper()}: it was "
@@ -378,52 +376,21 @@ class MilesightBackend:
         """Delete the task (section 6.4; there is no abort): take the last device report first, it goes with it.
         A task already gone counts as deleted."""
         gateway, task_id = self._ids(ref)
-        self._api.call("POST", _TASK_DELETE, gateway, {"ids": [task_id]}, accept=codes.NOT_FOUND_CODES)
+        housekeeping.delete(self._api, gateway, [task_id])
 
     def delete(self, ref: TaskRef) -> bool:
         """Delete the deployment's task (section 6.4); False when the gateway no longer had it."""
         gateway, task_id = self._ids(ref)
-        body = self._api.call("POST", _TASK_DELETE, gateway, {"ids": [task_id]}, accept=codes.NOT_FOUND_CODES)
-        return body.get("code") in (None, "") or int(str(body["code"])) not in codes.NOT_FOUND_CODES
+        return housekeeping.delete(self._api, gateway, [task_id])
 
     def gateway_tasks(self, gateway: str) -> list[GatewayTask]:
         """Every task `gateway` holds (all pages of section 6.2), as the gateway lists them (newest first)."""
-        gateway = normalize_eui(gateway)
-        tasks = self._api.pages(gateway, _TASK, {}, "tasks", "total")
-        with self._api.answer_shape(gateway, _TASK):
-            return [housekeeping.gateway_task(t, i, gateway) for i, t in enumerate(answers.items(tasks, "tasks"))]
+        return housekeeping.listed(self._api, normalize_eui(gateway))
 
     def delete_tasks(self, gateway: str, ids: list[int]) -> None:
         """Delete the tasks `ids` of `gateway` (section 6.4) in one request; those already gone are fine."""
         if ids:
-            body = {"ids": list(ids)}
-            self._api.call("POST", _TASK_DELETE, normalize_eui(gateway), body, accept=codes.NOT_FOUND_CODES)
-
-    def _entry(self, gateway: str, task_id: int, name: str) -> dict[str, Any] | None:
-        """Task `task_id`'s entry in the gateway's list (6.2), searched by its name."""
-        tasks = self._api.pages(gateway, _TASK, {"search": name}, "tasks", "total")
-        with self._api.answer_shape(gateway, _TASK):
-            rows = enumerate(answers.items(tasks, "tasks"))
-            return next((task for i, task in rows if answers.whole(task["id"], f"tasks[{i}].id") == task_id), None)
-
-    def _rerun(self, gateway: str, spec: TaskSpec) -> TaskRef | None:
-        """The reused task (see `create`), run again when it failed and followed when it already runs again; None
-        (create a new task) when it is gone, succeeded, or holds other devices than `spec`."""
-        reuse = housekeeping.reused(spec.options, gateway)
-        if reuse is None:
-            return None
-        task_id, name = reuse
-        entry = self._entry(gateway, task_id, name)
-        wanted = {normalize_eui(device) for device in spec.devices}
-        if entry is None or {normalize_eui(str(e)) for e in entry.get("deveui") or []} != wanted:
-            return None
-        ref = TaskRef(spec.name, {"taskId": task_id, "gatewayEUI": gateway, "taskName": name})
-        status = str(entry.get("status"))
-        if status == "4":  # upgrade failed: the one status 6.5 re-runs
-            self._api.once("POST", _TASK_RETRY, gateway, {"ids": [task_id]}, idempotent=False)
-            return ref
-        # Pending, waiting or executing: our retry already went out (its answer was lost); success: nothing to re-run.
-        return ref if status in ("0", "1", "2") else None
+            housekeeping.delete(self._api, normalize_eui(gateway), list(ids))
 
     def retry(self, ref: TaskRef) -> None:
         """Run a failed task again (section 6.5). Only a task in status 4 (upgrade failed) is retried: a running or

@@ -7,6 +7,8 @@
                                    the message of 10310013 "Over the maximum task amount": what the gateway holds
                                    and the commands that clean it up
     reused(options, gateway)       the task a `fuota retry` re-runs through 6.5 on this gateway, if any
+    listed, entry, delete, rerun   the requests behind MilesightBackend.gateway_tasks, status, delete and create's
+                                   re-run of a reused task, over the adapter's NsApiClient
 
 Section 6.1 bounds only the task's name (127 characters) and says nothing of firmwareName's length or characters;
 fuota reads that silence conservatively: the name's limit, and the characters every file system and URL keep
@@ -22,9 +24,30 @@ from typing import Any
 
 from fuota.backends import answers, facts
 from fuota.backends.milesight import codes
+from fuota.backends.milesight.mqtt import NsApiClient
 from fuota.backends.tasks import REUSE_TASKS, GatewayTask
+from fuota.core.model import normalize_eui
+from fuota.core.reports import TaskRef, TaskSpec
 
-__all__ = ["FINISHED", "description", "firmware_name", "gateway_task", "reused", "too_many"]
+__all__ = [
+    "FINISHED",
+    "TASK",
+    "TASK_DELETE",
+    "TASK_RETRY",
+    "delete",
+    "description",
+    "entry",
+    "firmware_name",
+    "gateway_task",
+    "listed",
+    "rerun",
+    "reused",
+    "too_many",
+]
+
+TASK = "/api/fuota/task"
+TASK_DELETE = "/api/fuota/task/delete"
+TASK_RETRY = "/api/fuota/task/retry"
 
 FINISHED = frozenset({3, 4})  # 6.2's "upgrade success" and "upgrade failed": nothing runs any more
 _NOT_KEPT = re.compile(r"[^A-Za-z0-9._-]")
@@ -102,3 +125,45 @@ def reused(options: Mapping[str, object], gateway: str) -> tuple[int, str] | Non
     if not isinstance(entry, Mapping) or "taskId" not in entry or "name" not in entry:
         return None
     return int(str(entry["taskId"])), str(entry["name"])
+
+
+def listed(api: NsApiClient, gateway: str) -> list[GatewayTask]:
+    """Every task `gateway` holds (all pages of 6.2), newest first as the gateway lists them."""
+    tasks = api.pages(gateway, TASK, {}, "tasks", "total")
+    with api.answer_shape(gateway, TASK):
+        return [gateway_task(task, i, gateway) for i, task in enumerate(answers.items(tasks, "tasks"))]
+
+
+def entry(api: NsApiClient, gateway: str, task_id: int, name: str) -> dict[str, Any] | None:
+    """Task `task_id`'s entry in the gateway's list (6.2), searched by its name; None when it is not there."""
+    tasks = api.pages(gateway, TASK, {"search": name}, "tasks", "total")
+    with api.answer_shape(gateway, TASK):
+        rows = enumerate(answers.items(tasks, "tasks"))
+        return next((task for i, task in rows if answers.whole(task["id"], f"tasks[{i}].id") == task_id), None)
+
+
+def delete(api: NsApiClient, gateway: str, ids: list[int]) -> bool:
+    """Delete tasks `ids` of `gateway` in one request (6.4); False when the gateway had none of them (code 5)."""
+    body = api.call("POST", TASK_DELETE, gateway, {"ids": ids}, accept=codes.NOT_FOUND_CODES)
+    return body.get("code") in (None, "") or int(str(body["code"])) not in codes.NOT_FOUND_CODES
+
+
+def rerun(api: NsApiClient, gateway: str, spec: TaskSpec) -> TaskRef | None:
+    """The task `spec`'s options reuse on `gateway` (a `fuota retry`), run again (6.5) when it failed and followed
+    when it already runs again; None (create a new task) when there is none, it is gone, it succeeded, or it holds
+    other devices than `spec`. Its ref keeps the task's own name (`taskName`), by which its status is searched."""
+    reuse = reused(spec.options, gateway)
+    if reuse is None:
+        return None
+    task_id, name = reuse
+    found = entry(api, gateway, task_id, name)
+    wanted = {normalize_eui(device) for device in spec.devices}
+    if found is None or {normalize_eui(str(e)) for e in found.get("deveui") or []} != wanted:
+        return None
+    ref = TaskRef(spec.name, {"taskId": task_id, "gatewayEUI": gateway, "taskName": name})
+    status = str(found.get("status"))
+    if status == "4":  # upgrade failed: the one status 6.5 re-runs
+        api.once("POST", TASK_RETRY, gateway, {"ids": [task_id]}, idempotent=False)
+        return ref
+    # Pending, waiting or executing: our retry already went out (its answer was lost); success: nothing to re-run.
+    return ref if status in ("0", "1", "2") else None
