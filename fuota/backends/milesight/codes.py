@@ -37,8 +37,9 @@ Mapping decisions:
   4: the session codes are the device's current state, and its firmware is what matters.
 - Device status 3 never makes a device DONE by itself (issue 15): with a failure code the failure wins; with session
   codes still under way (multicast 1–5, fragment 1–3 or 12) the device stays at the stage those codes give; without
-  any (both absent, unlisted, or 0 "not started", which contradicts "upgrade success") it is UNKNOWN. Either way, when the task ends without fragment 13,
-  fuota.core.outcomes judges it as any device the back end gave no verdict on (failed, backend_silent).
+  any (both absent, unlisted, or 0 "not started", which contradicts "upgrade success") it is UNKNOWN. Either way,
+  when the task ends without fragment 13, fuota.core.outcomes judges it as any device the back end gave no verdict
+  on (failed, backend_silent).
 
     fragment 13         fragment failure   multicast failure   status   →  stage
     yes                 —                  any                 any         DONE
