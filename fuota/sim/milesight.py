@@ -42,9 +42,9 @@ from fuota.sim.clock import SimClock
 from fuota.sim.fleet import Fleet, VirtualDevice
 from fuota.sim.milesight_codes import CHANNEL_PLAN_FREQUENCIES, MAX_PAYLOAD_SIZES, ApiError, ReturnCode, window
 from fuota.sim.milesight_faults import AnswerFaults, Garbler
-from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, TaskBook, Timing
+from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, FirmwareVersions, TaskBook, Timing
 
-__all__ = ["AnswerFaults", "Call", "Envelope", "MilesightSim", "Timing", "gateway_euis"]
+__all__ = ["AnswerFaults", "Call", "Envelope", "FirmwareVersions", "MilesightSim", "Timing", "gateway_euis"]
 
 _Handler = Callable[[Mapping[str, object], Mapping[str, str], float], dict[str, object]]
 
@@ -138,7 +138,9 @@ class MilesightSim:
     fragment loss probability, or one per EUI (others 0). Faults: `never_answer_multicast` devices never answer
     the multicast set-up (multicastSessionStatus 6), `low_memory` ones refuse the fragmentation session (7),
     `silent_gateways` never answer (see also `silence`); `answer_faults` garbles answers (see also `garbler`);
-    `envelope` picks the reading of the answers' envelope (Envelope: gatewayEUI own, "" or absent, numeric ids).
+    `envelope` picks the reading of the answers' envelope (Envelope: gatewayEUI own, "" or absent, numeric ids);
+    `firmware_versions` what the devices' firmwareVersion holds (FirmwareVersions: "" always, the running version
+    changing once upgraded, or one that never changes).
     `payload_sizes` is maxPayloadSize per data rate (6.6,
     default EU868's); `channel_plan` bounds the frequencies devices accept; `max_tasks` is how many tasks a
     gateway keeps (10310013 beyond). `speed` is simulated seconds per real second (0 freezes the clock: move it
@@ -165,6 +167,7 @@ class MilesightSim:
         max_tasks: int = 32,
         answer_faults: AnswerFaults | None = None,
         envelope: Envelope | None = None,
+        firmware_versions: FirmwareVersions | None = None,
     ) -> None:
         parts = urlsplit(broker_url)
         if parts.scheme != "mqtt" or not parts.hostname or parts.port is None:
@@ -178,12 +181,12 @@ class MilesightSim:
         self.fleet = Fleet(everyone, loss=loss, never_join=never_answer_multicast, seed=seed)
         faults = Faults(frozenset(eui.lower() for eui in low_memory), CHANNEL_PLAN_FREQUENCIES[channel_plan])
         silent = {gw.lower() for gw in silent_gateways}
-        sizes, timing = dict(payload_sizes), timing or Timing()
+        sizes, timing, versions = dict(payload_sizes), timing or Timing(), firmware_versions or FirmwareVersions()
         self._gateways = {
             gw: Gateway(
                 gw,
                 euis,
-                TaskBook(set(euis), self.fleet, sizes, timing, faults, max_tasks, self.clock),
+                TaskBook(set(euis), self.fleet, sizes, timing, faults, max_tasks, self.clock, versions),
                 channel_plan,
                 gw in silent,
             )
