@@ -28,11 +28,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
-from fuota.sim.milesight import Call, MilesightSim, gateway_euis
+from fuota.sim.milesight import Call, FirmwareVersions, MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
 from fuota.store import EventKind, Store
 from tests.support.broker import Broker
@@ -50,6 +51,7 @@ from tests.support.waiting import wait_for
 
 FIRMWARE_SIZE = 2000
 TIMING = Timing(multicast_setup=10, fragment_setup=5, status_report=5, upgrade=5)
+VERSION_READINGS: tuple[Literal["empty", "running", "fixed"], ...] = ("fixed", "running", "empty")
 Outcomes = dict[str, dict[str, tuple[str | None, str | None]]]  # campaign → device → (outcome, reason)
 
 
@@ -96,7 +98,11 @@ class World:
             devices=iot, loss=0.03, speed=8, join_delay=5, phase_time=3, fragment_interval=2, seed=seed
         )
         spread = {g: ms[i :: len(gateways)] for i, g in enumerate(gateways)}
-        self.ms = MilesightSim(broker.url, spread, loss=0.03, speed=12, timing=TIMING, seed=seed, **topics)
+        # The firmwareVersion reading drawn from the seed (issue 15): the one in test_chaos.py's round 7 is "running".
+        versions = FirmwareVersions(VERSION_READINGS[seed % len(VERSION_READINGS)])
+        self.ms = MilesightSim(
+            broker.url, spread, loss=0.03, speed=12, timing=TIMING, seed=seed, firmware_versions=versions, **topics
+        )
         self.iot.start()
         self.ms.start()
         self.gateways = gateways
@@ -108,7 +114,7 @@ class World:
             milesight(broker.url, gateways, poll_interval=0.3, give_up_after=120, **topics),
         )
         write_campaign(folder, f"iot-{seed}", iot, firmware=self.firmware, join_timeout=20, file="iot.toml")
-        write_milesight_campaign(folder, f"ms-{seed}", ms, file="ms.toml")
+        write_milesight_campaign(folder, f"ms-{seed}", ms, file="ms.toml", milesight={"expected_version": "2.0.0"})
         self._launch("iot")
         self._launch("ms")
         self.names = [f"iot-{seed}", f"ms-{seed}"]
