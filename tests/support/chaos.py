@@ -28,12 +28,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
-from fuota.sim.milesight import Call, FirmwareVersions, MilesightSim, gateway_euis
+from fuota.sim.milesight import Call, MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
 from fuota.store import EventKind, Store
 from tests.support.broker import Broker
@@ -47,11 +46,11 @@ from tests.support.config_files import (
     write_milesight_campaign,
 )
 from tests.support.daemons import Daemon, kill_daemon, start_daemon, stop_daemon
+from tests.support.readings import drawn
 from tests.support.waiting import wait_for
 
 FIRMWARE_SIZE = 2000
 TIMING = Timing(multicast_setup=10, fragment_setup=5, status_report=5, upgrade=5)
-VERSION_READINGS: tuple[Literal["empty", "running", "fixed"], ...] = ("fixed", "running", "empty")
 Outcomes = dict[str, dict[str, tuple[str | None, str | None]]]  # campaign → device → (outcome, reason)
 
 
@@ -94,15 +93,15 @@ class World:
         ms = fleet_euis(ms_devices, seed=seed + 1)
         gateways = gateway_euis(2, seed=seed)
         topics = {"request_topic": f"{folder.name}/req", "response_topic": f"{folder.name}/resp"}
+        iot_reading, ms_reading = drawn(seed)  # the same for the calm and the stormy world of a round
         self.iot = IoTSquareSim(
-            devices=iot, loss=0.03, speed=8, join_delay=5, phase_time=3, fragment_interval=2, seed=seed
+            devices=iot, loss=0.03, speed=8, join_delay=5, phase_time=3, fragment_interval=2, seed=seed, **iot_reading
         )
         spread = {g: ms[i :: len(gateways)] for i, g in enumerate(gateways)}
-        # The firmwareVersion reading drawn from the seed (issue 15): the one in test_chaos.py's round 7 is "running".
-        versions = FirmwareVersions(VERSION_READINGS[seed % len(VERSION_READINGS)])
         self.ms = MilesightSim(
-            broker.url, spread, loss=0.03, speed=12, timing=TIMING, seed=seed, firmware_versions=versions, **topics
+            broker.url, spread, loss=0.03, speed=12, timing=TIMING, seed=seed, **topics, **ms_reading
         )
+        self.readings = (iot_reading, ms_reading)
         self.iot.start()
         self.ms.start()
         self.gateways = gateways
