@@ -18,6 +18,9 @@ samples do.
 Answers can be garbled (fuota.sim.milesight_faults): a share of them not JSON, with a body that is no object, a code
 that is no number or lists of the wrong types, set with `answer_faults` or while serving with `garbler.set(...)`.
 
+`exchanges` keeps the latest requests with the answers published to them, as they went over the wire
+(tests/conformance compares them with the spec's samples).
+
 paho reconnects by itself after a broker restart and on_connect subscribes again (clean session).
 """
 
@@ -28,7 +31,7 @@ import sys
 import threading
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -44,7 +47,9 @@ from fuota.sim.milesight_codes import CHANNEL_PLAN_FREQUENCIES, MAX_PAYLOAD_SIZE
 from fuota.sim.milesight_faults import AnswerFaults, Garbler
 from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, TaskBook, Timing
 
-__all__ = ["AnswerFaults", "Call", "Envelope", "MilesightSim", "Timing", "gateway_euis"]
+__all__ = ["AnswerFaults", "Call", "Envelope", "Exchange", "MilesightSim", "Timing", "gateway_euis"]
+
+EXCHANGES_KEPT = 10_000  # requests `exchanges` remembers: a long demo must not grow without bound
 
 _Handler = Callable[[Mapping[str, object], Mapping[str, str], float], dict[str, object]]
 
@@ -64,6 +69,13 @@ class Call(NamedTuple):
     gateway: str  # lower case
     method: str
     path: str
+
+
+class Exchange(NamedTuple):
+    """One request payload as received and the payloads published in answer (one per answering gateway)."""
+
+    request: bytes
+    answers: tuple[bytes, ...]
 
 
 class Gateway:
@@ -193,6 +205,7 @@ class MilesightSim:
         self.envelope = envelope or Envelope()
         self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
         self._calls: Counter[Call] = Counter()
+        self._exchanges: deque[Exchange] = deque(maxlen=EXCHANGES_KEPT)
         self._subscribed = threading.Event()
         self._stopped = threading.Event()
         self._host, self._port = parts.hostname, parts.port
@@ -258,6 +271,12 @@ class MilesightSim:
             return Counter(self._calls)
 
     @property
+    def exchanges(self) -> list[Exchange]:
+        """A snapshot of the latest requests (at most EXCHANGES_KEPT), oldest first, each with its answers."""
+        with self._lock:
+            return list(self._exchanges)
+
+    @property
     def gateways(self) -> list[str]:
         """The simulated gateways' EUIs, lower case."""
         return list(self._gateways)
@@ -296,8 +315,12 @@ class MilesightSim:
         self._subscribed.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        published = []
         for gateway, answer in self._answers(message.payload):
-            client.publish(self.response_topic, self.garbler.payload(gateway, answer), qos=0)
+            published.append(self.garbler.payload(gateway, answer))
+            client.publish(self.response_topic, published[-1], qos=0)
+        with self._lock:
+            self._exchanges.append(Exchange(message.payload, tuple(published)))
 
     def _answers(self, payload: bytes) -> list[tuple[str, dict[str, object]]]:
         try:

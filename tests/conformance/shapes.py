@@ -31,25 +31,6 @@ FIXTURES = Path(__file__).resolve().parent / "samples"
 #   "extra": {key path: reason}, "missing": {key path: reason}}. A key path is dotted from the checked value
 #   ("data[].createtime"; "" for the top object); method and path None is Milesight's chapter 1 envelope.
 ALLOWANCES: dict[tuple[str, str | None, str | None, str], dict[str, dict[str, str]]] = {
-    ("iotsquare", "GET", "/openapi/device/status", "response"): {
-        "missing": {
-            "data.appEUI": "the simulator registers devices without an application; fuota never reads it",
-            "data.devAddr": "an OTAA device has no devAddr before it joins; fuota never reads it",
-            "data.appKey": "keys are not the simulator's to show; fuota only asks whether the device exists",
-            "data.appSKey": "as appKey",
-            "data.nwkSKey": "as appKey",
-        },
-    },
-    ("iotsquare", "POST", "/openapi/mcgroup/create", "request"): {
-        "missing": {
-            "region": "the group's region and subnet come from the campaign's [iotsquare] table when it has them",
-            "subnet": "as region",
-            "enableMCRemote": "the spec's default (false, manual configuration) is meant when fuota leaves it out",
-        },
-    },
-    ("milesight", None, None, "request"): {
-        "missing": {},
-    },
     ("milesight", "GET", "/api/urdevices", "response"): {
         "missing": {
             "deviceResult[].nwksKey": "3.3's table names it nwkSKey, as the simulator does; fuota never reads it",
@@ -113,10 +94,15 @@ def _kind(value: object) -> str:
 
 
 def problems(
-    actual: object, sample: object, allow: dict[str, dict[str, str]] | None = None, where: str = ""
+    actual: object,
+    sample: object,
+    allow: dict[str, dict[str, str]] | None = None,
+    where: str = "",
+    used: set[str] | None = None,
 ) -> list[str]:
-    """What keeps `actual` from having the keys and types of `sample` (the rules above); [] when nothing."""
-    allow = allow or {}
+    """What keeps `actual` from having the keys and types of `sample` (the rules above); [] when nothing. The key
+    paths of `allow` that excused something are added to `used`."""
+    allow, used = allow or {}, used if used is not None else set()
     if sample is None:
         return []
     if _kind(actual) != _kind(sample):
@@ -124,31 +110,38 @@ def problems(
     if isinstance(sample, dict):
         assert isinstance(actual, dict)
         found: list[str] = []
-        for key in sample.keys() - actual.keys():
-            if f"{where}.{key}".lstrip(".") not in allow.get("missing", {}):
-                found.append(f"{where}.{key}".lstrip(".") + ": missing")
-        for key in actual.keys() - sample.keys():
-            if f"{where}.{key}".lstrip(".") not in allow.get("extra", {}):
-                found.append(f"{where}.{key}".lstrip(".") + ": not in the sample")
+        for key, side, what in [(k, "missing", "missing") for k in sample.keys() - actual.keys()] + [
+            (k, "extra", "not in the sample") for k in actual.keys() - sample.keys()
+        ]:
+            name = f"{where}.{key}".lstrip(".")
+            if name in allow.get(side, {}):
+                used.add(name)
+            else:
+                found.append(f"{name}: {what}")
         for key in sample.keys() & actual.keys():
-            found += problems(actual[key], sample[key], allow, f"{where}.{key}".lstrip("."))
+            found += problems(actual[key], sample[key], allow, f"{where}.{key}".lstrip("."), used)
         return sorted(found)
     if isinstance(sample, list) and sample:
         assert isinstance(actual, list)
         found = []
         for item in actual:
-            tries = [problems(item, choice, allow, f"{where}[]") for choice in sample]
+            tries = [problems(item, choice, allow, f"{where}[]", used) for choice in sample]
             if all(tries):
                 found += min(tries, key=len)
         return sorted(set(found))
     return []
 
 
-def best(actual: object, candidates: list[Sample], allow: dict[str, dict[str, str]] | None = None) -> list[str]:
+def best(
+    actual: object,
+    candidates: list[Sample],
+    allow: dict[str, dict[str, str]] | None = None,
+    used: set[str] | None = None,
+) -> list[str]:
     """The problems of `actual` against the sample it matches best, each prefixed with that sample."""
     if not candidates:
         return ["no sample to compare with"]
-    tries = [(problems(actual, s.json, allow), s) for s in candidates]
+    tries = [(problems(actual, s.json, allow, used=used), s) for s in candidates]
     found, sample = min(tries, key=lambda pair: len(pair[0]))
     return [f"{sample}: {problem}" for problem in found]
 
