@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from fuota.backends.iotsquare.adapter import IoTSquareBackend
+from fuota.backends.milesight import codes
 from fuota.backends.milesight.adapter import MilesightBackend
 from fuota.backends.milesight.mqtt import NsApiClient
 from fuota.backends.retry import RetryPolicy
@@ -202,8 +203,6 @@ def test_milesight_samples_read_through_the_adapter(milesight: tuple[MilesightBa
 
 def test_milesight_failure_codes_of_a_sample_device_read() -> None:
     """6.7's sample device with 6.11's codes in place of its zeros: each failure reads with its reason."""
-    from fuota.backends.milesight import codes
-
     device = dict(_answer("milesight", "GET", "/api/fuota/devices").json["body"]["devices"][0])
     assert codes.device_stage(device | {"fragmentSessionStatus": 13}).stage is Stage.DONE
     verdict = codes.device_stage(device | {"multicastSessionStatus": 6})
