@@ -6,7 +6,9 @@
 One fixture per vendor (iotsquare.json, milesight.json): every sample request and response of ENDPOINTS, each with
 the section it came from (number, title, first and last line), its method and path, the label the spec gives it
 (a `//` comment, "1. enquire all devices", …), the JSON value and every repair it needed to be read (see
-tests.conformance.lenient, and SPLICES for the two repairs no rule makes). Milesight's chapter 1 envelope
+tests.conformance.lenient, and SPLICES for the repair no rule makes). IoTSquare's "Request Parameter" tables
+are kept too, labelled "table", as an object of their fields each holding a value of its type: its GET requests
+and fuota/abort have no sample but the table. Milesight's chapter 1 envelope
 ("Request Format", "Response Format") is kept too, under method and path null.
 
 ENDPOINTS must hold every path the adapters send (the string constants of fuota/backends/*/adapter.py and
@@ -140,6 +142,31 @@ def _runs(section: _Section) -> list[tuple[str, str, list[tuple[int, str]]]]:
     return runs
 
 
+# A table's type as the value a sample would hold (tests.conformance.shapes compares kinds, not values); a map's
+# keys are the user's own, so it is null: anything.
+_TABLE_TYPES: dict[str, object] = {"string": "", "int": 0, "int64": 0, "float64": 0.0, "bool": False, "[]string": [""]}
+
+
+def _request_table(section: _Section) -> tuple[int, dict[str, object]] | None:
+    """IoTSquare: the section's "Request Parameter" table as {field: a value of its type}, with its first line."""
+    rows: dict[str, object] = {}
+    first, inside = 0, False
+    for offset, line in enumerate(section.lines):
+        words = line.strip().strip("*").strip()
+        if words.startswith("Request Parameter"):
+            inside = True
+        elif inside and (
+            words.startswith(("Response Parameter", "Precautions", "Sample Data")) or line.startswith("#")
+        ):
+            break
+        elif inside and line.startswith("|") and not set(line) <= set("|-: "):
+            name, kind = (cell.strip() for cell in line.strip("|").split("|")[:2])
+            if name != "Field Name":
+                first = first or section.first_line + 1 + offset
+                rows[name] = _TABLE_TYPES.get(kind)
+    return (first, rows) if rows else None
+
+
 def _fixture(vendor: str) -> dict[str, object]:
     text = (SPECS / SOURCES[vendor]).read_text(encoding="utf-8")
     wanted = ENDPOINTS[vendor]
@@ -157,6 +184,21 @@ def _fixture(vendor: str) -> dict[str, object]:
             line = section.first_line + 1 + joined[: joined.index(old)].count("\n")
             section.lines[:] = joined.replace(old, new).split("\n")
             spliced.append((line, f"line {line}: spliced: {why}"))
+        if vendor == "iotsquare" and (table := _request_table(section)) is not None:
+            first, rows = table
+            samples.append(
+                {
+                    "section": section.number,
+                    "title": section.title,
+                    "method": method,
+                    "path": path,
+                    "direction": "request",
+                    "label": "table",
+                    "lines": [first, first + len(rows) - 1],
+                    "repairs": ["built from the Request Parameter table: each field holds a value of its type"],
+                    "json": rows,
+                }
+            )
         for direction, label, blocks in _runs(section):
             if not direction:
                 continue

@@ -10,9 +10,10 @@ null anything):
 - (b) every answer against the sample answer of its endpoint — an IoTSquare answer with a code ≠ 0 against the
   sample of that code when the spec shows one (14007, 14008), else against section 1's envelope {code, msg};
   a Milesight body with a code other than 200 against 6.4's {code, error};
-- (c) every request body against the endpoint's sample request (IoTSquare POSTs; Milesight: chapter 1's envelope,
-  the body, and the query parameters of the url, which must be among those of the sample's url or the
-  section's table, ALLOWED_QUERY).
+- (c) every request against the endpoint's sample request: an IoTSquare POST body against the samples, and where
+  the section has none (its GETs, fuota/abort) the body or query against its Request Parameter table (only its
+  fields, each of its type); a Milesight request's chapter 1 envelope, its body, and the query parameters of
+  its url, which must be among those of the sample's url or the section's table (ALLOWED_QUERY).
 
 Each test ends by checking that every endpoint fuota uses was exchanged, so that a round that stops early cannot
 pass by comparing nothing.
@@ -31,7 +32,7 @@ from fuota.backends.iotsquare.adapter import IoTSquareBackend, group_identity
 from fuota.backends.milesight.adapter import MilesightBackend
 from fuota.core.model import DeploymentState
 from fuota.core.reports import TaskSpec
-from fuota.sim.iotsquare import IoTSquareSim, fleet_euis
+from fuota.sim.iotsquare import Exchange, IoTSquareSim, fleet_euis
 from fuota.sim.milesight import MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
 from tests.conformance.extract import ENDPOINTS
@@ -134,6 +135,29 @@ def _iotsquare_round(sim: IoTSquareSim, backend: IoTSquareBackend) -> None:
     assert group_identity("conformance manual", 0)[0] == target.target
 
 
+def _iotsquare_request_problems(exchange: Exchange, path: str, excuses: _Excuses) -> list[str]:
+    """A POST body against the section's sample requests; a request with none (GETs, fuota/abort) against the
+    section's Request Parameter table: only fields of the table, each of its type (a query's number: digits)."""
+    sent: dict[str, Any]
+    if exchange.method == "POST":
+        sent = json.loads(exchange.body)
+        if requests := [s for s in matching("iotsquare", "POST", path, "request") if s.label != "table"]:
+            return best(sent, requests, *excuses("iotsquare", "POST", path, "request"))
+    else:
+        sent = dict(parse_qsl(urlsplit(exchange.target).query, keep_blank_values=True))
+    (table,) = [s for s in matching("iotsquare", exchange.method, path, "request") if s.label == "table"]
+    found = []
+    for key, value in sent.items():
+        if key not in table.json:
+            found.append(f"{table}: {key}: not in the table")
+        elif exchange.method == "GET":
+            if isinstance(table.json[key], int | float) and not str(value).isdigit():
+                found.append(f"{table}: {key}: {value!r} is not a number")
+        else:
+            found += [f"{table}: {p}" for p in problems(value, table.json[key], where=key)]
+    return found
+
+
 def test_iotsquare_simulator_answers_and_fuota_asks_as_the_samples(
     iotsquare: tuple[IoTSquareSim, IoTSquareBackend],
 ) -> None:
@@ -161,11 +185,7 @@ def test_iotsquare_simulator_answers_and_fuota_asks_as_the_samples(
                 found += [f"{where}: {p}" for p in best(answer, same)]
             else:
                 found += [f"{where} (code {answer['code']}): {p}" for p in problems(answer, IOTSQUARE_ERROR)]
-        if exchange.method == "POST" and (requests := matching("iotsquare", "POST", path, "request")):
-            body = json.loads(exchange.body)
-            found += [
-                f"{where} request: {p}" for p in best(body, requests, *excuses("iotsquare", "POST", path, "request"))
-            ]
+        found += [f"{where} request: {p}" for p in _iotsquare_request_problems(exchange, path, excuses)]
     assert sorted(set(found)) == []
     assert set(ENDPOINTS["iotsquare"]) <= seen
     assert excuses.unused("iotsquare") == []
