@@ -10,7 +10,8 @@ dropped mid-answer, bodies that are not JSON and envelopes of the wrong types, s
 while serving (`faults.set(...)`); `loss` and `never_join` shape the devices. Every request is counted in `calls`
 by its path under /openapi/ (e.g. calls["fuota/create"]), whatever it was answered; `done` counts the requests
 the simulator carried out (a dropped or garbled answer's request included); `exchanges` keeps the latest requests
-with their answers as they went over the wire (tests/conformance compares them with the spec's samples).
+(`keep_exchanges` of them) with their answers as they went over the wire (tests/conformance compares them with the
+spec's samples).
 
 Answers are HTTP 200 with the envelope, except an unknown path (404) and a known path asked with the wrong
 method (405), both with code 1007. EUIs are accepted in either case and answered in lower case.
@@ -44,7 +45,6 @@ from fuota.sim.iotsquare_tasks import TaskBook, Timing
 __all__ = ["Answer", "Exchange", "Faults", "IoTSquareSim", "fleet_euis"]
 
 SIM_APP_EUI = "526973696e674846"  # the application every simulated device is registered under (3.2.5's sample's)
-EXCHANGES_KEPT = 10_000  # requests `exchanges` remembers: a long demo must not grow without bound
 
 _Handler = Callable[[dict[str, object], float], Reply]
 
@@ -62,6 +62,8 @@ class IoTSquareSim:
     None: each task paces as the real server would, the interval `fuota plan` estimates). `faults` are the
     answers' faults (`busy_rate` and `delay` are shortcuts for the same fields when `faults` is not given); the
     `faults` attribute changes them while serving. `seed` makes the channels, descriptors and faults reproducible.
+    `keep_exchanges` is how many of the latest requests `exchanges` keeps with their answers (0, the default:
+    none, since a long run's answers would fill the memory).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class IoTSquareSim:
         seed: int = 0,
         port: int = 0,
         tls: tuple[str, str] | None = None,
+        keep_exchanges: int = 0,
     ) -> None:
         if not 1 <= frag_size <= 255:
             raise ValueError(f"frag_size = {frag_size}: 1..255 bytes (FragSize is one byte)")
@@ -117,7 +120,7 @@ class IoTSquareSim:
         self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
         self._calls: Counter[str] = Counter()
         self._done: Counter[str] = Counter()
-        self._exchanges: deque[Exchange] = deque(maxlen=EXCHANGES_KEPT)
+        self._exchanges: deque[Exchange] = deque(maxlen=keep_exchanges)
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -195,7 +198,7 @@ class IoTSquareSim:
 
     @property
     def exchanges(self) -> list[Exchange]:
-        """A snapshot of the latest requests (at most EXCHANGES_KEPT), oldest first, each with the answer sent."""
+        """A snapshot of the latest requests (at most `keep_exchanges`), oldest first, each with the answer sent."""
         with self._lock:
             return list(self._exchanges)
 

@@ -18,8 +18,8 @@ samples do.
 Answers can be garbled (fuota.sim.milesight_faults): a share of them not JSON, with a body that is no object, a code
 that is no number or lists of the wrong types, set with `answer_faults` or while serving with `garbler.set(...)`.
 
-`exchanges` keeps the latest requests with the answers published to them, as they went over the wire
-(tests/conformance compares them with the spec's samples).
+`exchanges` keeps the latest requests (`keep_exchanges` of them) with the answers published to them, as they went
+over the wire (tests/conformance compares them with the spec's samples).
 
 paho reconnects by itself after a broker restart and on_connect subscribes again (clean session).
 """
@@ -48,8 +48,6 @@ from fuota.sim.milesight_faults import AnswerFaults, Garbler
 from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, TaskBook, Timing
 
 __all__ = ["AnswerFaults", "Call", "Envelope", "Exchange", "MilesightSim", "Timing", "gateway_euis"]
-
-EXCHANGES_KEPT = 10_000  # requests `exchanges` remembers: a long demo must not grow without bound
 
 _Handler = Callable[[Mapping[str, object], Mapping[str, str], float], dict[str, object]]
 
@@ -155,7 +153,8 @@ class MilesightSim:
     default EU868's); `channel_plan` bounds the frequencies devices accept; `max_tasks` is how many tasks a
     gateway keeps (10310013 beyond). `speed` is simulated seconds per real second (0 freezes the clock: move it
     with `clock.advance`); `timing` the phases' simulated durations; `seed` makes the channels and the garbled
-    answers reproducible.
+    answers reproducible. `keep_exchanges` is how many of the latest requests `exchanges` keeps with their answers
+    (0, the default: none, since a long run's answers would fill the memory).
     """
 
     def __init__(
@@ -177,6 +176,7 @@ class MilesightSim:
         max_tasks: int = 32,
         answer_faults: AnswerFaults | None = None,
         envelope: Envelope | None = None,
+        keep_exchanges: int = 0,
     ) -> None:
         parts = urlsplit(broker_url)
         if parts.scheme != "mqtt" or not parts.hostname or parts.port is None:
@@ -205,7 +205,7 @@ class MilesightSim:
         self.envelope = envelope or Envelope()
         self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
         self._calls: Counter[Call] = Counter()
-        self._exchanges: deque[Exchange] = deque(maxlen=EXCHANGES_KEPT)
+        self._exchanges: deque[Exchange] = deque(maxlen=keep_exchanges)
         self._subscribed = threading.Event()
         self._stopped = threading.Event()
         self._host, self._port = parts.hostname, parts.port
@@ -272,7 +272,7 @@ class MilesightSim:
 
     @property
     def exchanges(self) -> list[Exchange]:
-        """A snapshot of the latest requests (at most EXCHANGES_KEPT), oldest first, each with its answers."""
+        """A snapshot of the latest requests (at most `keep_exchanges`), oldest first, each with its answers."""
         with self._lock:
             return list(self._exchanges)
 

@@ -78,7 +78,7 @@ class _Excuses:
 
 @pytest.fixture
 def iotsquare() -> Iterator[tuple[IoTSquareSim, IoTSquareBackend]]:
-    with IoTSquareSim(devices=fleet_euis(6), speed=0, join_delay=10, phase_time=5) as sim:
+    with IoTSquareSim(devices=fleet_euis(6), speed=0, join_delay=10, phase_time=5, keep_exchanges=10_000) as sim:
         backend = IoTSquareBackend("conformance", sim.url, sim.token, retry_attempts=2, retry_wait_initial=0.01)
         yield sim, backend
         backend.close()
@@ -198,7 +198,9 @@ def test_iotsquare_simulator_answers_and_fuota_asks_as_the_samples(
 def milesight(mqtt_broker: Broker) -> Iterator[tuple[MilesightSim, MilesightBackend, str, list[str]]]:
     gateway = gateway_euis(1)[0]
     devices = fleet_euis(4, seed=7)
-    with MilesightSim(mqtt_broker.url, {gateway: devices}, speed=0, timing=FAST, low_memory={devices[3]}) as sim:
+    with MilesightSim(
+        mqtt_broker.url, {gateway: devices}, speed=0, timing=FAST, low_memory={devices[3]}, keep_exchanges=10_000
+    ) as sim:
         backend = MilesightBackend(
             "conformance", mqtt_broker.url, timeout=2.0, retry_attempts=2, retry_wait_initial=0.01
         )
