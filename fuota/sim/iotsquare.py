@@ -41,8 +41,9 @@ from fuota.sim.iotsquare_codes import RESPONSE_CODES, ApiError, Reply, eui
 from fuota.sim.iotsquare_faults import Fate, FaultInjector, Faults, error_answer, malformed_body, wrong_types
 from fuota.sim.iotsquare_groups import GroupBook
 from fuota.sim.iotsquare_tasks import TaskBook, Timing
+from fuota.sim.paging import PageCap
 
-__all__ = ["Answer", "Exchange", "Faults", "IoTSquareSim", "fleet_euis"]
+__all__ = ["Answer", "Exchange", "Faults", "IoTSquareSim", "PageCap", "fleet_euis"]
 
 SIM_APP_EUI = "526973696e674846"  # the application every simulated device is registered under (3.2.5's sample's)
 
@@ -62,6 +63,7 @@ class IoTSquareSim:
     None: each task paces as the real server would, the interval `fuota plan` estimates). `faults` are the
     answers' faults (`busy_rate` and `delay` are shortcuts for the same fields when `faults` is not given); the
     `faults` attribute changes them while serving. `seed` makes the channels, descriptors and faults reproducible.
+    `page_cap` serves lists in pages of at most that many items, under one of the readings of fuota.sim.paging.
     `keep_exchanges` is how many of the latest requests `exchanges` keeps with their answers (0, the default:
     none, since a long run's answers would fill the memory).
     """
@@ -86,6 +88,7 @@ class IoTSquareSim:
         seed: int = 0,
         port: int = 0,
         tls: tuple[str, str] | None = None,
+        page_cap: PageCap | None = None,
         keep_exchanges: int = 0,
     ) -> None:
         if not 1 <= frag_size <= 255:
@@ -125,6 +128,7 @@ class IoTSquareSim:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._tls = tls  # (certificate, key) PEM files: serve HTTPS, as a real IoTSquare server does
+        self.page_cap = page_cap
 
     # --- serving -------------------------------------------------------------------------------------------
 
@@ -270,6 +274,8 @@ class IoTSquareSim:
             if busy:
                 raise ApiError(1001)
             body = _parse(method, url.query, raw)
+            if self.page_cap is not None:
+                body = self.page_cap.numbered(body)
             with self._lock:  # the time is read inside the lock, so that it never runs backwards for the model
                 reply = route[1](body, self.clock.now())
                 self._done[endpoint] += 1
@@ -280,6 +286,8 @@ class IoTSquareSim:
             envelope["data"] = reply.data
         if reply.amount is not None:
             envelope["amount"] = reply.amount
+            if self.page_cap is not None:
+                envelope["data"] = self.page_cap.served(reply.data)
         return 200, envelope
 
     def _authorize(self, value: str | None) -> None:

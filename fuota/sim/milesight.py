@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -46,8 +46,9 @@ from fuota.sim.fleet import Fleet, VirtualDevice
 from fuota.sim.milesight_codes import CHANNEL_PLAN_FREQUENCIES, MAX_PAYLOAD_SIZES, ApiError, ReturnCode, window
 from fuota.sim.milesight_faults import AnswerFaults, Garbler
 from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, TaskBook, Timing
+from fuota.sim.paging import PageCap
 
-__all__ = ["AnswerFaults", "Call", "Envelope", "Exchange", "MilesightSim", "Timing", "gateway_euis"]
+__all__ = ["AnswerFaults", "Call", "Envelope", "Exchange", "MilesightSim", "PageCap", "Timing", "gateway_euis"]
 
 _Handler = Callable[[Mapping[str, object], Mapping[str, str], float], dict[str, object]]
 
@@ -148,7 +149,8 @@ class MilesightSim:
     fragment loss probability, or one per EUI (others 0). Faults: `never_answer_multicast` devices never answer
     the multicast set-up (multicastSessionStatus 6), `low_memory` ones refuse the fragmentation session (7),
     `silent_gateways` never answer (see also `silence`); `answer_faults` garbles answers (see also `garbler`);
-    `envelope` picks the reading of the answers' envelope (Envelope: gatewayEUI own, "" or absent, numeric ids).
+    `envelope` picks the reading of the answers' envelope (Envelope: gatewayEUI own, "" or absent, numeric ids);
+    `page_cap` serves lists in pages of at most that many items, under one of the readings of fuota.sim.paging.
     `payload_sizes` is maxPayloadSize per data rate (6.6,
     default EU868's); `channel_plan` bounds the frequencies devices accept; `max_tasks` is how many tasks a
     gateway keeps (10310013 beyond). `speed` is simulated seconds per real second (0 freezes the clock: move it
@@ -176,6 +178,7 @@ class MilesightSim:
         max_tasks: int = 32,
         answer_faults: AnswerFaults | None = None,
         envelope: Envelope | None = None,
+        page_cap: PageCap | None = None,
         keep_exchanges: int = 0,
     ) -> None:
         parts = urlsplit(broker_url)
@@ -203,6 +206,7 @@ class MilesightSim:
         }
         self.garbler = Garbler(answer_faults or AnswerFaults(), seed)
         self.envelope = envelope or Envelope()
+        self.page_cap = page_cap
         self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
         self._calls: Counter[Call] = Counter()
         self._exchanges: deque[Exchange] = deque(maxlen=keep_exchanges)
@@ -346,6 +350,8 @@ class MilesightSim:
             return answers
 
     def _body(self, gateway: Gateway, request: Mapping[str, object]) -> dict[str, object]:
+        if self.page_cap is not None:
+            request = self._capped(request)
         try:
             return gateway.answer(request, self.clock.now())  # the time is read inside the lock: it never runs back
         except ApiError as exc:
@@ -354,6 +360,15 @@ class MilesightSim:
             # A bug of the simulator: say so on stderr and answer as a failing server would.
             traceback.print_exc(file=sys.stderr)
             return ApiError(ReturnCode.INTERNAL, "simulator error").body()
+
+    def _capped(self, request: Mapping[str, object]) -> Mapping[str, object]:
+        """`request` with its limit/offset as a gateway capping its pages reads them."""
+        url = request.get("url")
+        if self.page_cap is None or not isinstance(url, str) or "?" not in url:
+            return request
+        parts = urlsplit(url)
+        query = self.page_cap.offset(dict(parse_qsl(parts.query)))
+        return {**request, "url": parts._replace(query=urlencode(query)).geturl()}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from fuota.backends.errors import MalformedAnswer
 from fuota.backends.iotsquare.adapter import IoTSquareBackend
 from fuota.backends.milesight import codes
 from fuota.backends.milesight.adapter import MilesightBackend
@@ -60,6 +61,7 @@ class _IoTSquareSamples:
 
     def __init__(self) -> None:
         self.labels: dict[str, str] = {}  # path → label of the answer to serve, where there are several
+        self.excerpts: set[str] = set()  # paths whose sample lists fewer items than its amount: amount mended
         self.served: set[tuple[str | None, str | None, str]] = set()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -67,6 +69,8 @@ class _IoTSquareSamples:
         sample = _answer("iotsquare", request.method, path, self.labels.get(path, ""))
         self.served.add((sample.method, sample.path, sample.label))
         body = dict(sample.json)
+        if path in self.excerpts:
+            body["amount"] = len(body["data"])
         if int(query.get("pageNo", 1)) > 1:
             body["data"] = []
         return httpx.Response(200, json=body)
@@ -90,7 +94,11 @@ def test_iotsquare_samples_read_through_the_adapter(iotsquare: tuple[IoTSquareBa
     backend.reachable()
     assert backend._is_ours("778327e60a028072", "mc_nodes_00")
     assert not backend._is_ours("778327e60a028072", "mc_nodes_01")
-    # 7.2.1: the members of an existing group, each joined.
+    # 7.2.1: the sample is an excerpt (amount 50, three items): as a whole answer it is a truncated list, refused;
+    # with the amount it shows, the members of an existing group, each joined.
+    with pytest.raises(MalformedAnswer, match="announces 50"):
+        backend.ready("778327e60a028072")
+    transport.excerpts.add("/openapi/mcdevice/list")
     assert backend.ready("778327e60a028072") == dict.fromkeys(
         ("476a2da3004b0039", "472b253300190039", "47ab2da30027002e"), True
     )
