@@ -35,6 +35,7 @@ from fuota.core.reports import TaskSpec
 from fuota.sim.iotsquare import Exchange, IoTSquareSim, fleet_euis
 from fuota.sim.milesight import MilesightSim, gateway_euis
 from fuota.sim.milesight_tasks import Timing
+from fuota.sim.paging import PageCap
 from tests.conformance.extract import ENDPOINTS
 from tests.conformance.shapes import ALLOWANCES, best, envelope_problems, matching, problems
 from tests.support.broker import Broker
@@ -76,9 +77,14 @@ class _Excuses:
 # --- IoTSquare ---------------------------------------------------------------------------------------------------
 
 
+# Each round runs on a simulator that pages as fuota asks, and on one that serves two items a page.
+PAGINGS = pytest.mark.parametrize("page_cap", [None, PageCap(2)], ids=["whole pages", "pages of 2"])
+
+
 @pytest.fixture
-def iotsquare() -> Iterator[tuple[IoTSquareSim, IoTSquareBackend]]:
-    with IoTSquareSim(devices=fleet_euis(6), speed=0, join_delay=10, phase_time=5, keep_exchanges=10_000) as sim:
+def iotsquare(page_cap: PageCap | None) -> Iterator[tuple[IoTSquareSim, IoTSquareBackend]]:
+    knobs = {"speed": 0, "join_delay": 10, "phase_time": 5, "keep_exchanges": 10_000, "page_cap": page_cap}
+    with IoTSquareSim(devices=fleet_euis(6), **knobs) as sim:
         backend = IoTSquareBackend("conformance", sim.url, sim.token, retry_attempts=2, retry_wait_initial=0.01)
         yield sim, backend
         backend.close()
@@ -158,6 +164,7 @@ def _iotsquare_request_problems(exchange: Exchange, path: str, excuses: _Excuses
     return found
 
 
+@PAGINGS
 def test_iotsquare_simulator_answers_and_fuota_asks_as_the_samples(
     iotsquare: tuple[IoTSquareSim, IoTSquareBackend],
 ) -> None:
@@ -195,12 +202,13 @@ def test_iotsquare_simulator_answers_and_fuota_asks_as_the_samples(
 
 
 @pytest.fixture
-def milesight(mqtt_broker: Broker) -> Iterator[tuple[MilesightSim, MilesightBackend, str, list[str]]]:
+def milesight(
+    mqtt_broker: Broker, page_cap: PageCap | None
+) -> Iterator[tuple[MilesightSim, MilesightBackend, str, list[str]]]:
     gateway = gateway_euis(1)[0]
     devices = fleet_euis(4, seed=7)
-    with MilesightSim(
-        mqtt_broker.url, {gateway: devices}, speed=0, timing=FAST, low_memory={devices[3]}, keep_exchanges=10_000
-    ) as sim:
+    knobs = {"speed": 0, "timing": FAST, "low_memory": {devices[3]}, "keep_exchanges": 10_000, "page_cap": page_cap}
+    with MilesightSim(mqtt_broker.url, {gateway: devices}, **knobs) as sim:
         backend = MilesightBackend(
             "conformance", mqtt_broker.url, timeout=2.0, retry_attempts=2, retry_wait_initial=0.01
         )
@@ -248,6 +256,7 @@ def _query_problems(method: str, url: str) -> list[str]:
     return [f"query parameter {key!r}: not in the samples' urls nor the section's table" for key in sent - known]
 
 
+@PAGINGS
 def test_milesight_simulator_answers_and_fuota_asks_as_the_samples(
     milesight: tuple[MilesightSim, MilesightBackend, str, list[str]],
 ) -> None:
