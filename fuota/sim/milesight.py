@@ -18,6 +18,9 @@ samples do.
 Answers can be garbled (fuota.sim.milesight_faults): a share of them not JSON, with a body that is no object, a code
 that is no number or lists of the wrong types, set with `answer_faults` or while serving with `garbler.set(...)`.
 
+`exchanges` keeps the latest requests (`keep_exchanges` of them) with the answers published to them, as they went
+over the wire (tests/conformance compares them with the spec's samples).
+
 paho reconnects by itself after a broker restart and on_connect subscribes again (clean session).
 """
 
@@ -28,7 +31,7 @@ import sys
 import threading
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -45,7 +48,17 @@ from fuota.sim.milesight_faults import AnswerFaults, Garbler
 from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, FirmwareVersions, TaskBook, Timing
 from fuota.sim.paging import PageCap
 
-__all__ = ["AnswerFaults", "Call", "Envelope", "FirmwareVersions", "MilesightSim", "PageCap", "Timing", "gateway_euis"]
+__all__ = [
+    "AnswerFaults",
+    "Call",
+    "Envelope",
+    "Exchange",
+    "FirmwareVersions",
+    "MilesightSim",
+    "PageCap",
+    "Timing",
+    "gateway_euis",
+]
 
 _Handler = Callable[[Mapping[str, object], Mapping[str, str], float], dict[str, object]]
 
@@ -65,6 +78,13 @@ class Call(NamedTuple):
     gateway: str  # lower case
     method: str
     path: str
+
+
+class Exchange(NamedTuple):
+    """One request payload as received and the payloads published in answer (one per answering gateway)."""
+
+    request: bytes
+    answers: tuple[bytes, ...]
 
 
 class Gateway:
@@ -147,7 +167,8 @@ class MilesightSim:
     default EU868's); `channel_plan` bounds the frequencies devices accept; `max_tasks` is how many tasks a
     gateway keeps (10310013 beyond). `speed` is simulated seconds per real second (0 freezes the clock: move it
     with `clock.advance`); `timing` the phases' simulated durations; `seed` makes the channels and the garbled
-    answers reproducible.
+    answers reproducible. `keep_exchanges` is how many of the latest requests `exchanges` keeps with their answers
+    (0, the default: none, since a long run's answers would fill the memory).
     """
 
     def __init__(
@@ -170,6 +191,7 @@ class MilesightSim:
         answer_faults: AnswerFaults | None = None,
         envelope: Envelope | None = None,
         page_cap: PageCap | None = None,
+        keep_exchanges: int = 0,
         firmware_versions: FirmwareVersions | None = None,
     ) -> None:
         parts = urlsplit(broker_url)
@@ -200,6 +222,7 @@ class MilesightSim:
         self.page_cap = page_cap
         self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
         self._calls: Counter[Call] = Counter()
+        self._exchanges: deque[Exchange] = deque(maxlen=keep_exchanges)
         self._subscribed = threading.Event()
         self._stopped = threading.Event()
         self._host, self._port = parts.hostname, parts.port
@@ -265,6 +288,12 @@ class MilesightSim:
             return Counter(self._calls)
 
     @property
+    def exchanges(self) -> list[Exchange]:
+        """A snapshot of the latest requests (at most `keep_exchanges`), oldest first, each with its answers."""
+        with self._lock:
+            return list(self._exchanges)
+
+    @property
     def gateways(self) -> list[str]:
         """The simulated gateways' EUIs, lower case."""
         return list(self._gateways)
@@ -303,8 +332,12 @@ class MilesightSim:
         self._subscribed.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        published = []
         for gateway, answer in self._answers(message.payload):
-            client.publish(self.response_topic, self.garbler.payload(gateway, answer), qos=0)
+            published.append(self.garbler.payload(gateway, answer))
+            client.publish(self.response_topic, published[-1], qos=0)
+        with self._lock:
+            self._exchanges.append(Exchange(message.payload, tuple(published)))
 
     def _answers(self, payload: bytes) -> list[tuple[str, dict[str, object]]]:
         try:

@@ -246,6 +246,12 @@ class FuotaTask:
                 "frequency": request.frequency,
             },
             "isOfficialFirmware": False,
+            # 6.2's table and sample list it for every task; a local firmware's is empty, as the sample's unset fields
+            "officialFirmwareInfo": {
+                "id": "", "model": "", "name": "", "firmwareVersion": "", "hardwareVersion": "",
+                "supportMinHardwareVersion": "", "supportMinFirmwareVersion": "", "url": "", "md5": "", "crc32": "",
+                "size": "0", "frequencyBands": [], "firmwareNotesCn": "", "firmwareNotesEn": "",
+            },
         }  # fmt: skip
 
     def devices(self, now: float) -> list[dict[str, object]]:
