@@ -173,6 +173,7 @@ def _one_field_wrong(draw: st.DrawFn) -> tuple[tuple[str, str], dict[str, Any]]:
 @example(case=(("GET", PAYLOAD_SIZE), {"maxPayloadSizeMap": [{"dr": math.inf, "maxPayloadSize": 51}]}))  # Overflow
 @example(case=(("GET", TASK), {"total": 1, "tasks": [{"id": -math.inf, "name": "camp-1-gw"}]}))  # OverflowError
 @example(case=(("GET", DEVICES), {"total": 1, "devices": [{"devEui": 1234}]}))  # was taken as device "1234"
+@example(case=(("GET", DEVICES), {"total": 1, "devices": [{"devEui": DEV, "status": 3, "firmwareVersion": ""}]}))
 def test_spec_shaped_answers_with_one_field_wrong(
     gateway: Responder, backend: MilesightBackend, case: tuple[tuple[str, str], dict[str, Any]]
 ) -> None:

@@ -123,6 +123,8 @@ class MilesightTarget(BaseModel):
     region: str = DEFAULT_REGION
     dr: Annotated[int, Field(ge=0, le=15)] | None = None  # default: the region's RX2 data rate
     frequency: Annotated[int, Field(gt=0)] | None = None  # Hz; default: the region's RX2 frequency
+    # Met when a device's firmwareVersion (6.7) becomes equal to it. Where that field is "" for every device or
+    # never changes, it cannot tell: no device is failed for it, one anomaly per deployment says so (core/outcomes).
     expected_version: str | None = None
     # Set by `fuota retry`, not written by hand: per gateway EUI, the failed task ({"taskId", "name"}) of the
     # retried campaign that holds exactly the retry's devices there, re-run (section 6.5) instead of a new task.
