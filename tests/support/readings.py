@@ -23,7 +23,7 @@ def drawn(seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     ms = {"page_cap": ms_cap[int(rng.integers(len(ms_cap)))], "envelope": envelopes[int(rng.integers(len(envelopes)))]}
     # firmwareVersion (issue 15, item 3): the chaos harness's Milesight campaign expects "2.0.0".
     ms["firmware_versions"] = FirmwareVersions(VERSION_READINGS[int(rng.integers(len(VERSION_READINGS)))])
-    # A task cap (issue 15, item 5): a gateway that holds one task at most refuses a task created twice (10310013),
-    # and takes the campaign's only because fuota deletes nothing else there; drawn last, the draws above stay.
+    # A task cap (issue 15, item 5): a gateway holding one task at most refuses a deployment's task created twice
+    # (10310013), which fails the round. Drawn last, so that the draws above stay what they were for each seed.
     ms["max_tasks"] = (1, 32)[int(rng.integers(2))]
     return iot, ms
