@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-unit demo bench chaos lint clean system-packages
+.PHONY: test test-unit demo bench chaos lint samples clean system-packages
 
 # Debian packages the tests and the demo need: Mosquitto (a real MQTT broker), Chromium (the HTML report is
 # opened in it) and PostgreSQL (only its binaries: the tests start a server of their own, never Debian's cluster).
@@ -56,6 +56,10 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The specs' JSON samples of the endpoints fuota uses, rewritten into tests/conformance/samples/ (commit them).
+samples: $(STAMP)
+	$(BIN)/python -m tests.conformance.extract
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

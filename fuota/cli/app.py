@@ -2,7 +2,8 @@
 
 Exit codes: 0 when the command did what it was asked (for `run`: the campaign ended Done), 1 when a campaign ended
 Failed or Aborted, 2 on bad input (nothing is stored then). The commands live by group: campaigns.py acts,
-reading.py reads, daemon.py drives, sim.py simulates, demo.py shows the codec.
+reading.py reads, daemon.py drives, gateway.py looks after gateways' tasks, sim.py simulates, demo.py shows the
+codec.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import typer
 
 from fuota.cli import campaigns, daemon, demo, reading
 from fuota.cli.common import ConfigOption, State, StoreOption
+from fuota.cli.gateway import gateway_app
 from fuota.cli.sim import sim_app
 
 __all__ = ["app", "main"]
@@ -22,6 +24,7 @@ app = typer.Typer(
     help="Orchestrate LoRaWAN FUOTA campaigns.", no_args_is_help=True, add_completion=False, rich_markup_mode=None
 )
 app.add_typer(sim_app, name="sim")
+app.add_typer(gateway_app, name="gateway")
 
 
 def _version(asked: bool) -> None:

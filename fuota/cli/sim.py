@@ -95,16 +95,28 @@ def sim_milesight(
     loss: Annotated[float, typer.Option(min=0, max=1, help="Each device's fragment loss.")] = 0.1,
     speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 100.0,
     devices_csv: Annotated[Path | None, typer.Option(help="Write the devices' EUIs to this CSV (dev_eui).")] = None,
+    firmware_versions: Annotated[
+        str,
+        typer.Option(
+            help='What firmwareVersion holds: empty ("", the spec\'s sample), running (1.0.0, then 2.0.0 '
+            "once upgraded) or fixed (1.0.0 always)."
+        ),
+    ] = "empty",
 ) -> None:
     """Play Milesight gateways on an MQTT broker until Ctrl-C: each answers ns-api requests for its EUI."""
     from fuota.sim.iotsquare import fleet_euis
-    from fuota.sim.milesight import MilesightSim, gateway_euis
+    from fuota.sim.milesight import FirmwareVersions, MilesightSim, gateway_euis
+
+    try:
+        versions = FirmwareVersions(firmware_versions)  # type: ignore[arg-type]  # checked by FirmwareVersions
+    except ValueError as exc:
+        raise fail(f"--firmware-versions: {exc}") from exc
 
     euis, gateway_list = fleet_euis(devices), gateway_euis(gateways)
     spread = {g: euis[i :: len(gateway_list)] for i, g in enumerate(gateway_list)}
     if devices_csv is not None:
         devices_csv.write_text("dev_eui\n" + "".join(f"{eui}\n" for eui in euis))
-    sim = MilesightSim(broker, spread, loss=loss, speed=speed).start()
+    sim = MilesightSim(broker, spread, loss=loss, speed=speed, firmware_versions=versions).start()
     out.print(
         f"Milesight simulator on {broker}: gateways {', '.join(gateway_list)}, {devices} devices, speed ×{speed:g}"
     )

@@ -40,7 +40,7 @@ from fuota.core.messages import (
     TaskReported,
 )
 from fuota.core.model import DeploymentState, DeviceProgress, Outcome, Preparation, Stage
-from fuota.core.outcomes import outcome_of
+from fuota.core.outcomes import outcome_of, version_anomaly
 from fuota.core.reasons import Category
 from fuota.core.reports import TargetReport
 from fuota.core.settings import DEFAULT_JOIN_TIMEOUT, DEFAULT_POLL_INTERVAL
@@ -237,6 +237,8 @@ class DeploymentEngine:
                         report.reason,
                         firmware_version=report.firmware_version or (known.firmware_version if known else None),
                         category=report.category,
+                        # The first non-empty version seen, never overwritten: did the version change? (outcomes)
+                        initial_version=(known.initial_version if known else None) or report.firmware_version or None,
                     )
                     self._update(progress, step)
         return step
@@ -269,8 +271,13 @@ class DeploymentEngine:
             step.events.append(Event("device", cause, before, device.stage, device.dev_eui))
 
     def _finish(self, step: Step, cause: str, *, task_created: bool = True) -> None:
+        expected = self.expected_version
+        anomaly = version_anomaly(self.devices.values(), expected)
+        if anomaly is not None:
+            step.events.append(Event("anomaly", anomaly, self.state, self.state))
+            expected = None  # the versions cannot judge: the back end's session codes alone do
         for device in list(self.devices.values()):
-            ended = outcome_of(device, self.state, cause, self.expected_version, task_created=task_created)
+            ended = outcome_of(device, self.state, cause, expected, task_created=task_created)
             self._update(ended, step)
         if self.temporary:
             step.commands.append(Cleanup())

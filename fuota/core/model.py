@@ -117,7 +117,9 @@ class Outcome(enum.StrEnum):
 class DeviceProgress:
     """One device's latest report in a deployment: its Stage, the back end's own fields verbatim, the firmware
     version it reports (where the back end tells it), and — once the deployment has ended — its Outcome and the
-    reason. A failure carries its `category` (fuota.core.reasons) beside the per-device detail in `reason`."""
+    reason. A failure carries its `category` (fuota.core.reasons) beside the per-device detail in `reason`.
+    `initial_version` is the first non-empty version the back end reported for it, kept as it was (the engine never
+    overwrites it): with `firmware_version` it tells whether the reported version changed during the task."""
 
     dev_eui: str
     stage: Stage
@@ -127,3 +129,4 @@ class DeviceProgress:
     updated_at: datetime | None = None
     firmware_version: str | None = None
     category: Category | None = None
+    initial_version: str | None = None

@@ -8,7 +8,8 @@ Which device gets which outcome (the first rule that applies):
     1. it has one already                     kept (a device refused at preparation is failed, backend_refused or
                                               the adapter's finer category: a real failure)
     2. the back end reports it done           updated; failed, wrong_version, when the back end reports its firmware
-                                              version and it is not the campaign's expected_version
+                                              version, it is not the campaign's expected_version, and the versions
+                                              can judge (below)
     3. its deployment was aborted before its  skipped, category aborted: nothing was sent to it
        task existed
     4. the back end reported a failure of it  failed with that category (unreachable for never_joined), even if
@@ -22,6 +23,16 @@ Which device gets which outcome (the first rule that applies):
 `unreachable` is exactly the category never_joined. A device with a reason but no category (stored by a fuota before
 categories) counts as unknown.
 
+Whether the reported versions can judge (`version_anomaly`, once per deployment as it ends): expected_version is
+met when a device's reported version becomes equal to it. A back end may fill the field with something else than the
+running version (Milesight's 6.7 calls it "Supported firmware version" and its sample sends ""), so when
+expected_version is set, some device is done without reporting it, and
+    - no device of the deployment ever reported a version, or
+    - no device's version ever changed from the first one reported (DeviceProgress.initial_version),
+the field cannot tell: no device is failed for its version, the devices are judged by the back end's session codes
+alone, and the deployment records one anomaly event saying what was seen (its cause starts with VERSION_ANOMALY).
+Otherwise a device done that reports a version other than expected_version is failed, wrong_version.
+
 The success share: updated ÷ judged devices, where judged = devices − aborted − skipped (devices still pending
 count, so that the share never runs ahead of the campaign). Only failed and unreachable are failures; aborted and
 skipped are deliberate stops, neither in the share nor in alerts.
@@ -29,13 +40,17 @@ skipped are deliberate stops, neither in the share nor in alerts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
 from fuota.core.reasons import CATEGORIES, Category
 
-__all__ = ["campaign_outcome", "judged", "outcome_of"]
+__all__ = ["VERSION_ANOMALY", "campaign_outcome", "judged", "outcome_of", "version_anomaly"]
+
+# How the cause of version_anomaly's event begins, for the report to find it among the other anomalies.
+VERSION_ANOMALY = "firmware versions cannot judge"
 
 _NOT_JOINED = (Stage.PENDING, Stage.MULTICAST_SETUP)
 
@@ -79,6 +94,30 @@ def outcome_of(
         return _failed(device, Category.NEVER_JOINED, reason)
     reason = f"the task ended while the device was at stage {device.stage}, not done"
     return _failed(device, Category.BACKEND_SILENT, reason)
+
+
+def version_anomaly(devices: Iterable[DeviceProgress], expected_version: str | None) -> str | None:
+    """Why the versions the devices of an ending deployment report cannot judge them against `expected_version`
+    (the anomaly's cause, starting with VERSION_ANOMALY), or None when they can or need not (module docstring)."""
+    devices = list(devices)
+    done = [d for d in devices if d.outcome is None and d.stage is Stage.DONE]
+    if not expected_version or all(d.firmware_version == expected_version for d in done):
+        return None  # nothing to check: no expected version, no device done, or every one done reports it
+    seen = [d for d in devices if d.firmware_version]
+    conclusion = (
+        f"fuota does not check expected_version {expected_version!r} and judges the devices by the back end's "
+        "session codes alone"
+    )
+    if not seen:
+        return f"{VERSION_ANOMALY}: no device of the task reported a firmware version (all empty); {conclusion}"
+    if all(d.firmware_version == (d.initial_version or d.firmware_version) for d in seen):
+        counts = Counter(d.firmware_version for d in seen).most_common(3)
+        versions = ", ".join(f"{v!r} on {n} device{'s' * (n > 1)}" for v, n in counts)
+        return (
+            f"{VERSION_ANOMALY}: no device's reported firmware version changed during the task ({versions}): the "
+            f"field does not look like the version the devices run; {conclusion}"
+        )
+    return None
 
 
 def _failed(device: DeviceProgress, category: Category, reason: str) -> DeviceProgress:

@@ -2,13 +2,21 @@
 
 Every call here may block on the network and raise a BackendError; the runner (fuota/service/runner.py) persists the
 engine's step before calling, and feeds what comes back to the engine.
+
+A task is created with the campaign's table as its options, plus `firmware_name`: the firmware file's own name
+(where the campaign read it), which a back end that names the image (Milesight's firmwareName) keeps. Aborting a
+task a back end deletes with it (fuota.backends.tasks.TaskKeeper) first stores its last device report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
+from pathlib import PurePath
 
 from fuota.backends.base import Backend, TargetReport, TaskRef, TaskSpec
+from fuota.backends.errors import BackendError
+from fuota.backends.tasks import TaskKeeper
 from fuota.core.messages import (
     AbortTask,
     CheckJoined,
@@ -25,6 +33,7 @@ from fuota.core.messages import (
     TaskReported,
 )
 from fuota.service.firmware import checked_firmware
+from fuota.service.task_hygiene import store_last_report
 from fuota.store import CampaignRecord, DeploymentRecord, Store
 
 __all__ = ["PLAN_FIELDS", "carry_out", "plan_differences"]
@@ -59,7 +68,7 @@ def carry_out(
                 ),
                 redundancy_percent=settings.redundancy_percent,
                 devices=devices,
-                options=dict(settings.target),
+                options=_options(settings.target, settings.firmware_path),
             )
             found = backend.find(spec) or backend.create(spec)
             return [(TaskCreated(found), {"backend_ref": dict(found.ids)})]
@@ -73,10 +82,22 @@ def carry_out(
             progress = {"progress": status.progress.as_json()}
             return [(DevicesReported(reports), {}), (TaskReported(status), progress)]
         case AbortTask() if ref is not None:
+            if isinstance(backend, TaskKeeper):
+                # The abort matters more than the report: without it, devices keep what was last polled.
+                with suppress(BackendError):
+                    store_last_report(store, record, backend, ref)
             backend.abort(ref)
         case Cleanup() if record.target and record.temporary:
             backend.cleanup(TargetReport(record.target, (), {}, temporary=True))
     return []
+
+
+def _options(table: dict[str, object], firmware_path: str | None) -> dict[str, object]:
+    """A task's options: the campaign's table, and the firmware file's own name where the campaign read it."""
+    options = dict(table)
+    if firmware_path:
+        options.setdefault("firmware_name", PurePath(firmware_path).name)
+    return options
 
 
 PLAN_FIELDS = {"nbFrag": "nb_frag", "fragSize": "frag_size", "padding": "padding", "redundancy": "redundancy"}

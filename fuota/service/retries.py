@@ -9,6 +9,13 @@ sends the image stored at launch (still checked against the file it came from). 
 is still Scheduled or Running. Nothing is stored here: launch the plan (fuota.service.campaigns.launch), or show
 it (a dry run).
 
+Where the back end keeps finished tasks and can run one again (a kind whose table has `reuse_tasks`: Milesight,
+section 6.5), a retry deployment whose devices are exactly those of the newest member's task on the same target
+reuses that task: the table's `reuse_tasks` names it per target, and the adapter's create runs it again if it is
+still there and failed, else creates a new task as for any other deployment. Re-running keeps the gateway's task
+count down (10310013) and is what the vendor offers for it; a retry of only some of a task's devices cannot be
+expressed by 6.5, which re-runs a task's failed devices, so it gets a new task.
+
     retry(config, store, campaign_id, …)   the RetryPlan: the family, the devices chosen, the new campaign's plan
     parse_only(values)                      `--only` values (repeated and/or comma lists), checked
     choose(devices, only)                   the devices a retry sends to
@@ -24,11 +31,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from fuota.backends.registry import kind_of
+from fuota.backends.tasks import REUSE_TASKS
 from fuota.campaign import Campaign, CampaignFile
 from fuota.config import Config, describe
 from fuota.core.model import Outcome
 from fuota.core.settings import ConfigError
 from fuota.service.campaigns import CampaignPlan, plan
+from fuota.service.task_hygiene import REMOVAL
 from fuota.store import CampaignRecord, Store
 from fuota.views.family import Latest, family_members, latest_outcomes
 
@@ -118,7 +127,10 @@ def retry(
         return RetryPlan(members, chosen, updated, name, None, wanted, refused)
     percent = settings.redundancy_percent if redundancy_percent is None else redundancy_percent
     planned = _plan(config, store, newest, name, tuple(d.dev_eui for d in chosen), percent)
-    stored = planned.settings.model_copy(update={"retry_of": members[0].id})
+    target = {key: value for key, value in planned.settings.target.items() if key != REUSE_TASKS}
+    if REUSE_TASKS in kind.target_model.model_fields and (reuse := _reusable(store, newest, planned)):
+        target[REUSE_TASKS] = reuse
+    stored = planned.settings.model_copy(update={"retry_of": members[0].id, "target": target})
     return RetryPlan(members, chosen, updated, name, dataclasses.replace(planned, settings=stored), wanted)
 
 
@@ -135,6 +147,20 @@ def _whole_target(store: Store, newest: CampaignRecord) -> str | None:
         "image again to the devices already updated. Write a campaign file with temporary targets (no mc_eui) "
         "listing the devices `fuota retry --dry-run` chooses"
     )
+
+
+def _reusable(store: Store, newest: CampaignRecord, planned: CampaignPlan) -> dict[str, dict[str, object]]:
+    """{target: the newest member's task there} for each planned deployment whose devices are exactly that task's
+    (see the module docstring); tasks fuota deleted are left out."""
+    wanted = {d.target: set(d.devices) for d in planned.deployments if d.target and not d.temporary}
+    found: dict[str, dict[str, object]] = {}
+    for record in store.deployments(newest.id):
+        ref = record.backend_ref or {}
+        if record.target not in wanted or "taskId" not in ref or ref.get(REMOVAL) in ("deleted", "gone"):
+            continue
+        if {d.dev_eui for d in store.devices(deployment_id=record.id)} == wanted[record.target]:
+            found[record.target] = {"taskId": ref["taskId"], "name": ref.get("taskName") or record.task_name}
+    return found
 
 
 def _next_name(store: Store, root: str) -> str:
@@ -158,7 +184,8 @@ def _plan(
         "window": settings.window,
         "success_threshold": settings.success_threshold,
         "expected_loss": settings.expected_loss,
-        settings.kind: dict(settings.target),  # the completed table it was launched with
+        # The completed table it was launched with, less the tasks it reused (chosen afresh for this retry).
+        settings.kind: {key: value for key, value in settings.target.items() if key != REUSE_TASKS},
     }
     try:
         file = CampaignFile.model_validate(fields)

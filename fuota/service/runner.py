@@ -4,7 +4,9 @@ For each open deployment it rebuilds the engine from the store, calls the engine
 passes, persists what the engine produced — state, events and changed devices in one transaction — and only then
 carries out the engine's commands through the back end, feeding the answers back as observations. Because every
 step is stored before it acts, and a task is always looked up by its stored name before it is created, a runner
-killed at any point and started again resumes without creating anything twice.
+killed at any point and started again resumes without creating anything twice. Once a deployment has ended and its
+results are stored, its finished task is deleted from a back end that keeps tasks (fuota.service.task_hygiene), at
+every pass until done, before the campaign is concluded.
 
 Several runners (daemons) may share one store: each drives only the deployments whose lease it holds
 (fuota/store/leases.py), claimed at every pass up to its fair share and written under that lease, so that a
@@ -37,6 +39,7 @@ from fuota.core.settings import DEFAULT_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL
 from fuota.service import credentials
 from fuota.service.commands import PLAN_FIELDS, carry_out, plan_differences
 from fuota.service.firmware import FirmwareChanged
+from fuota.service.task_hygiene import tidy
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, LeaseLost, NewEvent, StaleState, Store
 from fuota.store.leases import DEFAULT_LEASE
 from fuota.views.credentials import refused_since
@@ -185,7 +188,9 @@ class Runner:
         self._step_all(campaign, steps, now)
         if (cause := self._stops.pop(campaign_id, None)) is not None:
             self.abort(campaign_id, cause)
-        if self._conclude(campaign) is not None:
+        # Ended deployments' tasks are deleted first; one left to another runner holds the conclusion back.
+        left = tidy(self.store, campaign_id, self.backends, owner=self.name, now=self.clock(), dead=ended_here)
+        if not left and self._conclude(campaign) is not None:
             self._lives.pop(campaign_id, None)
             return None
         deadlines = [i.deadline for i in live.values() if i.deadline is not None and not i.engine.state.ended]
@@ -238,6 +243,7 @@ class Runner:
                 break
             for item in still_open:
                 self._carry(campaign, item, item.engine.handle(AbortRequested(cause), self.clock()))
+        tidy(self.store, campaign_id, self.backends, owner=self.name, now=self.clock(), dead=ended_here)
         return self._conclude(campaign) or self._campaign(campaign_id).state
 
     def _campaign(self, campaign_id: int) -> CampaignRecord:

@@ -9,7 +9,9 @@ Faults are injectable (fuota.sim.iotsquare_faults): storms of 5xx and 1001 Syste
 dropped mid-answer, bodies that are not JSON and envelopes of the wrong types, set at construction (`faults`) or
 while serving (`faults.set(...)`); `loss` and `never_join` shape the devices. Every request is counted in `calls`
 by its path under /openapi/ (e.g. calls["fuota/create"]), whatever it was answered; `done` counts the requests
-the simulator carried out (a dropped or garbled answer's request included).
+the simulator carried out (a dropped or garbled answer's request included); `exchanges` keeps the latest requests
+(`keep_exchanges` of them) with their answers as they went over the wire (tests/conformance compares them with the
+spec's samples).
 
 Answers are HTTP 200 with the envelope, except an unknown path (404) and a known path asked with the wrong
 method (405), both with code 1007. EUIs are accepted in either case and answered in lower case.
@@ -23,7 +25,7 @@ import sys
 import threading
 import time
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
@@ -40,8 +42,11 @@ from fuota.sim.iotsquare_codes import RESPONSE_CODES, ApiError, Reply, eui
 from fuota.sim.iotsquare_faults import Fate, FaultInjector, Faults, error_answer, malformed_body, wrong_types
 from fuota.sim.iotsquare_groups import GroupBook, McGroup
 from fuota.sim.iotsquare_tasks import TaskBook, Timing
+from fuota.sim.paging import PageCap
 
-__all__ = ["Answer", "Faults", "IoTSquareSim", "fleet_euis"]
+__all__ = ["Answer", "Exchange", "Faults", "IoTSquareSim", "PageCap", "fleet_euis"]
+
+SIM_APP_EUI = "526973696e674846"  # the application every simulated device is registered under (3.2.5's sample's)
 
 _Handler = Callable[[dict[str, object], float], Reply]
 
@@ -64,6 +69,9 @@ class IoTSquareSim:
     None: each task paces as the real server would, the interval `fuota plan` estimates). `faults` are the
     answers' faults (`busy_rate` and `delay` are shortcuts for the same fields when `faults` is not given); the
     `faults` attribute changes them while serving. `seed` makes the channels, descriptors and faults reproducible.
+    `page_cap` serves lists in pages of at most that many items, under one of the readings of fuota.sim.paging.
+    `keep_exchanges` is how many of the latest requests `exchanges` keeps with their answers (0, the default:
+    none, since a long run's answers would fill the memory).
     """
 
     def __init__(
@@ -89,6 +97,8 @@ class IoTSquareSim:
         seed: int = 0,
         port: int = 0,
         tls: tuple[str, str] | None = None,
+        page_cap: PageCap | None = None,
+        keep_exchanges: int = 0,
     ) -> None:
         if not 1 <= frag_size <= 255:
             raise ValueError(f"frag_size = {frag_size}: 1..255 bytes (FragSize is one byte)")
@@ -127,10 +137,12 @@ class IoTSquareSim:
         self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
         self._calls: Counter[str] = Counter()
         self._done: Counter[str] = Counter()
+        self._exchanges: deque[Exchange] = deque(maxlen=keep_exchanges)
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._tls = tls  # (certificate, key) PEM files: serve HTTPS, as a real IoTSquare server does
+        self.page_cap = page_cap
 
     # --- serving -------------------------------------------------------------------------------------------
 
@@ -230,6 +242,12 @@ class IoTSquareSim:
             return Counter(self._done)
 
     @property
+    def exchanges(self) -> list[Exchange]:
+        """A snapshot of the latest requests (at most `keep_exchanges`), oldest first, each with the answer sent."""
+        with self._lock:
+            return list(self._exchanges)
+
+    @property
     def fragment_phases(self) -> list[tuple[str, float, float]]:
         """Every task's fragment phase as created, on the simulated clock: (firmwareName, EnqueueFragment's start,
         its end), seconds — kept after the group is deleted. A rehearsal compares its length with `fuota plan`'s."""
@@ -266,6 +284,12 @@ class IoTSquareSim:
 
     def answer(self, method: str, target: str, headers: Message | Mapping[str, str], raw: bytes) -> Answer:
         """Answer one request as the faults in force have it: the HTTP status, the body, whether to cut it."""
+        answer = self._answer(method, target, headers, raw)
+        with self._lock:
+            self._exchanges.append(Exchange(method, target, raw, answer))
+        return answer
+
+    def _answer(self, method: str, target: str, headers: Message | Mapping[str, str], raw: bytes) -> Answer:
         endpoint = urlsplit(target).path.removeprefix("/openapi/").strip("/")
         with self._lock:
             self._calls[endpoint] += 1
@@ -299,6 +323,8 @@ class IoTSquareSim:
                 raise ApiError(1001)
             self._query_error(endpoint)
             body = _parse(method, url.query, raw)
+            if self.page_cap is not None:
+                body = self.page_cap.numbered(body)
             with self._lock:  # the time is read inside the lock, so that it never runs backwards for the model
                 reply = route[1](body, self.clock.now())
                 self._done[endpoint] += 1
@@ -309,6 +335,8 @@ class IoTSquareSim:
             envelope["data"] = reply.data
         if reply.amount is not None:
             envelope["amount"] = reply.amount
+            if self.page_cap is not None:
+                envelope["data"] = self.page_cap.served(reply.data)
         return 200, envelope
 
     def _query_error(self, endpoint: str) -> None:
@@ -323,8 +351,10 @@ class IoTSquareSim:
         dev_eui = eui(body, "devEUI")
         if dev_eui not in self.fleet:
             raise ApiError(4001, f"no device {dev_eui}")
-        return Reply({"devEUI": dev_eui, "devName": f"sim_{dev_eui[-6:]}", "authType": "otaa", "region": "eu868",
-                      "subnet": "ch_00-07", "supportClassB": False, "supportClassC": True,
+        # Every field of 3.2.5's sample; the simulator holds no session keys, so they read empty.
+        return Reply({"devEUI": dev_eui, "appEUI": SIM_APP_EUI, "devName": f"sim_{dev_eui[-6:]}", "authType": "otaa",
+                      "region": "eu868", "subnet": "ch_00-07", "devAddr": dev_eui[-8:], "appKey": "", "appSKey": "",
+                      "nwkSKey": "", "supportClassB": False, "supportClassC": True,
                       "createtime": self.clock.ms(0.0)})  # fmt: skip
 
     def _delete_groups(self, body: dict[str, object], now: float) -> Reply:
@@ -343,6 +373,16 @@ class Answer:
     body: bytes
     content_type: str = "application/json"
     cut: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request as received (`target`: path and query string; `body`: the raw POST body) and its answer."""
+
+    method: str
+    target: str
+    body: bytes
+    answer: Answer
 
 
 def _parse(method: str, query: str, raw: bytes) -> dict[str, object]:

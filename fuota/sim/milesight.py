@@ -18,6 +18,9 @@ samples do.
 Answers can be garbled (fuota.sim.milesight_faults): a share of them not JSON, with a body that is no object, a code
 that is no number or lists of the wrong types, set with `answer_faults` or while serving with `garbler.set(...)`.
 
+`exchanges` keeps the latest requests (`keep_exchanges` of them) with the answers published to them, as they went
+over the wire (tests/conformance compares them with the spec's samples).
+
 paho reconnects by itself after a broker restart and on_connect subscribes again (clean session).
 """
 
@@ -28,12 +31,12 @@ import sys
 import threading
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -42,9 +45,20 @@ from fuota.sim.clock import SimClock
 from fuota.sim.fleet import Fleet, VirtualDevice
 from fuota.sim.milesight_codes import CHANNEL_PLAN_FREQUENCIES, MAX_PAYLOAD_SIZES, ApiError, ReturnCode, window
 from fuota.sim.milesight_faults import AnswerFaults, Garbler
-from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, TaskBook, Timing
+from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, FirmwareVersions, TaskBook, Timing
+from fuota.sim.paging import PageCap
 
-__all__ = ["AnswerFaults", "Call", "Envelope", "MilesightSim", "Timing", "gateway_euis"]
+__all__ = [
+    "AnswerFaults",
+    "Call",
+    "Envelope",
+    "Exchange",
+    "FirmwareVersions",
+    "MilesightSim",
+    "PageCap",
+    "Timing",
+    "gateway_euis",
+]
 
 _Handler = Callable[[Mapping[str, object], Mapping[str, str], float], dict[str, object]]
 
@@ -64,6 +78,13 @@ class Call(NamedTuple):
     gateway: str  # lower case
     method: str
     path: str
+
+
+class Exchange(NamedTuple):
+    """One request payload as received and the payloads published in answer (one per answering gateway)."""
+
+    request: bytes
+    answers: tuple[bytes, ...]
 
 
 class Gateway:
@@ -138,12 +159,16 @@ class MilesightSim:
     fragment loss probability, or one per EUI (others 0). Faults: `never_answer_multicast` devices never answer
     the multicast set-up (multicastSessionStatus 6), `low_memory` ones refuse the fragmentation session (7),
     `silent_gateways` never answer (see also `silence`); `answer_faults` garbles answers (see also `garbler`);
-    `envelope` picks the reading of the answers' envelope (Envelope: gatewayEUI own, "" or absent, numeric ids).
+    `envelope` picks the reading of the answers' envelope (Envelope: gatewayEUI own, "" or absent, numeric ids);
+    `page_cap` serves lists in pages of at most that many items, under one of the readings of fuota.sim.paging;
+    `firmware_versions` what the devices' firmwareVersion holds (FirmwareVersions: "" always, the running version
+    changing once upgraded, or one that never changes).
     `payload_sizes` is maxPayloadSize per data rate (6.6,
     default EU868's); `channel_plan` bounds the frequencies devices accept; `max_tasks` is how many tasks a
     gateway keeps (10310013 beyond). `speed` is simulated seconds per real second (0 freezes the clock: move it
     with `clock.advance`); `timing` the phases' simulated durations; `seed` makes the channels and the garbled
-    answers reproducible.
+    answers reproducible. `keep_exchanges` is how many of the latest requests `exchanges` keeps with their answers
+    (0, the default: none, since a long run's answers would fill the memory).
     """
 
     def __init__(
@@ -165,6 +190,9 @@ class MilesightSim:
         max_tasks: int = 32,
         answer_faults: AnswerFaults | None = None,
         envelope: Envelope | None = None,
+        page_cap: PageCap | None = None,
+        keep_exchanges: int = 0,
+        firmware_versions: FirmwareVersions | None = None,
     ) -> None:
         parts = urlsplit(broker_url)
         if parts.scheme != "mqtt" or not parts.hostname or parts.port is None:
@@ -178,12 +206,12 @@ class MilesightSim:
         self.fleet = Fleet(everyone, loss=loss, never_join=never_answer_multicast, seed=seed)
         faults = Faults(frozenset(eui.lower() for eui in low_memory), CHANNEL_PLAN_FREQUENCIES[channel_plan])
         silent = {gw.lower() for gw in silent_gateways}
-        sizes, timing = dict(payload_sizes), timing or Timing()
+        sizes, timing, versions = dict(payload_sizes), timing or Timing(), firmware_versions or FirmwareVersions()
         self._gateways = {
             gw: Gateway(
                 gw,
                 euis,
-                TaskBook(set(euis), self.fleet, sizes, timing, faults, max_tasks, self.clock),
+                TaskBook(set(euis), self.fleet, sizes, timing, faults, max_tasks, self.clock, versions),
                 channel_plan,
                 gw in silent,
             )
@@ -191,8 +219,10 @@ class MilesightSim:
         }
         self.garbler = Garbler(answer_faults or AnswerFaults(), seed)
         self.envelope = envelope or Envelope()
+        self.page_cap = page_cap
         self._lock = threading.RLock()  # one lock over the whole model: requests see it change atomically
         self._calls: Counter[Call] = Counter()
+        self._exchanges: deque[Exchange] = deque(maxlen=keep_exchanges)
         self._subscribed = threading.Event()
         self._stopped = threading.Event()
         self._host, self._port = parts.hostname, parts.port
@@ -258,6 +288,12 @@ class MilesightSim:
             return Counter(self._calls)
 
     @property
+    def exchanges(self) -> list[Exchange]:
+        """A snapshot of the latest requests (at most `keep_exchanges`), oldest first, each with its answers."""
+        with self._lock:
+            return list(self._exchanges)
+
+    @property
     def gateways(self) -> list[str]:
         """The simulated gateways' EUIs, lower case."""
         return list(self._gateways)
@@ -268,6 +304,11 @@ class MilesightSim:
         time the last one's interval ends), seconds. A rehearsal compares its length with `fuota plan`'s."""
         with self._lock:
             return [phase for gateway in self._gateways.values() for phase in gateway.tasks.phases]
+
+    def tasks(self, gateway: str) -> list[dict[str, object]]:
+        """The tasks `gateway` holds, as 6.2 lists them (newest first; firmwareName as received)."""
+        with self._lock:
+            return self._gateways[gateway.lower()].tasks.summaries(self.clock.now())
 
     def device(self, dev_eui: str) -> VirtualDevice:
         """The virtual device `dev_eui`, every task brought up to now (`.session.decoder`, `.session.received`)."""
@@ -296,8 +337,12 @@ class MilesightSim:
         self._subscribed.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        published = []
         for gateway, answer in self._answers(message.payload):
-            client.publish(self.response_topic, self.garbler.payload(gateway, answer), qos=0)
+            published.append(self.garbler.payload(gateway, answer))
+            client.publish(self.response_topic, published[-1], qos=0)
+        with self._lock:
+            self._exchanges.append(Exchange(message.payload, tuple(published)))
 
     def _answers(self, payload: bytes) -> list[tuple[str, dict[str, object]]]:
         try:
@@ -323,6 +368,8 @@ class MilesightSim:
             return answers
 
     def _body(self, gateway: Gateway, request: Mapping[str, object]) -> dict[str, object]:
+        if self.page_cap is not None:
+            request = self._capped(request)
         try:
             return gateway.answer(request, self.clock.now())  # the time is read inside the lock: it never runs back
         except ApiError as exc:
@@ -331,6 +378,15 @@ class MilesightSim:
             # A bug of the simulator: say so on stderr and answer as a failing server would.
             traceback.print_exc(file=sys.stderr)
             return ApiError(ReturnCode.INTERNAL, "simulator error").body()
+
+    def _capped(self, request: Mapping[str, object]) -> Mapping[str, object]:
+        """`request` with its limit/offset as a gateway capping its pages reads them."""
+        url = request.get("url")
+        if self.page_cap is None or not isinstance(url, str) or "?" not in url:
+            return request
+        parts = urlsplit(url)
+        query = self.page_cap.offset(dict(parse_qsl(parts.query)))
+        return {**request, "url": parts._replace(query=urlencode(query)).geturl()}
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,14 @@ upgrade failed (4); then stoppedAt is set, and updatedAt is the time of the late
 fragmentInterval are reported as they pass on the wall clock (fuota.sim.clock): at speed 60, a task paced at
 1000 ms reports 17 ms, the pace a client really sees.
 
+A device's `firmwareVersion` (6.7, "Supported firmware version", "" in the spec's sample) is one reading of
+`FirmwareVersions`: "" always (the default, as the sample), the version the device runs (`before`, then `after` once
+it reports fragmentSessionStatus 13), or a version that never changes (`before` always).
+
 Task IDs count from 1 on each gateway. The list (6.2) is newest first and leaves fileContent empty, as the spec's
-sample does. Retry (6.5) is allowed on a failed task only: a new run, starting at once, of the devices that
+sample does. A gateway keeps every task, finished or not, until it is deleted (6.4), and refuses a create beyond
+`max_tasks` with 10310013 "Over the maximum task amount", as real gateways cap their task count.
+Retry (6.5) is allowed on a failed task only: a new run, starting at once, of the devices that
 failed; the others keep their outcome. Nothing runs in the background: each request first sends the fragments
 due by now, so every answer agrees with the devices' decoders whatever the polling cadence.
 """
@@ -30,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -49,7 +56,7 @@ from fuota.sim.milesight_codes import (
 from fuota.sim.milesight_codes import FragmentSessionStatus as Frag
 from fuota.sim.milesight_codes import MulticastSessionStatus as Mc
 
-__all__ = ["PROFILE_ID", "PROFILE_NAME", "Faults", "FuotaTask", "TaskBook", "Timing"]
+__all__ = ["PROFILE_ID", "PROFILE_NAME", "Faults", "FirmwareVersions", "FuotaTask", "TaskBook", "Timing"]
 
 _Row = tuple[Mc, Frag, TaskStatus]
 
@@ -77,6 +84,27 @@ class Faults:
 
     low_memory: Collection[str]
     frequencies: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareVersions:
+    """What a device's `firmwareVersion` in 6.7's device list holds: `reading` "empty" ("" always, as the spec's
+    sample), "running" (the version the device runs: `before`, then `after` once it applied the image) or "fixed"
+    (`before` always: a "supported version" that never changes)."""
+
+    reading: Literal["empty", "running", "fixed"] = "empty"
+    before: str = "1.0.0"
+    after: str = "2.0.0"
+
+    def __post_init__(self) -> None:
+        if self.reading not in ("empty", "running", "fixed"):
+            raise ValueError(f"reading = {self.reading!r}: one of empty, running, fixed")
+
+    def of(self, fragment: Frag) -> str:
+        """The field for a device whose fragment session status is `fragment`."""
+        if self.reading == "empty":
+            return ""
+        return self.after if self.reading == "running" and fragment is Frag.UPGRADE_COMPLETE else self.before
 
 
 class Run:
@@ -144,10 +172,10 @@ class FuotaTask:
 
     def __init__(
         self, task_id: int, request: TaskRequest, now: float, fleet: Fleet, timing: Timing, faults: Faults,
-        clock: SimClock,
+        clock: SimClock, versions: FirmwareVersions = FirmwareVersions(),
     ) -> None:  # fmt: skip
         self.id, self.request, self.created_at, self.clock = task_id, request, now, clock
-        self.fleet, self.timing, self.faults = fleet, timing, faults
+        self.fleet, self.timing, self.faults, self.versions = fleet, timing, faults, versions
         self.fragments = codec.encode(request.image, request.plan.frag_size, request.plan.redundancy)
         self.runs: list[Run] = []
         self.run_of: dict[str, Run] = {}
@@ -220,6 +248,12 @@ class FuotaTask:
                 "frequency": request.frequency,
             },
             "isOfficialFirmware": False,
+            # 6.2's table and sample list it for every task; a local firmware's is empty, as the sample's unset fields
+            "officialFirmwareInfo": {
+                "id": "", "model": "", "name": "", "firmwareVersion": "", "hardwareVersion": "",
+                "supportMinHardwareVersion": "", "supportMinFirmwareVersion": "", "url": "", "md5": "", "crc32": "",
+                "size": "0", "frequencyBands": [], "firmwareNotesCn": "", "firmwareNotesEn": "",
+            },
         }  # fmt: skip
 
     def devices(self, now: float) -> list[dict[str, object]]:
@@ -227,7 +261,7 @@ class FuotaTask:
         return [
             {
                 "devEui": eui, "name": self.fleet[eui].name, "profileId": PROFILE_ID, "profileName": PROFILE_NAME,
-                "hardwareVersion": "", "firmwareVersion": "", "fragmentSessionStatus": int(frag),
+                "hardwareVersion": "", "firmwareVersion": self.versions.of(frag), "fragmentSessionStatus": int(frag),
                 "multicastSessionStatus": int(mc), "status": int(status), "productModel": "", "taskId": self.id,
             }
             for eui, (mc, frag, status) in self.rows(now).items()
@@ -242,10 +276,11 @@ class TaskBook:
 
     def __init__(
         self, devices: Collection[str], fleet: Fleet, payload_sizes: Mapping[int, int], timing: Timing,
-        faults: Faults, max_tasks: int, clock: SimClock,
+        faults: Faults, max_tasks: int, clock: SimClock, versions: FirmwareVersions = FirmwareVersions(),
     ) -> None:  # fmt: skip
         self.devices, self.fleet, self.payload_sizes = devices, fleet, payload_sizes
         self.timing, self.faults, self.max_tasks, self.clock = timing, faults, max_tasks, clock
+        self.versions = versions
         self.tasks: dict[int, FuotaTask] = {}
         self.phases: list[tuple[str, float, float]] = []  # each task's fragment phase: (name, start, end), kept
         self._next_id = 1
@@ -262,12 +297,16 @@ class TaskBook:
             raise ApiError(ReturnCode.ALREADY_EXISTS, f"a task named {request.name!r} exists")
         if len(self.tasks) >= self.max_tasks:
             raise ApiError(FuotaError.TOO_MANY_TASKS, f"{len(self.tasks)} tasks: delete some first")
-        task = FuotaTask(self._next_id, request, now, self.fleet, self.timing, self.faults, self.clock)
+        task = FuotaTask(self._next_id, request, now, self.fleet, self.timing, self.faults, self.clock, self.versions)
         self.tasks[task.id] = task
         first = task.runs[0]
         self.phases.append((request.name, first.sending, first.sending + request.plan.total * first.interval))
         self._next_id += 1
         return {"id": task.id}
+
+    def summaries(self, now: float) -> list[dict[str, object]]:
+        """Every task as 6.2 lists it, newest first: what a test or rehearsal inspects."""
+        return [task.summary(now) for task in reversed(self.tasks.values())]
 
     def list_tasks(self, body: Mapping[str, object], query: Mapping[str, str], now: float) -> dict[str, object]:
         """GET /api/fuota/task (6.2): newest first, `search` in the name (any case)."""

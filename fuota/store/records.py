@@ -120,6 +120,7 @@ class DeviceRecord:
     updated_at: datetime
     firmware_version: str | None = None
     category: Category | None = None  # why it did not end updated (fuota.core.reasons)
+    initial_version: str | None = None  # the first non-empty version reported, kept as it was
 
     def progress(self) -> DeviceProgress:
         """The device as the engine sees it, e.g. to rebuild a deployment's state after a restart."""
@@ -132,6 +133,7 @@ class DeviceRecord:
             updated_at=self.updated_at,
             firmware_version=self.firmware_version,
             category=self.category,
+            initial_version=self.initial_version,
         )
 
 

@@ -1,4 +1,4 @@
-"""The store's tables, as SQLAlchemy Core. Migrations 0001–0006 create exactly these; a test holds the two together.
+"""The store's tables, as SQLAlchemy Core. Migrations 0001–0007 create exactly these; a test holds the two together.
 
 Everything here is portable SQL: enum values are stored as their strings (new members need no migration),
 JSON goes into the generic `JSON` type, and timestamps into `UTCDateTime`, which hands back timezone-aware
@@ -124,6 +124,8 @@ devices = Table(
     Column("firmware_version", String(64), nullable=True),  # as the device reports it (migration 0004)
     # Why it did not end updated, as a fuota.core.reasons.Category code; the detail stays in `reason` (0005).
     Column("category", String(32), nullable=True),
+    # The first non-empty version the back end reported for it, never overwritten (migration 0007).
+    Column("initial_version", String(64), nullable=True),
     # Also serves lookups by deployment, so deployment_id needs no index of its own.
     UniqueConstraint("deployment_id", "dev_eui"),
 )

@@ -314,7 +314,7 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
-_DEVICE_FIELDS = ("stage", "outcome", "reason", "raw", "firmware_version", "category")
+_DEVICE_FIELDS = ("stage", "outcome", "reason", "raw", "firmware_version", "category", "initial_version")
 
 
 def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[DeviceProgress], now: datetime) -> None:
@@ -331,6 +331,7 @@ def _write_devices(conn: Connection, deployment_id: int, progress: Sequence[Devi
             "raw": _json(p.raw),
             "firmware_version": None if p.firmware_version is None else _text(p.firmware_version)[:64],
             "category": None if p.category is None else Category(p.category).value,
+            "initial_version": None if p.initial_version is None else _text(p.initial_version)[:64],
         }
         old = stored.get(eui)
         if old is None:

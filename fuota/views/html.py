@@ -81,6 +81,10 @@ def render_html(data: dict[str, Any]) -> str:
         *(f"<li><b>{n}</b>{escape(label)}</li>" for label, n in figures),
         "</ul>",
         _family(data.get("family")),
+        *(
+            f'<p class="anomaly">{escape(a["deployment"] or "")}: {escape(a["cause"])}</p>'
+            for a in data["version_anomalies"]
+        ),
         "</header>",
         "<section><h2>Devices per stage over time</h2>",
         _stage_chart(data["timeline"]),

@@ -15,6 +15,8 @@ from the same object:
     timeline     devices per stage over time, replayed from the store's "device" events (fuota.views.timeline)
     family       the campaign with its retries and their total, "97 of 100 updated after 2 retries"
                  (fuota.views.family)
+    version_anomalies  the "anomaly" event rows saying a deployment's reported firmware versions could not judge
+                 its devices against expected_version (fuota.core.outcomes.version_anomaly): one line each
 
 The formats: text, json, csv (one row per device, its category beside the detail), reasons-csv (one row per
 category: category, label, devices, one column per outcome, advice) and html (fuota.views.html).
@@ -29,13 +31,14 @@ from datetime import datetime
 from typing import Any
 
 from fuota.core.model import Outcome
+from fuota.core.outcomes import VERSION_ANOMALY
 from fuota.store import Store
 from fuota.views.family import family_data
 from fuota.views.formatting import format_duration, format_time, progress_words, threshold_line
 from fuota.views.html import render_html
 from fuota.views.model import campaign_overview
 from fuota.views.reasons import reason_line
-from fuota.views.rows import device_rows
+from fuota.views.rows import anomalies, device_rows
 from fuota.views.schedule import schedule_rows
 from fuota.views.timeline import timeline
 
@@ -48,8 +51,8 @@ REASON_FIELDS = ("category", "label", "devices", *(o.value for o in Outcome if o
 
 def report_data(store: Store, campaign_id: int, now: datetime | None = None) -> dict[str, Any]:
     """The campaign's report as one JSON-ready dict with the keys summary, reasons, deployments, devices,
-    timeline and family (see the module docstring), its progress at `now` (None: as of the store's latest change).
-    Raises LookupError if the campaign does not exist."""
+    timeline, family and version_anomalies (see the module docstring), its progress at `now` (None: as of the
+    store's latest change). Raises LookupError if the campaign does not exist."""
     overview = campaign_overview(store, campaign_id, now)
     return {
         "summary": overview["summary"],
@@ -58,6 +61,7 @@ def report_data(store: Store, campaign_id: int, now: datetime | None = None) -> 
         "deployments": overview["deployments"],
         "devices": device_rows(store, campaign_id),
         "timeline": timeline(store, campaign_id),
+        "version_anomalies": [a for a in anomalies(store, campaign_id) if a["cause"].startswith(VERSION_ANOMALY)],
     }
 
 
@@ -111,6 +115,7 @@ def _text(data: dict[str, Any]) -> str:
         f"Devices: {s['devices']} — {s['updated']} updated, {s['failed']} failed, "
         f"{s['unreachable']} unreachable, {s['aborted']} aborted, {s['skipped']} skipped, {s['pending']} pending",
         threshold_line(s),
+        *(f"  {a['deployment']}: {a['cause']}" for a in data["version_anomalies"]),
     ]
     if data.get("family") and data["family"]["retries"]:
         lines += ["", *_family(data["family"])]

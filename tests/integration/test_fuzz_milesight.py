@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from fuota.backends.base import TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import BackendError, MalformedAnswer
 from fuota.backends.milesight.adapter import MilesightBackend
+from fuota.backends.tasks import GatewayTask
 from fuota.core.model import DeploymentState
 from tests.support.broker import Broker
 from tests.support.fuzzing import are_device_reports, json_values
@@ -63,10 +64,18 @@ SCENARIOS: dict[tuple[str, str], tuple[dict[tuple[str, str], Any], Call, Callabl
         lambda r: r[0].get(DEV) in (None, GW) and isinstance(r[1], TargetReport),
     ),
     ("GET", PAYLOAD_SIZE): ({}, lambda b: b.task_options(GW, {"fragment_size": 48}), lambda r: isinstance(r, dict)),
-    ("GET", TASK): ({}, lambda b: (b.find(SPEC), b.status(REF)), lambda r: _found(r[0]) and _status(r[1])),
+    ("GET", TASK): (
+        {},
+        lambda b: (b.find(SPEC), b.status(REF), b.gateway_tasks(GW)),
+        lambda r: _found(r[0]) and _status(r[1]) and all(isinstance(t, GatewayTask) for t in r[2]),
+    ),
     ("GET", DEVICES): ({}, lambda b: b.devices(REF), _devices),
     ("POST", TASK): ({("GET", TASK): NO_TASKS, ("GET", PAYLOAD_SIZE): SIZES}, lambda b: b.create(SPEC), _found),
-    ("POST", TASK_DELETE): ({}, lambda b: b.abort(REF), lambda r: r is None),
+    ("POST", TASK_DELETE): (
+        {},
+        lambda b: (b.abort(REF), b.delete(REF)),
+        lambda r: r[0] is None and r[1] in (True, False),
+    ),
     ("POST", TASK_RETRY): ({("GET", TASK): FAILED_TASK}, lambda b: b.retry(REF), lambda r: r is None),
 }
 
@@ -141,6 +150,7 @@ def assert_malformed_if_refused(result: object) -> None:
 @given(request=st.sampled_from(sorted(SCENARIOS)), body=json_values.filter(lambda v: v is not None))
 @example(request=("GET", DEVICES), body={"devices": [["devEui"]]})  # was AttributeError: list has no get
 @example(request=("GET", TASK), body={"tasks": [["id"]]})  # was AttributeError in find
+@example(request=("POST", TASK), body={"code": 10310013, "error": "full"})  # the gateway's task cap
 def test_any_answer_is_read_or_a_backend_error(
     gateway: Responder, backend: MilesightBackend, request: tuple[str, str], body: object
 ) -> None:
@@ -163,6 +173,7 @@ def _one_field_wrong(draw: st.DrawFn) -> tuple[tuple[str, str], dict[str, Any]]:
 @example(case=(("GET", PAYLOAD_SIZE), {"maxPayloadSizeMap": [{"dr": math.inf, "maxPayloadSize": 51}]}))  # Overflow
 @example(case=(("GET", TASK), {"total": 1, "tasks": [{"id": -math.inf, "name": "camp-1-gw"}]}))  # OverflowError
 @example(case=(("GET", DEVICES), {"total": 1, "devices": [{"devEui": 1234}]}))  # was taken as device "1234"
+@example(case=(("GET", DEVICES), {"total": 1, "devices": [{"devEui": DEV, "status": 3, "firmwareVersion": ""}]}))
 def test_spec_shaped_answers_with_one_field_wrong(
     gateway: Responder, backend: MilesightBackend, case: tuple[tuple[str, str], dict[str, Any]]
 ) -> None:

@@ -46,6 +46,7 @@ from tests.support.config_files import (
     write_milesight_campaign,
 )
 from tests.support.daemons import Daemon, kill_daemon, start_daemon, stop_daemon
+from tests.support.readings import drawn
 from tests.support.waiting import wait_for
 
 FIRMWARE_SIZE = 2000
@@ -92,12 +93,15 @@ class World:
         ms = fleet_euis(ms_devices, seed=seed + 1)
         gateways = gateway_euis(2, seed=seed)
         topics = {"request_topic": f"{folder.name}/req", "response_topic": f"{folder.name}/resp"}
-        # Two 1008 answers to the first polls (issue 15: tolerated) in both worlds: outcomes stay comparable.
+        iot_reading, ms_reading = drawn(seed)  # the same for the calm and the stormy world of a round
         self.iot = IoTSquareSim(
-            devices=iot, loss=0.03, speed=8, join_delay=5, phase_time=3, fragment_interval=2, seed=seed, query_errors=2
+            devices=iot, loss=0.03, speed=8, join_delay=5, phase_time=3, fragment_interval=2, seed=seed, **iot_reading
         )
         spread = {g: ms[i :: len(gateways)] for i, g in enumerate(gateways)}
-        self.ms = MilesightSim(broker.url, spread, loss=0.03, speed=12, timing=TIMING, seed=seed, **topics)
+        self.ms = MilesightSim(
+            broker.url, spread, loss=0.03, speed=12, timing=TIMING, seed=seed, **topics, **ms_reading
+        )
+        self.readings = (iot_reading, ms_reading)
         self.iot.start()
         self.ms.start()
         self.gateways = gateways
@@ -109,7 +113,7 @@ class World:
             milesight(broker.url, gateways, poll_interval=0.3, give_up_after=120, **topics),
         )
         write_campaign(folder, f"iot-{seed}", iot, firmware=self.firmware, join_timeout=20, file="iot.toml")
-        write_milesight_campaign(folder, f"ms-{seed}", ms, file="ms.toml")
+        write_milesight_campaign(folder, f"ms-{seed}", ms, file="ms.toml", milesight={"expected_version": "2.0.0"})
         self._launch("iot")
         self._launch("ms")
         self.names = [f"iot-{seed}", f"ms-{seed}"]

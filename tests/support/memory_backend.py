@@ -44,13 +44,14 @@ class MemoryTask:
 class MemoryBackend:
     """The Backend protocol in memory. `joined` says which devices join their group (all by default); `refused`
     which devices prepare refuses and why; `fails` which devices end failed with what reason; `versions` what firmware
-    version a device reports once done."""
+    version a device reports once done, `old_versions` what it reports before."""
 
     name: str = "mem"
     joined: set[str] | None = None
     refused: dict[str, str] = field(default_factory=dict)
     fails: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    old_versions: dict[str, str] = field(default_factory=dict)
     tasks: dict[str, MemoryTask] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (operation, task or target)
     faults: dict[str, deque[BackendError]] = field(default_factory=dict)
@@ -114,7 +115,7 @@ class MemoryBackend:
             elif stage is Stage.DONE and dev_eui in self.fails:
                 reports.append(DeviceReport(dev_eui, Stage.FAILED, {"why": "scripted"}, self.fails[dev_eui]))
             else:
-                version = self.versions.get(dev_eui) if stage is Stage.DONE else None
+                version = (self.versions if stage is Stage.DONE else self.old_versions).get(dev_eui)
                 reports.append(DeviceReport(dev_eui, stage, {"stage": stage.value}, None, version))
         return reports
 

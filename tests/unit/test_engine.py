@@ -180,31 +180,91 @@ def test_a_task_the_back_end_failed_fails_the_deployment_and_keeps_reasons() -> 
     assert engine.devices["01" * 8].reason == "too few" and engine.devices["01" * 8].outcome is Outcome.FAILED
 
 
+def _versions(engine: DeploymentEngine, *reports: tuple[str, Stage, str | None]) -> list[str]:
+    """Feed each (EUI, stage, version reported) in turn, end the task; the anomaly events of its end."""
+    for eui, stage, version in reports:
+        raw = {"firmwareVersion": version or ""}
+        engine.handle(DevicesReported((DeviceReport(eui, stage, raw, firmware_version=version),)), T0)
+    step = engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {"status": 3})), T0)
+    return [e.cause for e in step.events if e.kind == "anomaly"]
+
+
+A, B = "01" * 8, "02" * 8
+
+
 @pytest.mark.parametrize(
-    ("reported", "outcome"), [("v1.4", Outcome.UPDATED), ("v1.3", Outcome.FAILED), ("", Outcome.UPDATED)]
+    ("first", "reported", "outcome"),
+    [("v1.2", "v1.4", Outcome.UPDATED), ("v1.2", "v1.3", Outcome.FAILED), (None, None, Outcome.UPDATED)],
 )
-def test_updated_means_the_device_reports_the_version_sent(reported: str, outcome: Outcome) -> None:
+def test_updated_means_the_device_reports_the_version_sent(
+    first: str | None, reported: str | None, outcome: Outcome
+) -> None:
     engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT, expected_version="v1.4")
-    report = DeviceReport("01" * 8, Stage.DONE, {"firmwareVersion": reported}, firmware_version=reported or None)
-    engine.handle(DevicesReported((report,)), T0)
-    engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {"status": 3})), T0)
-    device = engine.devices["01" * 8]
-    assert device.outcome is outcome and (outcome is Outcome.UPDATED or "v1.3" in device.reason)
+    # B's version changes from its first report to v1.4: the field is the running version.
+    anomalies = _versions(
+        engine, (A, Stage.RECEIVING, first), (B, Stage.RECEIVING, "v1.2"), (A, Stage.DONE, reported),
+        (B, Stage.DONE, "v1.4"),
+    )  # fmt: skip
+    device = engine.devices[A]
+    assert device.outcome is outcome and anomalies == []
+    assert outcome is Outcome.UPDATED or "'v1.3', not the 'v1.4' sent" in str(device.reason)
 
 
 def test_the_version_is_judged_on_the_typed_field_not_on_a_vendor_s_raw_key() -> None:
     engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT, expected_version="v1.4")
-    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.DONE, {"firmwareVersion": "v1.3"}),)), T0)
+    engine.handle(DevicesReported((DeviceReport(A, Stage.RECEIVING, {}, firmware_version="v1.2"),)), T0)
+    engine.handle(DevicesReported((DeviceReport(B, Stage.DONE, {"firmwareVersion": "v1.3"}),)), T0)
+    engine.handle(DevicesReported((DeviceReport(A, Stage.DONE, {}, firmware_version="v1.4"),)), T0)
     engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {})), T0)
-    assert engine.devices["01" * 8].outcome is Outcome.UPDATED  # no typed version: nothing contradicts it
+    assert engine.devices[B].outcome is Outcome.UPDATED  # no typed version: nothing contradicts it
 
 
 def test_a_version_reported_once_is_kept_when_a_later_report_omits_it() -> None:
     engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT, expected_version="v1.4")
-    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.RECEIVING, {}, firmware_version="v1.3"),)), T0)
-    engine.handle(DevicesReported((DeviceReport("01" * 8, Stage.DONE, {}),)), T0)
-    engine.handle(TaskReported(TaskStatus(DeploymentState.DONE, {})), T0)
-    assert engine.devices["01" * 8].outcome is Outcome.FAILED
+    anomalies = _versions(
+        engine, (A, Stage.RECEIVING, "v1.2"), (A, Stage.STATUS_REPORTED, "v1.3"), (A, Stage.DONE, None)
+    )
+    assert engine.devices[A].firmware_version == "v1.3" and engine.devices[A].outcome is Outcome.FAILED
+    assert anomalies == []
+
+
+def test_the_first_version_seen_is_kept_as_the_initial_one_and_never_overwritten() -> None:
+    engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT)
+    for version in (None, "v1.2", None, "v1.3", "v1.4"):
+        engine.handle(DevicesReported((DeviceReport(A, Stage.RECEIVING, {}, firmware_version=version),)), T0)
+        if version is None and engine.devices[A].initial_version is None:
+            continue
+        assert engine.devices[A].initial_version == "v1.2"
+    assert engine.devices[A].firmware_version == "v1.4"
+
+
+@pytest.mark.parametrize(
+    ("versions", "words"),
+    [
+        ((None, None), "no device of the task reported a firmware version (all empty)"),
+        (("v1.0", "v1.0"), "no device's reported firmware version changed during the task ('v1.0' on 2 devices)"),
+    ],
+    ids=["empty", "never-changes"],
+)
+def test_versions_that_cannot_judge_fail_no_device_and_are_one_anomaly(
+    versions: tuple[str | None, str | None], words: str
+) -> None:
+    engine = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT, expected_version="v1.4")
+    first, last = versions
+    anomalies = _versions(
+        engine, (A, Stage.RECEIVING, first), (B, Stage.RECEIVING, first), (A, Stage.DONE, last),
+        (B, Stage.FAILED, last),
+    )  # fmt: skip
+    assert engine.devices[A].outcome is Outcome.UPDATED
+    assert len(anomalies) == 1 and anomalies[0].startswith("firmware versions cannot judge: ") and words in anomalies[0]
+    assert "judges the devices by the back end's session codes alone" in anomalies[0]
+
+
+def test_without_expected_version_or_with_it_met_there_is_no_version_anomaly() -> None:
+    assert _versions(DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT), (A, Stage.DONE, None)) == []
+    met = DeploymentEngine(DeploymentState.ENQUEUE_FRAGMENT, expected_version="v1.4")
+    assert _versions(met, (A, Stage.RECEIVING, "v1.4"), (A, Stage.DONE, "v1.4")) == []  # already on it: met
+    assert met.devices[A].outcome is Outcome.UPDATED
 
 
 def test_the_preparation_and_the_join_deadline_are_state_a_new_engine_resumes() -> None:

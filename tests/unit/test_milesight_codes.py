@@ -65,7 +65,7 @@ def test_fragment_session_status(value: int) -> None:
             "setup_timeout",
         ),
         ({"status": 4, "multicastSessionStatus": 5}, Stage.FAILED, "device status 4", "unknown"),
-        ({"status": 3, "multicastSessionStatus": 8}, Stage.DONE, None, None),
+        ({"status": 3, "multicastSessionStatus": 8}, Stage.FAILED, "did not answer the Class C", "never_joined"),
         ({"fragmentSessionStatus": "13"}, Stage.DONE, None, None),
         ({"multicastSessionStatus": 99}, Stage.UNKNOWN, None, None),
     ],
@@ -88,3 +88,58 @@ FRAGMENT_CATEGORIES |= dict.fromkeys((11, 16), "unknown")
 def test_every_failure_code_has_its_category() -> None:
     assert {code: str(category) for code, (_, category) in codes.MULTICAST_FAILURES.items()} == MULTICAST_CATEGORIES
     assert {code: str(category) for code, (_, category) in codes.FRAGMENT_FAILURES.items()} == FRAGMENT_CATEGORIES
+
+
+# Device success (issue 15): fragmentSessionStatus 13 alone says "updated"; `status` 3 never does by itself. Every
+# combination of the three codes' kinds: fragment 13 / a fragment failure / a fragment stage / none, a multicast
+# failure / a multicast stage / none, and status 3 / 4 / under way / absent.
+_FRAGMENT = {"13": 13, "failure": 9, "under way": 3, "complete": 12, "not started": 0, "absent": None}
+_MULTICAST = {"failure": 6, "under way": 4, "not started": 0, "absent": None}
+_STATUS = {"3": 3, "4": 4, "under way": 2, "absent": None}
+
+
+def _expected(fragment: str, multicast: str, status: str) -> tuple[Stage, str | None]:
+    if fragment == "13":
+        return Stage.DONE, None
+    if fragment == "failure":
+        return Stage.FAILED, "too_few_fragments"
+    if multicast == "failure":
+        return Stage.FAILED, "never_joined"
+    if status == "4":
+        return Stage.FAILED, "unknown"
+    if fragment == "under way":
+        return Stage.RECEIVING, None
+    if fragment == "complete":
+        return Stage.STATUS_REPORTED, None
+    if multicast == "under way":
+        return Stage.MULTICAST_READY, None
+    if multicast == "not started" and status != "3":
+        return Stage.PENDING, None
+    return Stage.UNKNOWN, None  # no session code at all, or "not started" beside "upgrade success"
+
+
+@pytest.mark.parametrize("status", _STATUS)
+@pytest.mark.parametrize("multicast", _MULTICAST)
+@pytest.mark.parametrize("fragment", _FRAGMENT)
+def test_a_device_is_done_only_with_fragment_session_status_13(fragment: str, multicast: str, status: str) -> None:
+    raw = {
+        key: value
+        for key, value in (
+            ("fragmentSessionStatus", _FRAGMENT[fragment]),
+            ("multicastSessionStatus", _MULTICAST[multicast]),
+            ("status", _STATUS[status]),
+        )
+        if value is not None
+    }
+    stage, reason, category = codes.device_stage(raw)
+    assert (stage, None if category is None else str(category)) == _expected(fragment, multicast, status)
+    assert (reason is not None) == (stage is Stage.FAILED)
+
+
+def test_status_3_alone_is_not_success_and_the_failure_code_wins() -> None:
+    assert codes.device_stage({"status": 3}).stage is Stage.UNKNOWN
+    assert codes.device_stage({"status": "3", "fragmentSessionStatus": 0, "multicastSessionStatus": 0}).stage is (
+        Stage.UNKNOWN
+    )
+    failed = codes.device_stage({"status": 3, "fragmentSessionStatus": 10, "multicastSessionStatus": 5})
+    assert failed.stage is Stage.FAILED and "(fragment session status 10)" in str(failed.reason)

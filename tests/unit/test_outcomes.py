@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fuota.core.model import CampaignState, DeploymentState, DeviceProgress, Outcome, Stage
-from fuota.core.outcomes import campaign_outcome, judged, outcome_of
+from fuota.core.outcomes import VERSION_ANOMALY, campaign_outcome, judged, outcome_of, version_anomaly
 from fuota.core.reasons import CATEGORIES, Category, category_of, describe
 
 EUI = "70b3d5e75e000001"
@@ -100,3 +100,30 @@ def test_every_category_has_a_label_and_advice_and_reads_back() -> None:
         assert info.label and info.advice and describe(category.value)["label"] == info.label
     assert category_of("a_newer_fuotas_code") is Category.UNKNOWN and category_of(None) is Category.UNKNOWN
     assert {o.value for o in Outcome if o.judged} == {"updated", "failed", "unreachable"}
+
+
+def _v(stage: Stage, initial: str | None, latest: str | None) -> DeviceProgress:
+    return DeviceProgress(EUI, stage, {}, firmware_version=latest, initial_version=initial)
+
+
+@pytest.mark.parametrize(
+    ("devices", "expected", "anomaly"),
+    [
+        ([_v(Stage.DONE, "v1", "v1")], None, None),  # no expected_version: nothing to check
+        ([_v(Stage.DONE, "v1", "v2")], "v2", None),  # changed to it: met
+        ([_v(Stage.DONE, "v2", "v2")], "v2", None),  # reports it from the start: met all the same
+        ([_v(Stage.FAILED, "v1", "v1")], "v2", None),  # no device done: the version judges none
+        ([_v(Stage.DONE, "v1", "v3"), _v(Stage.DONE, "v1", "v1")], "v2", None),  # one changed: the field is usable
+        ([_v(Stage.DONE, None, None), _v(Stage.FAILED, None, None)], "v2", "all empty"),
+        ([_v(Stage.DONE, "v1", "v1"), _v(Stage.RECEIVING, "v1", "v1")], "v2", "'v1' on 2 devices"),
+        ([_v(Stage.DONE, None, "v1")], "v2", "changed during the task ('v1' on 1 device)"),  # stored before 0007
+    ],
+)
+def test_versions_judge_unless_empty_or_never_changing(
+    devices: list[DeviceProgress], expected: str | None, anomaly: str | None
+) -> None:
+    found = version_anomaly(devices, expected)
+    assert (found is None) == (anomaly is None)
+    if found is not None:
+        assert found.startswith(f"{VERSION_ANOMALY}: ") and str(anomaly) in found
+        assert f"does not check expected_version {expected!r}" in found

@@ -288,13 +288,25 @@ def test_a_firmware_file_changed_since_launch_stops_every_deployment(
 
 def test_updated_means_the_version_sent_where_devices_report_one(store: Store, clock: Clock) -> None:
     devices = euis(2)
-    backend = MemoryBackend(versions={devices[0]: "v2", devices[1]: "v1"})
+    backend = MemoryBackend(versions={devices[0]: "v2", devices[1]: "v1"}, old_versions=dict.fromkeys(devices, "v1"))
     cid = launch(store, [devices], expected_version="v2", success_threshold=0.5)
     assert drive(runner(store, backend, clock), cid, clock) is CampaignState.DONE
     result = outcomes(store, cid)
     assert result[devices[0]] == (Outcome.UPDATED, None)
     assert result[devices[1]][0] is Outcome.FAILED and "'v1'" in (result[devices[1]][1] or "")
-    assert {d.firmware_version for d in store.devices(campaign_id=cid)} == {"v1", "v2"}
+    stored = {d.dev_eui: (d.initial_version, d.firmware_version) for d in store.devices(campaign_id=cid)}
+    assert stored == {devices[0]: ("v1", "v2"), devices[1]: ("v1", "v1")}
+    assert store.events(cid, EventKind.ANOMALY) == []
+
+
+def test_versions_that_never_change_fail_no_device_and_are_one_anomaly(store: Store, clock: Clock) -> None:
+    devices = euis(2)
+    backend = MemoryBackend(versions=dict.fromkeys(devices, "v1"), old_versions=dict.fromkeys(devices, "v1"))
+    cid = launch(store, [devices], expected_version="v2")
+    assert drive(runner(store, backend, clock), cid, clock) is CampaignState.DONE
+    assert set(outcomes(store, cid).values()) == {(Outcome.UPDATED, None)}
+    (anomaly,) = store.events(cid, EventKind.ANOMALY)
+    assert anomaly.cause.startswith("firmware versions cannot judge: no device's reported firmware version changed")
 
 
 def test_a_back_end_that_fragments_otherwise_is_one_anomaly(store: Store, clock: Clock) -> None:

@@ -39,6 +39,7 @@ from fuota.backends.errors import (
 )
 from fuota.backends.iotsquare.codes import AUTH_CODES, NOT_FOUND_CODES, TRANSIENT_CODES, advice
 from fuota.backends.iotsquare.credentials import TokenSource
+from fuota.backends.paging import Page, collect
 from fuota.backends.retry import RetryPolicy
 
 __all__ = ["PAGE_SIZE", "Envelope", "IoTSquareHTTP"]
@@ -178,18 +179,17 @@ class IoTSquareHTTP:
         raise kind(f"{text}: {advice(code)}", code=code, msg=msg)
 
     def pages(self, path: str, params: Mapping[str, object]) -> list[dict[str, Any]]:
-        """Every item of a list call, page by page, until `amount` items or a short page."""
-        items: list[dict[str, Any]] = []
-        page_no = 1
-        while True:
-            envelope = self.call("GET", path, params={**params, "pageNo": page_no, "pageSize": PAGE_SIZE})
+        """Every item of a list call, page by page, until the `amount` announced (fuota.backends.paging)."""
+
+        def fetch(start: int, size: int) -> Page:
+            query = {**params, "pageNo": start // size + 1, "pageSize": size}
+            envelope = self.call("GET", path, params=query)
             page = envelope.data or []
             if not isinstance(page, list):
                 raise MalformedAnswer(f"IoTSquare back end {self.name!r}, GET {path}: data is not a list")
-            items.extend(page)
-            if len(page) < PAGE_SIZE or (envelope.amount is not None and len(items) >= envelope.amount):
-                return items
-            page_no += 1
+            return Page(page, envelope.amount)
+
+        return collect(fetch, PAGE_SIZE, f"IoTSquare back end {self.name!r}, GET {path}", numbered=True)
 
     def answer_shape(self, path: str) -> AbstractContextManager[None]:
         """Turn what breaks the spec, met while reading an answer of `path`, into MalformedAnswer."""

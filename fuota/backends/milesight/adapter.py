@@ -4,9 +4,14 @@ One MQTT broker connection (fuota.backends.milesight.mqtt) serves every gateway;
 EUI, since a gateway's embedded network server only knows its own devices (DESIGN.md §2).
 
     locate, prepare  /api/urdevices of each gateway (3.3)   task_options  RX2 defaults (appendix), payload size (6.6)
-    find, status     /api/fuota/task?search (6.2)           create        POST /api/fuota/task (6.1), looked up first
-    devices          /api/fuota/devices?taskId (6.7)        abort         /api/fuota/task/delete (6.4): no abort
-    retry            /api/fuota/task/retry (6.5)            ready, cleanup  nothing: the task sets multicast up
+    find, status     /api/fuota/task?search (6.2)           create        POST /api/fuota/task (6.1), looked up
+    devices          /api/fuota/devices?taskId (6.7)                      first; or re-run a task retry reuses (6.5)
+    abort, delete    /api/fuota/task/delete (6.4): no abort retry         /api/fuota/task/retry (6.5)
+    gateway_tasks    /api/fuota/task, all pages (6.2)       delete_tasks  /api/fuota/task/delete (6.4)
+    ready, cleanup   nothing: the task sets multicast up
+
+As a fuota.backends.tasks.TaskKeeper it lets fuota delete a deployment's finished task once its results are stored
+(unless `keep_tasks`), and list and clean up a gateway's tasks; fuota.backends.milesight.housekeeping holds the rules.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from typing import Any
 from fuota.backends import answers, facts
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import NotFoundError, RejectedError
-from fuota.backends.milesight import codes
+from fuota.backends.milesight import codes, housekeeping
 from fuota.backends.milesight.mqtt import NsApiClient
+from fuota.backends.tasks import GatewayTask
 from fuota.core.model import normalize_eui
 from fuota.core.reports import TaskProgress
 
@@ -30,9 +36,7 @@ __all__ = ["FRAGMENT_HEADER", "MilesightBackend", "check_task_options"]
 FRAGMENT_HEADER = 3  # a DataFragment's CID and 2-byte index go in the same payload as the fragment
 
 _URDEVICES = "/api/urdevices"
-_TASK = "/api/fuota/task"
-_TASK_DELETE = "/api/fuota/task/delete"
-_TASK_RETRY = "/api/fuota/task/retry"
+_TASK, _TASK_RETRY = housekeeping.TASK, housekeeping.TASK_RETRY
 _PAYLOAD_SIZE = "/api/fuota/task/payloadsize"
 _DEVICES = "/api/fuota/devices"
 
@@ -152,7 +156,8 @@ class MilesightBackend:
 
     The broker parameters are those of NsApiClient (tls_ca, tls_cert, tls_key: PEM files). Every request times out
     after `timeout` seconds; transient failures are retried up to `retry_attempts` times within `retry_timeout`
-    seconds, waiting from `retry_wait_initial` up to `retry_wait_max` seconds (doubling, jittered).
+    seconds, waiting from `retry_wait_initial` up to `retry_wait_max` seconds (doubling, jittered). `keep_tasks`
+    keeps a deployment's finished task on its gateway instead of deleting it once its results are stored.
     """
 
     def __init__(
@@ -174,8 +179,10 @@ class MilesightBackend:
         retry_timeout: float = 60.0,
         retry_wait_initial: float = 0.5,
         retry_wait_max: float = 10.0,
+        keep_tasks: bool = False,
     ) -> None:
         self.name = name
+        self.keep_tasks = keep_tasks
         self._api = NsApiClient(
             broker_url,
             request_topic,
@@ -287,18 +294,23 @@ class MilesightBackend:
         """Create the task (section 6.1) unless one of that name exists; the name must be unique per deployment.
 
         Every attempt, the first included, looks the task up by name before sending the create, and the create
-        itself is never re-sent by the transport: an attempt whose answer was lost may have succeeded.
+        itself is never re-sent by the transport: an attempt whose answer was lost may have succeeded. Where the
+        options name a failed task of this gateway to reuse (`fuota retry`) and it still holds exactly these
+        devices, that task is run again (section 6.5) and followed instead. On 10310013 (the gateway holds as many
+        tasks as it can) the RejectedError says how many it holds and how to remove the finished ones.
         """
         gateway = normalize_eui(spec.target)
         redundancy = round(spec.redundancy_percent)
         settings = self._checked(gateway, spec.options, name=spec.name, fragment_redundancy=redundancy)
+        if (reused := housekeeping.rerun(self._api, gateway, spec)) is not None:
+            return reused
         task = {
             "name": spec.name,
             "startedAt": _started_at(spec.options),
-            "description": str(_option(spec.options, "description", f"fuota deployment {spec.name}")),
+            "description": str(_option(spec.options, "description", housekeeping.description(spec.name))),
             "deveui": [normalize_eui(device) for device in spec.devices],
             "firmwareInfo": {
-                "firmwareName": str(_option(spec.options, "firmware_name", f"{spec.name}.bin")),
+                "firmwareName": housekeeping.firmware_name(spec.options.get("firmware_name"), spec.name),
                 "fileContent": base64.b64encode(spec.firmware).decode("ascii"),
             },
             "isOfficialFirmware": False,
@@ -314,7 +326,15 @@ class MilesightBackend:
             with attempt:
                 if (ref := self.find(spec)) is not None:
                     return ref
-                body = self._api.once("POST", _TASK, gateway, {"fuotaTask": task}, idempotent=False, accept=accept)
+                try:
+                    body = self._api.once("POST", _TASK, gateway, {"fuotaTask": task}, idempotent=False, accept=accept)
+                except RejectedError as exc:
+                    if exc.code != codes.TOO_MANY_TASKS:
+                        raise
+                    tasks = housekeeping.listed(self._api, gateway)
+                    raise RejectedError(
+                        housekeeping.too_many(self.name, gateway, tasks), code=exc.code, msg=exc.msg
+                    ) from exc
         if body.get("code") is not None and int(str(body["code"])) == codes.ALREADY_EXISTS:
             if (ref := self.find(spec)) is not None:
                 return ref
@@ -331,10 +351,7 @@ class MilesightBackend:
         """The task's state from its entry in the task list (section 6.2); `raw` is that entry verbatim; `progress`
         its times (startedAt; updatedAt: its latest change of status), fragmentInterval and devices done of total."""
         gateway, task_id = self._ids(ref)
-        tasks = self._api.pages(gateway, _TASK, {"search": ref.name}, "tasks", "total")
-        with self._api.answer_shape(gateway, _TASK):
-            rows = enumerate(answers.items(tasks, "tasks"))
-            entry = next((task for i, task in rows if answers.whole(task["id"], f"tasks[{i}].id") == task_id), None)
+        entry = housekeeping.entry(self._api, gateway, task_id, str(ref.ids.get("taskName") or ref.name))
         if entry is None:
             raise NotFoundError(
                 f"back end {self.name!r}: task {task_id} ({ref.name}) is not on gateway {gateway.upper()}: it was "
@@ -359,7 +376,21 @@ class MilesightBackend:
         """Delete the task (section 6.4; there is no abort): take the last device report first, it goes with it.
         A task already gone counts as deleted."""
         gateway, task_id = self._ids(ref)
-        self._api.call("POST", _TASK_DELETE, gateway, {"ids": [task_id]}, accept=codes.NOT_FOUND_CODES)
+        housekeeping.delete(self._api, gateway, [task_id])
+
+    def delete(self, ref: TaskRef) -> bool:
+        """Delete the deployment's task (section 6.4); False when the gateway no longer had it."""
+        gateway, task_id = self._ids(ref)
+        return housekeeping.delete(self._api, gateway, [task_id])
+
+    def gateway_tasks(self, gateway: str) -> list[GatewayTask]:
+        """Every task `gateway` holds (all pages of section 6.2), as the gateway lists them (newest first)."""
+        return housekeeping.listed(self._api, normalize_eui(gateway))
+
+    def delete_tasks(self, gateway: str, ids: list[int]) -> None:
+        """Delete the tasks `ids` of `gateway` (section 6.4) in one request; those already gone are fine."""
+        if ids:
+            housekeeping.delete(self._api, normalize_eui(gateway), list(ids))
 
     def retry(self, ref: TaskRef) -> None:
         """Run a failed task again (section 6.5). Only a task in status 4 (upgrade failed) is retried: a running or

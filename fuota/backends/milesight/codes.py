@@ -23,16 +23,32 @@ Mapping decisions:
   refused task). 0 "pending" → Created (stored, not started), 1 "waiting" → SendFragSessSetup (started, setting
   sessions up), 2 "executing" → EnqueueFragment, 3 "upgrade success" → Done.
 - The device `status` of 6.7 has no table in the spec ("Device status"). It is read with the task's status codes
-  (0 pending … 4 upgrade failed): same name, same kind of object, and only 3 and 4 are used, as the verdict.
+  (0 pending … 4 upgrade failed): same name, same kind of object. Only 4 is a verdict (a failure); 3 is not
+  enough for success (below).
 - Fragment session 2 "ready" → RECEIVING, as for IoTSquare's FragSessionSetupAns (iotsquare/codes.py): the session
   is open and the device waits for fragments. 12 "complete" → STATUS_REPORTED: the device has reported its session,
-  the upgrade is not confirmed yet; 13 "upgrade complete" (or device status 3) → DONE.
+  the upgrade is not confirmed yet; 13 "upgrade complete" → DONE. 13 is the only success code: 6.2's task status 3
+  "upgrade success" is the task's, and 6.7 gives the device `status` no table, so neither is a device's verdict.
 - Fragment session codes 5–8 are the four refusal bits of TS004's FragSessionSetupAns (wrong descriptor, FragIndex
   not supported, not enough memory, encoding unsupported); "Not supporting fragment session search" (6) is read as
   "FragSession index not supported".
 - Multicast session codes 7 and 12 have the same wording in the spec ("Multicast ID does not match"); both are kept.
-- When the codes disagree, success wins (fragment 13 or device status 3), then a fragment failure, then a multicast
-  failure, then device status 4: the codes are the device's current state, and its firmware is what matters.
+- When the codes disagree, fragment 13 wins, then a fragment failure, then a multicast failure, then device status
+  4: the session codes are the device's current state, and its firmware is what matters.
+- Device status 3 never makes a device DONE by itself (issue 15): with a failure code the failure wins; with session
+  codes still under way (multicast 1–5, fragment 1–3 or 12) the device stays at the stage those codes give; without
+  any (both absent, unlisted, or 0 "not started", which contradicts "upgrade success") it is UNKNOWN. Either way,
+  when the task ends without fragment 13, fuota.core.outcomes judges it as any device the back end gave no verdict
+  on (failed, backend_silent).
+
+    fragment 13         fragment failure   multicast failure   status   →  stage
+    yes                 —                  any                 any         DONE
+    no                  yes                any                 any         FAILED (the fragment code's reason)
+    no                  no                 yes                 any         FAILED (the multicast code's reason)
+    no                  no                 no                  4           FAILED (device status 4, unknown)
+    no                  no                 no                  3           the session codes' stage; UNKNOWN if none
+                                                                               (multicast 0 "not started" is none here)
+    no                  no                 no                  other       the session codes' stage; UNKNOWN if none
 """
 
 from __future__ import annotations
@@ -66,6 +82,7 @@ __all__ = [
     "TASK_LIMITS",
     "TASK_STATES",
     "TASK_STATUS",
+    "TOO_MANY_TASKS",
     "TRANSIENT_CODES",
     "answer_error",
     "device_stage",
@@ -111,6 +128,7 @@ FUOTA_ERROR_CODES: dict[int, str] = {
 
 SUCCESS = 200
 ALREADY_EXISTS = 6
+TOO_MANY_TASKS = 10310013  # "Over the maximum task amount": the gateway holds as many tasks as it can
 NOT_FOUND_CODES = frozenset({5})
 # The gateway's server failed or timed out, or its cloud was unreachable: asking again later may work.
 TRANSIENT_CODES = frozenset({23, 24, 10310015})
@@ -320,15 +338,16 @@ FRAGMENT_FAILURES: dict[int, tuple[str, Category]] = {
 
 DEVICE_STATUS: dict[int, str] = TASK_STATUS
 _DEVICE_SUCCESS, _DEVICE_FAILED = 3, 4
+_UPGRADE_COMPLETE = 13  # Fragment Session Status: the only code that says a device is updated
 
 
 def device_stage(raw: Mapping[str, object]) -> DeviceVerdict:
     """One device of a task (6.7) as its Stage, and the reason and its category when what it reports is a
-    failure."""
+    failure: DONE only for fragmentSessionStatus 13, never for `status` 3 alone (table in the module docstring)."""
     multicast = _code(raw.get("multicastSessionStatus"))
     fragment = _code(raw.get("fragmentSessionStatus"))
     status = _code(raw.get("status"))
-    if fragment == 13 or status == _DEVICE_SUCCESS:
+    if fragment == _UPGRADE_COMPLETE:
         return DeviceVerdict(Stage.DONE, None, None)
     if fragment in FRAGMENT_FAILURES:
         reason, category = FRAGMENT_FAILURES[fragment]
@@ -344,8 +363,9 @@ def device_stage(raw: Mapping[str, object]) -> DeviceVerdict:
         return DeviceVerdict(Stage.FAILED, reason, Category.UNKNOWN)
     if fragment in FRAGMENT_STAGES:
         return DeviceVerdict(FRAGMENT_STAGES[fragment], None, None)
-    if multicast in MULTICAST_STAGES:
+    if multicast in MULTICAST_STAGES and not (multicast == 0 and status == _DEVICE_SUCCESS):
         return DeviceVerdict(MULTICAST_STAGES[multicast], None, None)
+    # No session code, or "not started" beside status 3 "upgrade success": the codes contradict each other.
     return DeviceVerdict(Stage.UNKNOWN, None, None)
 
 

@@ -54,6 +54,10 @@ class MilesightConfig(BackendConfig):
     # Refuse (exit 2) a campaign whose fragment_interval is shorter than the region's duty cycle allows at its data
     # rate, instead of warning: for networks where a gateway must never be asked to breach it.
     strict_duty_cycle: bool = False
+    # Keep each deployment's finished task on its gateway instead of deleting it once its results are stored
+    # (section 6.4). Gateways cap their task count (10310013): kept tasks must then be removed by hand, e.g. with
+    # `fuota gateway tasks NAME GATEWAY --delete-finished`.
+    keep_tasks: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -119,7 +123,12 @@ class MilesightTarget(BaseModel):
     region: str = DEFAULT_REGION
     dr: Annotated[int, Field(ge=0, le=15)] | None = None  # default: the region's RX2 data rate
     frequency: Annotated[int, Field(gt=0)] | None = None  # Hz; default: the region's RX2 frequency
+    # Met when a device's firmwareVersion (6.7) becomes equal to it. Where that field is "" for every device or
+    # never changes, it cannot tell: no device is failed for it, one anomaly per deployment says so (core/outcomes).
     expected_version: str | None = None
+    # Set by `fuota retry`, not written by hand: per gateway EUI, the failed task ({"taskId", "name"}) of the
+    # retried campaign that holds exactly the retry's devices there, re-run (section 6.5) instead of a new task.
+    reuse_tasks: dict[str, dict[str, int | str]] | None = None
 
     @field_validator("gateways")
     @classmethod
@@ -161,6 +170,7 @@ class MilesightKind(BackendKind):
             timeout=config.timeout,
             # Within one call, retries stop where the runner would give the back end up anyway.
             retry_timeout=min(60.0, config.give_up_after),
+            keep_tasks=config.keep_tasks,
         )
 
     def plan(self, name: str, config: BackendConfig, request: PlanRequest) -> KindPlan:

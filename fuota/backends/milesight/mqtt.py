@@ -54,6 +54,7 @@ import stamina
 from fuota.backends import answers
 from fuota.backends.errors import AuthError, BackendError, MalformedAnswer, TransientError
 from fuota.backends.milesight.codes import SUCCESS, answer_error
+from fuota.backends.paging import Page, collect
 from fuota.backends.retry import RetryPolicy
 from fuota.core.model import EUI_PATTERN, normalize_eui
 
@@ -233,19 +234,21 @@ class NsApiClient:
     def pages(
         self, gateway: str, path: str, params: dict[str, object], items_key: str, total_key: str
     ) -> list[dict[str, Any]]:
-        """Every item of a list call, page by page (limit/offset), until `total_key` items or a short page."""
-        items: list[dict[str, Any]] = []
-        while True:
-            url = f"{path}?{urlencode({**params, 'limit': PAGE_SIZE, 'offset': len(items)})}"
-            body = self.call("GET", url, gateway)
+        """Every item of a list call, page by page (limit/offset), until the `total_key` count the gateway announces
+        (fuota.backends.paging)."""
+
+        def fetch(start: int, size: int) -> Page:
+            body = self.call("GET", f"{path}?{urlencode({**params, 'limit': size, 'offset': start})}", gateway)
             with self.answer_shape(gateway, path):
                 page = body.get(items_key) or []
                 if not isinstance(page, list):
                     raise TypeError(f"{items_key} is not a list")
-                total = int(str(body.get(total_key, len(items) + len(page))))
-            items.extend(page)
-            if len(page) < PAGE_SIZE or len(items) >= total:
-                return items
+                total = body.get(total_key)
+                return Page(page, None if total in (None, "") else int(str(total)))
+
+        return collect(
+            fetch, PAGE_SIZE, f"back end {self.name!r}, gateway {gateway.upper()}, GET {path}", numbered=False
+        )
 
     def answer_shape(self, gateway: str, path: str) -> AbstractContextManager[None]:
         """Turn what breaks the spec, met while reading an answer of `gateway` to `path`, into MalformedAnswer."""
