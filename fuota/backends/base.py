@@ -128,6 +128,12 @@ class Pacing:
     interval_ms: float | None = None
     max_interval_ms: float | None = None
     notes: list[str] = field(default_factory=list)
+    # A deployment's own pacing where its target differs (Milesight: each gateway's channel plan), by target.
+    by_target: dict[str, Pacing] = field(default_factory=dict)
+
+    def at(self, target: str | None) -> Pacing:
+        """The pacing of the deployment whose target is `target`: its own where the kind gave one, else this."""
+        return self.by_target.get(target or "", self)
 
 
 class BackendKind(ABC):

@@ -7,7 +7,8 @@
                                       the deployments whose interval breaches the duty cycle; ConfigError (exit 2)
                                       naming the fields when `strict` or the back end's strict_duty_cycle says so
 
-Every number comes from fuota.planning with the pacing the back end's kind says it sends (BackendKind.pacing).
+Every number comes from fuota.planning with the pacing the back end's kind says it sends (BackendKind.pacing), each
+deployment's own where the kind gives one per target (Pacing.at: a Milesight gateway's channel plan).
 """
 
 from __future__ import annotations
@@ -44,12 +45,17 @@ def duty_cycle_issues(config: Config, planned: CampaignPlan, strict: bool = Fals
     if pacing.interval_ms is None:
         return []  # the back end paces by itself: it keeps to the duty cycle
     warnings: list[str] = []
-    for frag in {d.frag for d in planned.deployments}:
+    seen: set[tuple[object, ...]] = set()
+    for d in planned.deployments:
+        frag, own = d.frag, pacing.at(d.target)
+        if (frag, own.region, own.dr) in seen:
+            continue  # one check per distinct fragmentation and pacing
+        seen.add((frag, own.region, own.dr))
         try:
-            speed = pace(frag.frag_size, pacing.region, pacing.dr, pacing.interval_ms)
+            speed = pace(frag.frag_size, own.region, own.dr, own.interval_ms)
         except (KeyError, ValueError):
             continue  # a region or data rate fuota's tables lack: nothing to check against
-        found = duty_cycle(speed, frag.total, pacing.max_interval_ms)
+        found = duty_cycle(speed, frag.total, own.max_interval_ms)
         if found["warning"] and found["warning"] not in warnings:
             warnings.append(found["warning"])
     if warnings and (strict or strict_duty_cycle(config, planned)):
@@ -81,13 +87,15 @@ def forecast(
             "target": d.target or "(new group)",
             "temporary": d.temporary,
             "devices": len(d.devices),
+            "region": own.region,
             "plan": forecast_deployment(
-                d.frag, region=pacing.region, dr=pacing.dr, interval_ms=pacing.interval_ms,
-                max_interval_ms=pacing.max_interval_ms, expected_loss=rate,
+                d.frag, region=own.region, dr=own.dr, interval_ms=own.interval_ms,
+                max_interval_ms=own.max_interval_ms, expected_loss=rate,
                 success_threshold=settings.success_threshold, start=settings.start, progress=progress,
             ),
         }
         for d in planned.deployments
+        for own in [pacing.at(d.target)]
     ]  # fmt: skip
     data: dict[str, Any] = {
         "name": planned.campaign.name,

@@ -43,7 +43,7 @@ import paho.mqtt.client as mqtt
 
 from fuota.sim.clock import SimClock
 from fuota.sim.fleet import Fleet, VirtualDevice
-from fuota.sim.milesight_codes import CHANNEL_PLAN_FREQUENCIES, MAX_PAYLOAD_SIZES, ApiError, ReturnCode, window
+from fuota.sim.milesight_codes import CHANNEL_PLAN_FREQUENCIES, PLAN_PAYLOAD_SIZES, ApiError, ReturnCode, window
 from fuota.sim.milesight_faults import AnswerFaults, Garbler
 from fuota.sim.milesight_tasks import PROFILE_ID, PROFILE_NAME, Faults, FirmwareVersions, TaskBook, Timing
 from fuota.sim.paging import PageCap
@@ -163,9 +163,11 @@ class MilesightSim:
     `page_cap` serves lists in pages of at most that many items, under one of the readings of fuota.sim.paging;
     `firmware_versions` what the devices' firmwareVersion holds (FirmwareVersions: "" always, the running version
     changing once upgraded, or one that never changes).
-    `payload_sizes` is maxPayloadSize per data rate (6.6,
-    default EU868's); `channel_plan` bounds the frequencies devices accept; `max_tasks` is how many tasks a
-    gateway keeps (10310013 beyond). `speed` is simulated seconds per real second (0 freezes the clock: move it
+    `channel_plan` is every gateway's channelPlan (3.3), `channel_plans` one gateway's ({gateway EUI: plan}, e.g.
+    "CN470", "US915"): a gateway answers its plan in /api/urdevices, its plan's sizes to payloadsize (6.6,
+    milesight_codes.PLAN_PAYLOAD_SIZES; EU868's are the spec's sample) unless `payload_sizes` sets them for all,
+    and its devices refuse a task frequency outside its plan (multicastSessionStatus 10); `max_tasks` is how many
+    tasks a gateway keeps (10310013 beyond). `speed` is simulated seconds per real second (0 freezes the clock: move it
     with `clock.advance`); `timing` the phases' simulated durations; `seed` makes the channels and the garbled
     answers reproducible. `keep_exchanges` is how many of the latest requests `exchanges` keeps with their answers
     (0, the default: none, since a long run's answers would fill the memory).
@@ -184,8 +186,9 @@ class MilesightSim:
         never_answer_multicast: Iterable[str] = (),
         low_memory: Iterable[str] = (),
         silent_gateways: Iterable[str] = (),
-        payload_sizes: Mapping[int, int] = MAX_PAYLOAD_SIZES,
+        payload_sizes: Mapping[int, int] | None = None,
         channel_plan: str = "EU868",
+        channel_plans: Mapping[str, str] | None = None,
         timing: Timing | None = None,
         max_tasks: int = 32,
         answer_faults: AnswerFaults | None = None,
@@ -197,26 +200,25 @@ class MilesightSim:
         parts = urlsplit(broker_url)
         if parts.scheme != "mqtt" or not parts.hostname or parts.port is None:
             raise ValueError(f"broker_url = {broker_url!r}: give mqtt://HOST:PORT")
-        if channel_plan not in CHANNEL_PLAN_FREQUENCIES:
-            raise ValueError(f"channel_plan = {channel_plan!r}: one of {', '.join(CHANNEL_PLAN_FREQUENCIES)}")
+        plans = {gw.lower(): plan for gw, plan in (channel_plans or {}).items()}
+        for plan in (channel_plan, *plans.values()):
+            if plan not in CHANNEL_PLAN_FREQUENCIES:
+                raise ValueError(f"channel plan {plan!r}: one of {', '.join(CHANNEL_PLAN_FREQUENCIES)}")
         self.request_topic, self.response_topic = request_topic, response_topic
         self.clock = SimClock(speed)
         members = {gw.lower(): [eui.lower() for eui in euis] for gw, euis in gateways.items()}
         everyone = [eui for euis in members.values() for eui in euis]
         self.fleet = Fleet(everyone, loss=loss, never_join=never_answer_multicast, seed=seed)
-        faults = Faults(frozenset(eui.lower() for eui in low_memory), CHANNEL_PLAN_FREQUENCIES[channel_plan])
+        short = frozenset(eui.lower() for eui in low_memory)
         silent = {gw.lower() for gw in silent_gateways}
-        sizes, timing, versions = dict(payload_sizes), timing or Timing(), firmware_versions or FirmwareVersions()
-        self._gateways = {
-            gw: Gateway(
-                gw,
-                euis,
-                TaskBook(set(euis), self.fleet, sizes, timing, faults, max_tasks, self.clock, versions),
-                channel_plan,
-                gw in silent,
-            )
-            for gw, euis in members.items()
-        }
+        timing, versions = timing or Timing(), firmware_versions or FirmwareVersions()
+        self._gateways: dict[str, Gateway] = {}
+        for gw, euis in members.items():
+            plan = plans.get(gw, channel_plan)
+            sizes = dict(PLAN_PAYLOAD_SIZES[plan] if payload_sizes is None else payload_sizes)
+            faults = Faults(short, CHANNEL_PLAN_FREQUENCIES[plan])
+            book = TaskBook(set(euis), self.fleet, sizes, timing, faults, max_tasks, self.clock, versions)
+            self._gateways[gw] = Gateway(gw, euis, book, plan, gw in silent)
         self.garbler = Garbler(answer_faults or AnswerFaults(), seed)
         self.envelope = envelope or Envelope()
         self.page_cap = page_cap

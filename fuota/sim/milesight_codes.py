@@ -5,8 +5,9 @@
     6.11 "Multicast Session Status"             MulticastSessionStatus   a device's multicastSessionStatus (6.7)
     6.11 "Fragment Session Status"              FragmentSessionStatus    a device's fragmentSessionStatus (6.7)
     6.2 "status"                                TaskStatus               a task's status, and a device's (see below)
-    6.6 response example                        MAX_PAYLOAD_SIZES        the EU868 payload size per data rate
+    6.6 response example                        MAX_PAYLOAD_SIZES        the payload size per data rate (no plan named)
     Appendix "Default RX2/Ping Slot Settings"   CHANNEL_PLAN_FREQUENCIES the downlink frequency range per plan
+    LoRaWAN RP002-1.0.4, "Maximum Payload Size" PLAN_PAYLOAD_SIZES       6.6's answer per channel plan (see there)
 
 Each table is an enum naming the codes; their descriptions are the adapter's tables of the same sections
 (fuota.backends.milesight.codes), so that a code and its message are written once in the project.
@@ -160,7 +161,31 @@ _TEXTS: dict[str, Mapping[int, str]] = {
 
 
 MAX_PAYLOAD_SIZES: Mapping[int, int] = {0: 46, 1: 46, 2: 46, 3: 110, 4: 237, 5: 237}
-"""6.6's response example: maxPayloadSize per data rate, those of EU868 DR0–5 (the simulator's default)."""
+"""6.6's response example: maxPayloadSize per data rate. The spec names no channel plan for it; it is EU868's N
+(RP002-1.0.4 §2.2.6: 51/51/51/115/242/242) less 5 bytes at every data rate, so the simulator answers it for EU868."""
+
+_MARGIN = 5  # what 6.6's sample keeps below RP002's N at every EU868 data rate: applied to every plan alike
+
+PLAN_PAYLOAD_SIZES: Mapping[str, Mapping[int, int]] = {
+    plan: {dr: n - _MARGIN for dr, n in sizes.items()}
+    for plan, sizes in {
+        "EU868": {0: 51, 1: 51, 2: 51, 3: 115, 4: 242, 5: 242},  # as 6.6's sample: DR0–5
+        "RU864": {0: 51, 1: 51, 2: 51, 3: 115, 4: 242, 5: 242, 6: 242},  # §2.11.6
+        "IN865": {0: 51, 1: 51, 2: 51, 3: 115, 4: 242, 5: 242},  # §2.10.6
+        "KR920": {0: 51, 1: 51, 2: 51, 3: 115, 4: 242, 5: 242},  # §2.9.6
+        # §2.7.6 leaves DR0 undefined; the gateway's RX2 default is DR0 (the appendix), so DR0 keeps the
+        # pre-RP002 plan's 51 bytes (Regional Parameters v1.0.3rA §2.7.6)
+        "CN470": {0: 51, 1: 23, 2: 86, 3: 184, 4: 242, 5: 242, 6: 242},
+        # §2.3.6 / §2.6.6: the downlink data rates DR8–13 (DR0–4 are uplink only)
+        "US915": {8: 53, 9: 129, 10: 242, 11: 242, 12: 242, 13: 242},
+        "AU915": {8: 53, 9: 129, 10: 242, 11: 242, 12: 242, 13: 242},
+        # §2.8.6, DownlinkDwellTime 0
+        **{f"AS923-{n}": {0: 51, 1: 51, 2: 115, 3: 115, 4: 242, 5: 242, 6: 242} for n in range(1, 5)},
+    }.items()
+}
+"""What a gateway on each channel plan answers to /api/fuota/task/payloadsize (6.6), per data rate: LoRaWAN Regional
+Parameters RP002-1.0.4's maximum payload N of the plan's downlink data rates, less the 5 bytes 6.6's sample keeps
+below EU868's (the spec gives no other plan's sizes)."""
 
 CHANNEL_PLAN_FREQUENCIES: Mapping[str, tuple[int, int]] = {
     "CN470": (470400000, 509700000),

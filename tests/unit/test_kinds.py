@@ -96,6 +96,7 @@ def test_milesight_defaults_are_defined_once_within_its_limits() -> None:
     assert (table.fragment_size, table.fragment_interval, table.region) == (
         codes.DEFAULT_FRAGMENT_SIZE,
         codes.DEFAULT_FRAGMENT_INTERVAL,
-        codes.DEFAULT_REGION,
+        None,  # each gateway's own channel plan; DEFAULT_REGION only where a gateway reports none
     )
+    assert MilesightKind().pacing(table.model_dump(mode="json")).region == codes.DEFAULT_REGION
     assert MilesightKind.redundancy_percent == codes.TASK_LIMITS["fragmentRedundancy"]

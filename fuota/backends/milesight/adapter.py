@@ -3,7 +3,8 @@
 One MQTT broker connection (fuota.backends.milesight.mqtt) serves every gateway; a deployment's target is a gateway
 EUI, since a gateway's embedded network server only knows its own devices (DESIGN.md §2).
 
-    locate, prepare  /api/urdevices of each gateway (3.3)   task_options  RX2 defaults (appendix), payload size (6.6)
+    locate, prepare  /api/urdevices of each gateway (3.3)   radio         its channelPlan (3.3): RX2 defaults
+                                                            task_options  (appendix, radio.py), payload size (6.6)
     find, status     /api/fuota/task?search (6.2)           create        POST /api/fuota/task (6.1), looked up
     devices          /api/fuota/devices?taskId (6.7)                      first; or re-run a task retry reuses (6.5)
     abort, delete    /api/fuota/task/delete (6.4): no abort retry         /api/fuota/task/retry (6.5)
@@ -21,12 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fuota.backends import answers, facts
 from fuota.backends.base import DeviceReport, TargetReport, TaskRef, TaskSpec, TaskStatus
 from fuota.backends.errors import NotFoundError, RejectedError
 from fuota.backends.milesight import codes, housekeeping
 from fuota.backends.milesight.mqtt import NsApiClient
+from fuota.backends.milesight.radio import Radio, resolve, stored
 from fuota.backends.tasks import GatewayTask
 from fuota.core.model import normalize_eui
 from fuota.core.reports import TaskProgress
@@ -53,8 +56,10 @@ def check_task_options(
     fragment_redundancy: int | None = None,
     name: str | None = None,
     max_payload: int | None = None,
+    payload_of: str = "the data rate's",
 ) -> None:
-    """Raise RejectedError naming the first field outside section 6.1's limits (or the data rate's payload size)."""
+    """Raise RejectedError naming the first field outside section 6.1's limits (or the data rate's payload size,
+    `max_payload`, whose owner `payload_of` names, e.g. "gateway 24E1…'s DR0 (CN470)")."""
     shortest, longest = codes.TASK_LIMITS["name"]
     if name is not None and not shortest <= len(name) <= longest:
         shown = name if len(name) <= 40 else f"{name[:40]}…"
@@ -67,7 +72,7 @@ def check_task_options(
         _limit("fragment_redundancy", fragment_redundancy, *codes.TASK_LIMITS["fragmentRedundancy"], " %")
     if max_payload is not None and fragment_size > max_payload - FRAGMENT_HEADER:
         raise RejectedError(
-            f"fragment_size = {fragment_size} bytes does not fit the data rate's payload of {max_payload} bytes "
+            f"fragment_size = {fragment_size} bytes does not fit {payload_of} payload of {max_payload} bytes "
             f"less {FRAGMENT_HEADER} bytes of fragment header: choose at most {max_payload - FRAGMENT_HEADER}, or "
             "a faster data rate (dr)"
         )
@@ -76,11 +81,10 @@ def check_task_options(
 @dataclass(frozen=True, slots=True)
 class _Settings:
     """The task's radio and fragmentation settings, from a deployment's options (MilesightTarget's fields of
-    kind.py: region, dr, frequency, fragment_size, fragment_interval; also started_at, description, firmware_name)."""
+    kind.py: gateway_radio or region, dr, frequency; fragment_size, fragment_interval; also started_at, description,
+    firmware_name)."""
 
-    region: str
-    dr: int
-    frequency: int
+    radio: Radio
     fragment_size: int
     fragment_interval: int
 
@@ -98,19 +102,9 @@ def _int(options: dict[str, object], key: str, default: int) -> int:
         raise RejectedError(f"{key} = {value!r} is not a whole number") from None
 
 
-def _settings(options: dict[str, object]) -> _Settings:
-    region = str(_option(options, "region", codes.DEFAULT_REGION)).upper()
-    if region not in codes.RX2_DEFAULTS:
-        raise RejectedError(
-            f"region {region!r} is not a channel plan of the spec: one of {', '.join(codes.RX2_DEFAULTS)}"
-        )
-    rx2_frequency, rx2_dr = codes.RX2_DEFAULTS[region]
-    frequency = _int(options, "frequency", rx2_frequency)
-    _limit("frequency", frequency, *codes.RX2_FREQUENCY_RANGES[region], f" Hz ({region})")
+def _settings(radio: Radio, options: dict[str, object]) -> _Settings:
     return _Settings(
-        region,
-        _int(options, "dr", rx2_dr),
-        frequency,
+        radio,
         _int(options, "fragment_size", codes.DEFAULT_FRAGMENT_SIZE),
         _int(options, "fragment_interval", codes.DEFAULT_FRAGMENT_INTERVAL),
     )
@@ -248,10 +242,19 @@ class MilesightBackend:
         with self._api.answer_shape(gateway, _URDEVICES):
             return {normalize_eui(str(item["devEUI"])) for item in items}
 
+    def channel_plan(self, gateway: str) -> str | None:
+        """The `channelPlan` gateway reports with its device list (3.3), verbatim; None when absent or empty. One
+        device asked for: the plan is a field of the answer, not of a device."""
+        gateway = normalize_eui(gateway)
+        body = self._api.call("GET", f"{_URDEVICES}?{urlencode({'limit': 1, 'offset': 0})}", gateway)
+        value = body.get("channelPlan")
+        return None if value is None or str(value).strip() == "" else str(value)
+
     # --- task settings ------------------------------------------------------------------------------------------
 
-    def payload_size(self, gateway: str, dr: int) -> int:
-        """The largest payload the gateway sends at data rate `dr` (section 6.6)."""
+    def payload_size(self, gateway: str, dr: int, plan: str | None = None) -> int:
+        """The largest payload the gateway sends at data rate `dr` (section 6.6); `plan` (its channel plan) labels
+        the refusal of a data rate it does not offer."""
         gateway = normalize_eui(gateway)
         body = self._api.call("GET", _PAYLOAD_SIZE, gateway)
         with self._api.answer_shape(gateway, _PAYLOAD_SIZE):
@@ -261,21 +264,53 @@ class MilesightBackend:
                 sizes[answers.whole(entry["dr"], f"maxPayloadSizeMap[{i}].dr")] = size
         if dr not in sizes:
             offered = ", ".join(map(str, sorted(sizes)))
-            raise RejectedError(f"dr = {dr} is not offered by gateway {gateway.upper()}: it offers {offered}")
+            on = f" (channel plan {plan})" if plan else ""
+            raise RejectedError(
+                f"dr = {dr} is not offered by gateway {gateway.upper()}: it offers {offered}{on}; set [milesight] dr "
+                "to one of them, or drop it to use the plan's RX2 data rate"
+            )
         return sizes[dr]
 
+    def radio(self, gateway: str, options: dict[str, object]) -> Radio:
+        """`gateway`'s task settings (radio.py): its channelPlan asked, the campaign's region, dr and frequency
+        checked against it, defaults from its RX2 row; then section 6.1's limits and the data rate's payload size.
+        RejectedError names the gateway, its plan and the value that does not fit."""
+        gateway = normalize_eui(gateway)
+        limits = {
+            "fragment_size": _int(options, "fragment_size", codes.DEFAULT_FRAGMENT_SIZE),
+            "fragment_interval": _int(options, "fragment_interval", codes.DEFAULT_FRAGMENT_INTERVAL),
+        }
+        resolve(gateway, None, options.get("region"), options.get("dr"), None)  # the campaign's own spelling first
+        check_task_options(**limits)
+        found = resolve(
+            gateway, self.channel_plan(gateway), options.get("region"), options.get("dr"), options.get("frequency")
+        )
+        self._fits(_settings(found, options))
+        return found
+
     def task_options(self, gateway: str, options: dict[str, object]) -> dict[str, object]:
-        """`options` with region, dr and frequency filled in (the region's RX2 defaults), checked against the
-        limits of section 6.1 and `gateway`'s payload size; RejectedError names a field out of range."""
-        settings = self._checked(normalize_eui(gateway), options)
-        return {**options, "region": settings.region, "dr": settings.dr, "frequency": settings.frequency}
+        """`options` with region, dr and frequency filled in for `gateway` (radio()): its channel plan's RX2
+        defaults where not set, checked against its plan, section 6.1's limits and its payload size."""
+        found = self.radio(gateway, options)
+        return {**options, "region": found.region, "dr": found.dr, "frequency": found.frequency}
+
+    def _fits(self, settings: _Settings) -> None:
+        """RejectedError when the fragment (and its header) does not fit the gateway's payload at the data rate."""
+        found = settings.radio
+        plan = found.region if found.from_gateway else f"{found.region}, assumed"
+        check_task_options(
+            fragment_size=settings.fragment_size,
+            fragment_interval=settings.fragment_interval,
+            max_payload=self.payload_size(found.gateway, found.dr, plan),
+            payload_of=f"gateway {found.gateway.upper()}'s DR{found.dr} ({plan})",
+        )
 
     def _checked(self, gateway: str, options: dict[str, object], **more: Any) -> _Settings:
-        """The settings, checked first without asking anything, then against the data rate's payload size."""
-        settings = _settings(options)
-        limits = {"fragment_size": settings.fragment_size, "fragment_interval": settings.fragment_interval}
-        check_task_options(**limits, **more)
-        check_task_options(**limits, max_payload=self.payload_size(gateway, settings.dr))
+        """The settings planning kept for `gateway` (radio.stored), checked first without asking anything, then
+        against the data rate's payload size."""
+        settings = _settings(stored(gateway, options), options)
+        check_task_options(fragment_size=settings.fragment_size, fragment_interval=settings.fragment_interval, **more)
+        self._fits(settings)
         return settings
 
     # --- tasks ----------------------------------------------------------------------------------------------------
@@ -319,7 +354,7 @@ class MilesightBackend:
                 "fragmentInterval": settings.fragment_interval,
                 "fragmentRedundancy": redundancy,
             },
-            "tmpMcInfo": {"groupType": 0, "dr": settings.dr, "frequency": settings.frequency},
+            "tmpMcInfo": {"groupType": 0, "dr": settings.radio.dr, "frequency": settings.radio.frequency},
         }
         accept = frozenset({codes.ALREADY_EXISTS})
         for attempt in self._api.retrying():

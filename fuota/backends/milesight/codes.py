@@ -13,6 +13,7 @@ specs/milesight-mqtt-api.txt:
     6.11      both FAILURES tables     give each failure code its reason and its fuota.core.reasons.Category;
                                        device status 4 without a session code is Category.UNKNOWN
     appendix  Default RX2/Ping Slot    RX2_DEFAULTS (frequency, data rate), RX2_FREQUENCY_RANGES
+    3.3, 2.3  channelPlan (rfRegion)   CHANNEL_PLAN_SPELLINGS → the appendix's rows, channel_plan()
     6.1       Create FUOTA task        TASK_LIMITS (name, fragmentSize, fragmentInterval, fragmentRedundancy)
 
 Mapping decisions:
@@ -33,6 +34,11 @@ Mapping decisions:
   not supported, not enough memory, encoding unsupported); "Not supporting fragment session search" (6) is read as
   "FragSession index not supported".
 - Multicast session codes 7 and 12 have the same wording in the spec ("Multicast ID does not match"); both are kept.
+- `channelPlan` (3.3's device list, 2.3's profile list) is "Frequency channel plan", "CN470" in both samples; the
+  profile's `rfRegion` writes the same plan "China470", and the appendix names its rows CN470, EU868, …, AS923-1.
+  channel_plan() reads any of these spellings, and the Regional Parameters' band names (EU863-870, US902-928, …),
+  in any case, with or without "-", "_" or spaces; bare "AS923" is AS923-1 (RP002's first AS923 group). A value
+  it cannot place is None: the caller says so and falls back to a configured region, it never guesses.
 - When the codes disagree, fragment 13 wins, then a fragment failure, then a multicast failure, then device status
   4: the session codes are the device's current state, and its firmware is what matters.
 - Device status 3 never makes a device DONE by itself (issue 15): with a failure code the failure wins; with session
@@ -63,6 +69,7 @@ from fuota.core.reports import DeviceVerdict
 __all__ = [
     "ADVICE",
     "ALREADY_EXISTS",
+    "CHANNEL_PLAN_SPELLINGS",
     "DEFAULT_FRAGMENT_INTERVAL",
     "DEFAULT_FRAGMENT_SIZE",
     "DEFAULT_REGION",
@@ -85,6 +92,7 @@ __all__ = [
     "TOO_MANY_TASKS",
     "TRANSIENT_CODES",
     "answer_error",
+    "channel_plan",
     "device_stage",
     "task_state",
 ]
@@ -400,6 +408,32 @@ RX2_FREQUENCY_RANGES: dict[str, tuple[int, int]] = {
     "AS923-4": (915_000_000, 928_000_000),
 }
 
+# --- 3.3 and 2.3, channelPlan (and rfRegion): the spellings of the appendix's rows ----------------------------
+
+# Keys are folded (upper case, no "-", "_" or space): see _fold. The appendix's own names fold to themselves.
+CHANNEL_PLAN_SPELLINGS: dict[str, str] = {
+    **{plan.replace("-", ""): plan for plan in RX2_DEFAULTS},
+    "CHINA470": "CN470",  # 2.3's rfRegion sample
+    "CN470510": "CN470",
+    "EU863870": "EU868",
+    "IN865867": "IN865",
+    "RU864870": "RU864",
+    "KR920923": "KR920",
+    "US902928": "US915",
+    "AU915928": "AU915",
+    "AS923": "AS923-1",
+}
+
+
+def _fold(value: str) -> str:
+    return "".join(value.split()).replace("-", "").replace("_", "").upper()
+
+
+def channel_plan(value: object) -> str | None:
+    """The appendix row (a key of RX2_DEFAULTS) that a gateway's `channelPlan`, or a campaign's `region`, names;
+    None when absent, empty or not a plan of the appendix."""
+    return CHANNEL_PLAN_SPELLINGS.get(_fold(value)) if isinstance(value, str) and value.strip() else None
+
 
 # --- 6.1, Create FUOTA task: the ranges of its fields ------------------------------------------------------------
 
@@ -410,8 +444,9 @@ TASK_LIMITS: dict[str, tuple[int, int]] = {
     "fragmentRedundancy": (0, 100),  # percent
 }
 
-# fuota's defaults within those ranges. 43 bytes fits every EU868 data rate: section 6.6's sample gives 46 bytes at
-# DR0–2, and a DataFragment costs 3.
+# fuota's defaults within those ranges. 43 bytes fits the slowest data rates: section 6.6's sample (which names no
+# channel plan) gives 46 bytes at DR0–2, and a DataFragment costs 3. The region is the gateway's channelPlan (3.3);
+# DEFAULT_REGION is only the fallback for a gateway that reports none the appendix knows, and is said so.
 DEFAULT_FRAGMENT_SIZE = 43
 DEFAULT_FRAGMENT_INTERVAL = 5000  # milliseconds
 DEFAULT_REGION = "EU868"

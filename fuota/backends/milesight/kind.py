@@ -6,8 +6,11 @@ how a campaign's devices become deployments (one per gateway, each device throug
                                          the firmware version devices report once updated
 
 A gateway's embedded network server only knows its own devices, so planning asks every gateway for its device list
-(`GET /api/urdevices`, nothing is sent) and checks the task's settings against section 6.1's limits and the data
-rate's payload size (`/api/fuota/task/payloadsize`).
+(`GET /api/urdevices`, nothing is sent) and its channel plan (`channelPlan`, same answer), and checks each gateway's
+task settings against its plan (radio.py: region, dr and frequency default to its plan's RX2 row, a region or
+frequency that does not fit it is refused), section 6.1's limits and the data rate's payload size on that gateway
+(`/api/fuota/task/payloadsize`). What each gateway gets is kept in the completed table's `gateway_radio`, and the
+forecast paces each deployment with its own gateway's region and data rate (`pacing`).
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from fuota.backends.milesight.codes import (
     DEFAULT_REGION,
     TASK_LIMITS,
 )
+from fuota.backends.milesight.radio import Radio, resolve
 from fuota.core.model import EUI_PATTERN, normalize_eui
 from fuota.core.settings import ConfigError
 
-__all__ = ["MilesightConfig", "MilesightKind", "MilesightTarget"]
+__all__ = ["GatewayRadio", "MilesightConfig", "MilesightKind", "MilesightTarget"]
 
 
 class MilesightConfig(BackendConfig):
@@ -112,15 +116,31 @@ def _limited(name: str) -> Any:
     return Field(ge=low, le=high)
 
 
+class GatewayRadio(BaseModel):
+    """One gateway's task radio settings as planning resolved them (radio.Radio): the `channelPlan` it answered
+    (verbatim, None: none), the region used, the data rate and the frequency in Hz."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel_plan: str | None = None
+    region: str
+    dr: int
+    frequency: int
+
+
 class MilesightTarget(BaseModel):
-    """`[milesight]`: the gateways to use and the task's fragmentation settings (spec section 6.1)."""
+    """`[milesight]`: the gateways to use and the task's fragmentation settings (spec section 6.1).
+
+    `region`, `dr` and `frequency` pin the task's radio settings for every gateway; each left out is taken from the
+    gateway's own channel plan (its RX2 row). `gateway_radio` is filled in by planning (what each gateway is sent),
+    recomputed at every plan: a campaign file need not write it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     gateways: list[str] | None = None  # default: the back end's configured gateways, asked who knows each device
     fragment_size: Annotated[int, _limited("fragmentSize")] = DEFAULT_FRAGMENT_SIZE
     fragment_interval: Annotated[int, _limited("fragmentInterval")] = DEFAULT_FRAGMENT_INTERVAL  # milliseconds
-    region: str = DEFAULT_REGION
+    region: str | None = None  # default: each gateway's channelPlan (DEFAULT_REGION where it reports none)
     dr: Annotated[int, Field(ge=0, le=15)] | None = None  # default: the region's RX2 data rate
     frequency: Annotated[int, Field(gt=0)] | None = None  # Hz; default: the region's RX2 frequency
     # Met when a device's firmwareVersion (6.7) becomes equal to it. Where that field is "" for every device or
@@ -129,6 +149,7 @@ class MilesightTarget(BaseModel):
     # Set by `fuota retry`, not written by hand: per gateway EUI, the failed task ({"taskId", "name"}) of the
     # retried campaign that holds exactly the retry's devices there, re-run (section 6.5) instead of a new task.
     reuse_tasks: dict[str, dict[str, int | str]] | None = None
+    gateway_radio: dict[str, GatewayRadio] = Field(default_factory=dict)
 
     @field_validator("gateways")
     @classmethod
@@ -175,7 +196,7 @@ class MilesightKind(BackendKind):
 
     def plan(self, name: str, config: BackendConfig, request: PlanRequest) -> KindPlan:
         """One deployment per gateway that knows some of the devices; asks the gateways over the broker which
-        devices each knows and checks the task's settings with the first (nothing is sent)."""
+        devices each knows and its channel plan, and checks each such gateway's task settings (nothing is sent)."""
         from fuota.backends.milesight.adapter import MilesightBackend
 
         assert isinstance(config, MilesightConfig)
@@ -189,40 +210,57 @@ class MilesightKind(BackendKind):
         frag = self.frag_plan(request, table.fragment_size)
         backend = self.connect(name, config)
         assert isinstance(backend, MilesightBackend)
+        options = table.model_dump(mode="json", exclude={"gateway_radio"})
         try:
-            target = backend.task_options(gateways[0], table.model_dump(mode="json"))
+            resolve(gateways[0], None, table.region, table.dr, None)  # the region's spelling, before asking
             located = backend.locate(gateways, list(request.devices))
+            unknown = [eui for eui, gateway in located.items() if gateway is None]
+            if unknown:
+                shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+                raise ConfigError(
+                    f"devices: {shown} known to none of the gateways {', '.join(gateways)}; remove them or "
+                    "add them to a gateway's network server"
+                )
+            per_gateway = {g: tuple(d for d in request.devices if located[d] == g) for g in gateways}
+            used = [gateway for gateway, devices in per_gateway.items() if devices]
+            radios = {gateway: backend.radio(gateway, options).as_dict() for gateway in used}
         except BackendError as exc:
             raise ConfigError(f"gateways = {gateways} (backend {name!r}): {exc}") from exc
         finally:
             backend.close()
-        unknown = [eui for eui, gateway in located.items() if gateway is None]
-        if unknown:
-            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-            raise ConfigError(
-                f"devices: {shown} known to none of the gateways {', '.join(gateways)}; remove them or "
-                "add them to a gateway's network server"
-            )
-        per_gateway = {g: tuple(d for d in request.devices if located[d] == g) for g in gateways}
         deployments = [
-            DeploymentPlan(f"{request.name}-{gateway}", name, gateway, False, devices, frag)
-            for gateway, devices in per_gateway.items()
-            if devices
+            DeploymentPlan(f"{request.name}-{gateway}", name, gateway, False, per_gateway[gateway], frag)
+            for gateway in used
         ]
+        target = {**options, "gateway_radio": radios}
         return KindPlan(target, deployments, expected_version=table.expected_version)
 
     def check(self, name: str, config: BackendConfig, planned: KindPlan) -> list[str]:
-        """What planning already asked the gateways (it needs their device lists): nothing more to send."""
+        """What planning already asked the gateways (it needs their device lists and channel plans): nothing more
+        to send. One line per gateway says its channel plan and what its task is sent with, or that it reports no
+        plan fuota knows and which region is assumed."""
         assert isinstance(config, MilesightConfig)
         gateways = sorted({d.target for d in planned.deployments if d.target})
         devices = sum(len(d.devices) for d in planned.deployments)
+        table = MilesightTarget.model_validate(planned.target)
+        radios = [Radio(g, r.channel_plan, r.region, r.dr, r.frequency).note() for g, r in table.gateway_radio.items()]
         return [
             f"backends.{name} (broker_url = {config.broker_url!r}): gateways {', '.join(gateways)} answered, "
-            f"task settings accepted (payload size checked), {devices} devices each known to a gateway"
+            f"task settings accepted (payload size checked), {devices} devices each known to a gateway",
+            *radios,
         ]
 
     def pacing(self, target: dict[str, Any]) -> Pacing:
-        """The task's own data rate and fragmentInterval (section 6.1): what the gateway is told to send at."""
+        """The task's own data rate and fragmentInterval (section 6.1): what the gateway is told to send at, per
+        gateway its own region and data rate (`by_target`); the campaign's are the first gateway's (its region and
+        dr where set, else DEFAULT_REGION's RX2 data rate)."""
         table = MilesightTarget.model_validate(target)
-        longest = float(TASK_LIMITS["fragmentInterval"][1])
-        return Pacing(table.region, table.dr, float(table.fragment_interval), max_interval_ms=longest)
+        interval, longest = float(table.fragment_interval), float(TASK_LIMITS["fragmentInterval"][1])
+        each = {
+            gateway: Pacing(radio.region, radio.dr, interval, max_interval_ms=longest)
+            for gateway, radio in table.gateway_radio.items()
+        }
+        first = next(iter(each.values()), None)
+        region = first.region if first else table.region or DEFAULT_REGION
+        dr = first.dr if first else table.dr
+        return Pacing(region, dr, interval, max_interval_ms=longest, by_target=each)
