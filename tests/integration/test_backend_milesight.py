@@ -314,9 +314,19 @@ def test_fragment_size_above_payload_minus_header_is_refused_before_create(
     gateway.on("GET", PAYLOAD_SIZE, lambda r: SIZES)
     with pytest.raises(RejectedError, match=r"fragment_size = 49 bytes does not fit .* payload of 51 bytes"):
         backend.create(spec(fragment_size=49))
-    with pytest.raises(RejectedError, match="dr = 5 is not offered by gateway 24E124FFFEF5A6A8: it offers 0, 1"):
+    gateway.on("GET", URDEVICES, lambda r: {"devTotalCount": "0", "deviceResult": [], "channelPlan": "CN470"})
+    with pytest.raises(
+        RejectedError,
+        match=r"dr = 5 is not offered by gateway 24E124FFFEF5A6A8: it offers 0, 1.*\(channel plan CN470\)",
+    ):
         backend.task_options(GW, {"fragment_size": 40, "dr": 5})
-    assert [r.path for r in gateway.calls()] == [PAYLOAD_SIZE, PAYLOAD_SIZE]
+    assert [r.path for r in gateway.calls()] == [PAYLOAD_SIZE, URDEVICES, PAYLOAD_SIZE]
+    assert gateway.calls("GET", URDEVICES)[0].query == {"limit": "1", "offset": "0"}  # the plan, not the devices
+    with pytest.raises(
+        RejectedError,
+        match=r"fragment_size = 49 bytes does not fit gateway 24E124FFFEF5A6A8's DR0 \(CN470\) payload of 51",
+    ):
+        backend.task_options(GW, {"fragment_size": 49})
     options = backend.task_options(GW, {"fragment_size": 112, "dr": 3, "region": "cn470", "expected_version": "v2"})
     assert options == {
         "fragment_size": 112,
