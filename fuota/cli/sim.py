@@ -102,6 +102,9 @@ def sim_milesight(
             "once upgraded) or fixed (1.0.0 always)."
         ),
     ] = "empty",
+    channel_plan: Annotated[
+        str, typer.Option(help="The gateways' channelPlan (EU868, CN470, US915, …): its payload sizes and band.")
+    ] = "EU868",
 ) -> None:
     """Play Milesight gateways on an MQTT broker until Ctrl-C: each answers ns-api requests for its EUI."""
     from fuota.sim.iotsquare import fleet_euis
@@ -116,8 +119,14 @@ def sim_milesight(
     spread = {g: euis[i :: len(gateway_list)] for i, g in enumerate(gateway_list)}
     if devices_csv is not None:
         devices_csv.write_text("dev_eui\n" + "".join(f"{eui}\n" for eui in euis))
-    sim = MilesightSim(broker, spread, loss=loss, speed=speed, firmware_versions=versions).start()
+    try:
+        sim = MilesightSim(
+            broker, spread, loss=loss, speed=speed, firmware_versions=versions, channel_plan=channel_plan
+        ).start()
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
     out.print(
-        f"Milesight simulator on {broker}: gateways {', '.join(gateway_list)}, {devices} devices, speed ×{speed:g}"
+        f"Milesight simulator on {broker}: gateways {', '.join(gateway_list)} ({channel_plan}), {devices} devices, "
+        f"speed ×{speed:g}"
     )
     sim.serve_forever()

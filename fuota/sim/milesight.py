@@ -203,7 +203,10 @@ class MilesightSim:
         plans = {gw.lower(): plan for gw, plan in (channel_plans or {}).items()}
         for plan in (channel_plan, *plans.values()):
             if plan not in CHANNEL_PLAN_FREQUENCIES:
-                raise ValueError(f"channel plan {plan!r}: one of {', '.join(CHANNEL_PLAN_FREQUENCIES)}")
+                raise ValueError(
+                    f"channel plan {plan!r} is not one the simulator plays: give one of "
+                    + ", ".join(CHANNEL_PLAN_FREQUENCIES)
+                )
         self.request_topic, self.response_topic = request_topic, response_topic
         self.clock = SimClock(speed)
         members = {gw.lower(): [eui.lower() for eui in euis] for gw, euis in gateways.items()}

@@ -60,10 +60,14 @@ Call = Callable[[MilesightBackend], object]
 SCENARIOS: dict[tuple[str, str], tuple[dict[tuple[str, str], Any], Call, Callable[[object], bool]]] = {
     ("GET", URDEVICES): (
         {},
-        lambda b: (b.locate([GW], [DEV]), b.prepare(GW, (DEV,), {})),
-        lambda r: r[0].get(DEV) in (None, GW) and isinstance(r[1], TargetReport),
+        lambda b: (b.locate([GW], [DEV]), b.prepare(GW, (DEV,), {}), b.channel_plan(GW)),
+        lambda r: r[0].get(DEV) in (None, GW) and isinstance(r[1], TargetReport) and isinstance(r[2], str | None),
     ),
-    ("GET", PAYLOAD_SIZE): ({}, lambda b: b.task_options(GW, {"fragment_size": 48}), lambda r: isinstance(r, dict)),
+    ("GET", PAYLOAD_SIZE): (
+        {("GET", URDEVICES): {"devTotalCount": 0, "deviceResult": [], "channelPlan": "EU868"}},
+        lambda b: b.task_options(GW, {"fragment_size": 48}),
+        lambda r: isinstance(r, dict),
+    ),
     ("GET", TASK): (
         {},
         lambda b: (b.find(SPEC), b.status(REF), b.gateway_tasks(GW)),
@@ -81,7 +85,11 @@ SCENARIOS: dict[tuple[str, str], tuple[dict[tuple[str, str], Any], Call, Callabl
 
 # Spec-shaped answers, one per request (sections 3.3, 6.1, 6.2, 6.6, 6.7).
 SHAPED: dict[tuple[str, str], dict[str, Any]] = {
-    ("GET", URDEVICES): {"devTotalCount": 1, "deviceResult": [{"devEUI": DEV.upper(), "name": "sensor"}]},
+    ("GET", URDEVICES): {
+        "devTotalCount": 1,
+        "deviceResult": [{"devEUI": DEV.upper(), "name": "sensor"}],
+        "channelPlan": "CN470",
+    },
     ("GET", PAYLOAD_SIZE): {"maxPayloadSizeMap": [{"dr": 0, "maxPayloadSize": 51}]},
     ("GET", TASK): {"total": 1, "tasks": [{"id": 184, "name": "camp-1-gw", "status": 2, "doneDevices": 0}]},
     ("GET", DEVICES): {

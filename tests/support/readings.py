@@ -10,6 +10,7 @@ import numpy as np
 from fuota.sim.milesight import Envelope, FirmwareVersions
 from fuota.sim.paging import PageCap
 
+CHANNEL_PLANS = ("EU868", "CN470", "US915")
 VERSION_READINGS: tuple[Literal["empty", "running", "fixed"], ...] = ("empty", "running", "fixed")
 
 
@@ -29,4 +30,7 @@ def drawn(seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     # 1008 Query Error on the first polls (issue 15, item 7): up to three in a row are retried, so the round's
     # outcomes stay those of an undisturbed run. Drawn after the others, for the same reason.
     iot["query_errors"] = int(rng.integers(4))
+    # channelPlan (issue 15, item 4): the campaign leaves region, dr and frequency to the gateways' plan. Drawn
+    # after the others, for the same reason.
+    ms["channel_plan"] = CHANNEL_PLANS[int(rng.integers(len(CHANNEL_PLANS)))]
     return iot, ms
