@@ -37,7 +37,8 @@ def _digest(folder: Path) -> str:
 
 
 def _setup(folder: Path, broker: Broker, euis: list[str], options: dict | None = None) -> None:
-    write_config(folder, milesight(broker.url, GATEWAYS, timeout=1, give_up_after=4))
+    # keep_tasks: the tasks stay on the gateways after the run, to read what each was sent
+    write_config(folder, milesight(broker.url, GATEWAYS, timeout=1, give_up_after=4, keep_tasks=True))
     write_milesight_campaign(folder, "ms", euis, firmware=FIRMWARE, milesight=options)
 
 
@@ -69,7 +70,7 @@ def test_a_cn470_gateway_gets_cn470_rx2_defaults_and_the_campaign_ends_done(
     gateway = GATEWAYS[0]
     one = {gateway: spread[gateway]}
     with MilesightSim(mqtt_broker.url, one, speed=60, timing=TIMING, seed=2, channel_plans={gateway: "CN470"}):
-        write_config(tmp_path, milesight(mqtt_broker.url, [gateway], timeout=1, give_up_after=4))
+        write_config(tmp_path, milesight(mqtt_broker.url, [gateway], timeout=1, give_up_after=4, keep_tasks=True))
         write_milesight_campaign(tmp_path, "ms", one[gateway], firmware=FIRMWARE)
         planned = _plan(tmp_path)
         (deployment,) = planned["deployments"]
