@@ -85,7 +85,10 @@ def duty_cycle(speed: Pace, fragments: int, max_interval_ms: float | None = None
     legal = [s for s in range(1, speed.frag_size) if _legal(found, speed.dr, s, speed.interval_ms)]
     if legal:
         fixes["fragment_size"] = legal[-1]
-    duty = f"{100 * found.duty_cycle:g} %" if found.duty_cycle else "its"
+    if found.duty_cycle:
+        limit, breach = f"{found.name}'s {100 * found.duty_cycle:g} % duty cycle allows", "breach the duty cycle"
+    else:  # no duty cycle there: the only floor is one fragment's air time
+        limit, breach = f"one fragment's air time on {found.name}", "send fragments faster than the radio can"
     ways = {
         "fragment_interval": "fragment_interval = {} ms",
         "dr": "dr = {} (a faster data rate)",
@@ -94,9 +97,9 @@ def duty_cycle(speed: Pace, fragments: int, max_interval_ms: float | None = None
     advice = " or ".join(ways[key].format(value) for key, value in fixes.items()) or "a faster data rate"
     as_sent = round(fragments * speed.interval_ms / 1000, 1)
     warning = (
-        f"fragment_interval = {speed.interval_ms:g} ms is shorter than {found.name}'s {duty} duty cycle allows "
+        f"fragment_interval = {speed.interval_ms:g} ms is shorter than {limit} "
         f"at DR{speed.dr} for {speed.frag_size} B fragments ({speed.min_interval_ms:.0f} ms): the campaign may "
-        f"breach the duty cycle; sending takes {as_sent:g} s at the interval sent, or {at_minimum:g} s if the "
+        f"{breach}; sending takes {as_sent:g} s at the interval sent, or {at_minimum:g} s if the "
         f"gateway holds fragments back to keep to it; set {advice}"
     )
     return {"ok": False, "send_duration_s": at_minimum, "fixes": fixes, "warning": warning}

@@ -62,3 +62,8 @@ def test_the_iotsquare_simulator_paces_as_the_plan_estimates() -> None:
     assert timing.interval(48, "eu868") == pytest.approx(27.9347, abs=1e-3)
     assert Timing(phase=5, fragment_interval=2).interval(48, "eu868") == 2
     assert timing.interval(48, "nowhere") == 2.0  # a region fuota's tables lack: a fixed pace
+
+
+def test_a_region_without_a_duty_cycle_is_limited_by_air_time_and_said_so():
+    warning = duty_cycle(pace(200, "CN470", 0, 1000), 100, 10_000)["warning"]
+    assert "one fragment's air time on CN470" in warning and "duty cycle" not in warning
