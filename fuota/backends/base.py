@@ -144,6 +144,9 @@ class BackendKind(ABC):
     target_model: ClassVar[type[BaseModel]]  # the campaign file's table
     rounding: ClassVar[codec.Rounding]  # how the back end turns redundancy_percent into a count of fragments
     redundancy_percent: ClassVar[tuple[float, float]]  # the range it accepts, in percent
+    # Whether its tasks report the finishing phases (SendFragSessStatus … Cleanup) as states of their own; where
+    # they do not (Milesight), the read model estimates the finishing from the time since the last fragment.
+    reports_finishing: ClassVar[bool] = True
 
     @abstractmethod
     def build(self, name: str, config: BackendConfig) -> Backend:

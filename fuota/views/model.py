@@ -65,7 +65,13 @@ from fuota.core.reports import TaskProgress
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, EventRecord, Store
 from fuota.views.credentials import refused_since
 from fuota.views.family import family_data
-from fuota.views.progress import campaign_progress, deployment_progress, observed_interval, planned_interval
+from fuota.views.progress import (
+    campaign_progress,
+    deployment_progress,
+    finishing_by_time,
+    observed_interval,
+    planned_interval,
+)
 from fuota.views.reasons import reason_groups
 from fuota.views.rows import anomalies, device_rows, iso
 from fuota.views.schedule import schedule_keys
@@ -235,6 +241,7 @@ def _add_progress(
     facts = [TaskProgress.from_json(d.progress) for d in deployments]
     seen = [observed_interval(d.state, f, f.fragments_total) for d, f in zip(deployments, facts, strict=True)]
     fallback = next((i for i in seen if i), None)
+    by_time = finishing_by_time(record.settings.kind)
     for d, f, row in zip(deployments, facts, rows, strict=True):
         interval = fallback
         if interval is None and not d.state.ended:
@@ -249,6 +256,7 @@ def _add_progress(
                 interval=interval,
                 now=now,
                 changed_at=d.updated_at,
+                finishing_by_time=by_time,
             )
         )
 

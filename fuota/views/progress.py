@@ -34,7 +34,8 @@ The facts, each defined here only:
     settled            devices with an outcome
     progress           percent, rounded to 0.1: set-up weighs 10 (its phases in turn, each by the share of its
                        time gone where the back end gives its end), fragments 80 (× sent / total), finishing 10
-                       (× the larger of the settled share and the share of its time or phases gone, at most 0.99);
+                       (× the larger of the settled share and the share of its phases gone — or of its time, where
+                       the task does not report its finishing phases (Milesight) — at most 0.99);
                        100 once the deployment ended. A campaign's is its deployments' mean weighted by devices,
                        100 once it ended. It never goes backwards while the task moves forward: each part is
                        capped below the next one's start.
@@ -67,6 +68,7 @@ __all__ = [
     "PHASES",
     "campaign_progress",
     "deployment_progress",
+    "finishing_by_time",
     "observed_interval",
     "planned_interval",
 ]
@@ -90,6 +92,15 @@ def planned_interval(settings: CampaignSettings, plan: Mapping[str, Any] | None)
         return None
 
 
+def finishing_by_time(kind: str) -> bool:
+    """Whether deployments of back-end kind `kind` are timed through their finishing (BackendKind.reports_finishing
+    False); False for a kind fuota no longer knows."""
+    try:
+        return not kind_of(kind).reports_finishing
+    except ValueError:  # ConfigError: an unknown kind
+        return False
+
+
 def observed_interval(state: DeploymentState, facts: TaskProgress, total: int | None) -> float | None:
     """Seconds between two fragments as the back end says or shows them: its own interval, else the fragments
     phase's length over the fragments (IoTSquare); None when it tells neither."""
@@ -111,14 +122,16 @@ def deployment_progress(
     interval: float | None,
     now: datetime,
     changed_at: datetime,
+    finishing_by_time: bool = False,
 ) -> dict[str, Any]:
     """The progress keys of one deployment at `now` (see the module docstring): phase, fragments_sent,
     fragments_total, fragment_interval_s, settled, progress, time_left_seconds, ends_at. `interval` is the
     fallback interval (observed on a sibling, else planned); `changed_at` is when the deployment last changed (an
-    ended one's end)."""
+    ended one's end); `finishing_by_time` where the back end's task does not report its finishing phases
+    (BackendKind.reports_finishing)."""
     total = facts.fragments_total or _planned_total(plan)
     interval = observed_interval(state, facts, total) or interval
-    task = _Task(state, facts, total, interval)
+    task = _Task(state, facts, total, interval, finishing_by_time)
     sent = task.sent(now)
     share = settled / devices if devices else 0.0
     if state.ended:
@@ -184,8 +197,16 @@ def campaign_progress(
 class _Task:
     """One task's timeline from its facts: the arithmetic of the module docstring."""
 
-    def __init__(self, state: DeploymentState, facts: TaskProgress, total: int | None, interval: float | None) -> None:
+    def __init__(
+        self,
+        state: DeploymentState,
+        facts: TaskProgress,
+        total: int | None,
+        interval: float | None,
+        finishing_by_time: bool,
+    ) -> None:
         self.state, self.facts, self.total, self.interval = state, facts, total, interval
+        self.finishing_by_time = finishing_by_time
         start, end = facts.phase_started_at, facts.phase_ends_at
         self.phase_length = (end - start).total_seconds() if start and end and end > start else None
         enqueue = state is DeploymentState.ENQUEUE_FRAGMENT
@@ -259,8 +280,10 @@ class _Task:
         after = (now - end).total_seconds()
         if after < 0:
             return "fragments", _W_SETUP + _W_FRAGMENTS * sent_share, self.overhead - after
-        # The last fragment is out but the back end still says EnqueueFragment (Milesight's status round).
-        finishing = max(share, _clip(after / self.overhead) if self.overhead else 0.0)
+        # The last fragment is out but the back end still says EnqueueFragment: Milesight's status round, timed; or
+        # a move to SendFragSessStatus not yet seen, which must not be counted ahead of that state's own start.
+        timed = _clip(after / self.overhead) if self.overhead and self.finishing_by_time else 0.0
+        finishing = max(share, timed)
         percent = _W_SETUP + _W_FRAGMENTS * sent_share + _W_FINISHING * min(finishing, _BELOW_ONE)
         return "finishing", percent, self.overhead - after
 

@@ -86,7 +86,8 @@ def _watch(folder: Path, run: subprocess.Popen) -> tuple[list[Sample], dict]:
 def _check(samples: list[Sample], status: dict, started: datetime, ended: datetime) -> None:
     duration = (ended - started).total_seconds()
     progress = [s.progress for s in samples]
-    assert progress == sorted(progress), f"the progress went backwards: {progress}"
+    shown = [(s.state, s.phase, s.progress, s.left, s.sent) for s in samples]
+    assert progress == sorted(progress), f"the progress went backwards: {shown}"
     assert progress[-1] == 100.0 and samples[-1].left == 0.0
     # Once the fragments go out, every prediction of the end is within 10 % of the campaign's duration.
     sending = [s for s in samples if s.phase in ("fragments", "finishing") and s.left is not None]

@@ -133,11 +133,12 @@ def build(store: Store, clock: Clock, *, finished: bool) -> Expected:
         clock.now = T0 + timedelta(seconds=900)
         store.set_campaign_state(campaign.id, CampaignState.FAILED, "20 of 30 devices updated, below 0.9")
         ended = clock.now.isoformat()
-    # Worked out by hand from fuota.views.progress's definition, read any time after T0 + 460 s (every read path
-    # takes the wall clock's now): north's last fragment went out at T0 + 436 s and its finishing (as long as its
-    # set-up, 20 s) is past, so 10 + 80 + 10 × 0.99 = 99.9; south is in the second of two set-up phases, with no
-    # end time given: 10 × 1/2 = 5; east is done: 100. The campaign: (12 × 99.9 + 10 × 5 + 8 × 100) / 30 = 68.3.
-    progress = {"north": 99.9, "south": 5.0, "east": 100.0, "": 68.3}
+    # Worked out by hand from fuota.views.progress's definition, read any time after T0 + 440 s (every read path
+    # takes the wall clock's now): north's last fragment went out at T0 + 436 s, but IoTSquare still says
+    # EnqueueFragment, and its finishing is the task's to report: 10 + 80 + 10 × 1/12 settled = 90.8; south is in the
+    # second of two set-up phases, with no end time given: 10 × 1/2 = 5; east is done: 100. The campaign:
+    # (12 × 90.83 + 10 × 5 + 8 × 100) / 30 = 64.7.
+    progress = {"north": 90.8, "south": 5.0, "east": 100.0, "": 64.7}
     if finished:
         progress = dict.fromkeys(progress, 100.0)
     devices = sum(stages.values())

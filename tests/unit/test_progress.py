@@ -73,12 +73,22 @@ def test_iotsquare_progress_never_goes_backwards_through_a_whole_task() -> None:
     assert shown == sorted(shown) and shown[0] == 0.0 and shown[-1] == 99.9
 
 
+def test_iotsquare_seen_late_leaving_its_fragments_does_not_go_backwards() -> None:
+    # A busy fuota polls late: at T0 + 224 s it still holds EnqueueFragment (ended at 210), then sees
+    # SendFragSessStatus begun at 210. The wait counts no progress of its own: the finishing is the task's to report.
+    waited = iotsquare(S.ENQUEUE_FRAGMENT, 224)
+    seen = iotsquare(S.SEND_FRAG_SESS_STATUS, 224.1)
+    assert waited["progress"] == 90.0 and waited["phase"] == "finishing"
+    assert seen["progress"] >= waited["progress"]
+
+
 def milesight(state: S, now: float, settled: int = 0, phase_started: float = 90) -> dict:
     reported = TaskProgress(task_started_at=T0, phase_started_at=at(phase_started), fragment_interval_s=5.0)
     plan = {"nb_frag": 40, "frag_size": 48, "redundancy": 12}  # 52 fragments
     return deployment_progress(
-        state, plan, reported, devices=10, settled=settled, interval=None, now=at(now), changed_at=at(now)
-    )
+        state, plan, reported, devices=10, settled=settled, interval=None, now=at(now), changed_at=at(now),
+        finishing_by_time=True,
+    )  # fmt: skip
 
 
 def test_milesight_from_started_at_and_its_interval_by_hand() -> None:

@@ -170,6 +170,7 @@ class MilesightKind(BackendKind):
     target_model = MilesightTarget
     rounding = codec.Rounding.CHIRPSTACK
     redundancy_percent = TASK_LIMITS["fragmentRedundancy"]
+    reports_finishing = False  # status 2 "executing" lasts from the first fragment to the task's end (6.2)
 
     def build(self, name: str, config: BackendConfig) -> Backend:
         """A MilesightBackend on the configured broker."""
