@@ -71,16 +71,21 @@ class Responder:
         self.handlers: dict[tuple[str, str], Handler] = {}
         self.requests: list[Request] = []
         self.subscribed = threading.Event()
+        self.subscriptions = 0  # how often it subscribed: a test waits for the one after a broker restart
         self._lock = threading.Lock()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gateway-{self.gateway}")
         if broker.tls is not None:
             self._client.tls_set(ca_certs=str(broker.tls.ca))
         self._client.reconnect_delay_set(min_delay=0.05, max_delay=0.2)
         self._client.on_connect = lambda client, *_: client.subscribe(REQUEST_TOPIC, qos=1)
-        self._client.on_subscribe = lambda *_: self.subscribed.set()
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = lambda *_: self.subscribed.clear()
         self._client.on_message = self._on_message
         self._client.connect_async("127.0.0.1", broker.port)
+
+    def _on_subscribe(self, *_args: object) -> None:
+        self.subscriptions += 1
+        self.subscribed.set()
 
     def __enter__(self) -> Responder:
         self._client.loop_start()
