@@ -13,6 +13,7 @@ from fuota.backends.base import Backend, BackendKind
 from fuota.backends.config import BackendConfig
 from fuota.backends.iotsquare.kind import IoTSquareKind
 from fuota.backends.milesight.kind import MilesightKind
+from fuota.backends.untrusted import InertBackend
 from fuota.core.settings import ConfigError
 
 __all__ = ["KINDS", "kind_of", "make_backend"]
@@ -32,11 +33,15 @@ def kind_of(kind: str) -> BackendKind:
 
 def make_backend(name: str, config: BackendConfig) -> Backend:
     """The adapter for `[backends.NAME]`; raises ConfigError naming the back end when a secret or a file it needs
-    is missing, or a value passed the configuration's checks but the adapter still cannot use it."""
+    is missing, or a value passed the configuration's checks but the adapter still cannot use it. Its answers and
+    errors come out inert (fuota.backends.untrusted)."""
     if config.insecure:
         log.warning(
             "back end %s: insecure = true: its server's certificate is not verified, so anyone on the way can "
             "impersonate it and read its secrets; give its CA (ca_file / tls_ca) instead",
             name,
         )
-    return kind_of(config.kind).connect(name, config)
+    backend = kind_of(config.kind).connect(name, config)
+    # The edge where back-end text enters fuota: made inert, with this back end's secrets redacted (read again at
+    # each call, so that a rotated token is redacted too).
+    return InertBackend(backend, lambda: (getattr(config, "secret", lambda _name: None)(name),))
