@@ -68,7 +68,9 @@ def _now() -> datetime:
 def _deployments(summary: dict[str, Any], deployments: list[dict[str, Any]]) -> Table:
     """The campaign's deployments with their progress (fuota.views.progress), fragments sent, the devices per stage
     (the stages some device is at) and their retries."""
-    table = Table(title=f"campaign {summary['id']} {summary['name']}: {summary['state']}, {progress_words(summary)}")
+    table = Table(
+        title=f"campaign {summary['id']} {escape(summary['name'])}: {summary['state']}, {progress_words(summary)}"
+    )
     for column in ("deployment", "target", "state"):
         table.add_column(column)
     table.add_column("progress", justify="right")
@@ -78,7 +80,7 @@ def _deployments(summary: dict[str, Any], deployments: list[dict[str, Any]]) -> 
         table.add_column(stage, justify="right")
     table.add_column("retries", justify="right")
     for d in deployments:
-        row = [d["task_name"], d["target"] or "-", d["state"], progress_words(d), fragments_words(d)]
+        row = [escape(d["task_name"]), escape(d["target"] or "-"), d["state"], progress_words(d), fragments_words(d)]
         table.add_row(*row, *(str(d["counts"][s]) for s in shown), str(d["retries"]))
     return table
 
@@ -94,7 +96,9 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
     family = data["family"]
     if family["retries"]:
         members = ", ".join(f"{m['id']} {m['name']} {m['state']}" for m in family["members"])
-        console.print(f"family {escape(family['root']['name'])}: {family['line']} (campaigns {escape(members)})")
+        console.print(
+            f"family {escape(family['root']['name'])}: {escape(family['line'])} (campaigns {escape(members)})"
+        )
     for anomaly in data["anomalies"]:
         console.print(f"[yellow]anomaly[/] {anomaly['at']}: {escape(anomaly['cause'])}")
     for d in data["deployments"]:
@@ -107,14 +111,19 @@ def print_status(console: Console, store: Store, campaign_id: int) -> None:
         reasons = Table("devices", "category", "reason", "outcomes", "what to do", title="why devices did not update")
         for r in data["reasons"]:
             outcomes = ", ".join(f"{k} {n}" for k, n in r["outcomes"].items())
-            reasons.add_row(str(r["devices"]), r["category"], r["label"], outcomes, r["advice"])
+            reasons.add_row(
+                str(r["devices"]),
+                *(escape(r[k] or "") for k in ("category", "label")),
+                outcomes,
+                escape(r["advice"] or ""),
+            )
         console.print(reasons)
     failed = [d for d in data["devices"] if d["outcome"] not in (None, "updated")]
     if failed:
         table = Table("device", "deployment", "stage", "outcome", "category", "reason", title="devices not updated")
         for d in failed[:50]:
             table.add_row(
-                d["dev_eui"], d["deployment"], d["stage"], d["outcome"], d["category"] or "", d["reason"] or ""
+                *(escape(d[k] or "") for k in ("dev_eui", "deployment", "stage", "outcome", "category", "reason"))
             )
         console.print(table)
         if len(failed) > 50:
@@ -127,7 +136,7 @@ def print_list(console: Console, rows: list[dict[str, Any]]) -> None:
     table = Table("id", "name", "state", "progress", "devices", "created", "started", "ended", "next opening")
     for r in rows:
         times = (format_time(r[key]) for key in ("created_at", "started_at", "ended_at", "next_opening_at"))
-        table.add_row(str(r["id"]), r["name"], r["state"], progress_words(r), str(r["devices"]), *times)
+        table.add_row(str(r["id"]), escape(r["name"]), r["state"], progress_words(r), str(r["devices"]), *times)
     console.print(table)
     for r in (r for r in rows if r["ended_at"] is None):
         for line in schedule_lines(r):

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
@@ -43,7 +44,8 @@ def watch_data(store: Store, campaign_id: int, now: datetime) -> dict[str, Any]:
 def render(data: dict[str, Any]) -> Group:
     """`data` (from watch_data) as one Rich renderable."""
     s = data["summary"]
-    bars = Table(title=f"campaign {s['id']} {s['name']}: {s['state']}", expand=False)
+    # Every text from the store is escaped: a back end's words are plain text, never Rich markup.
+    bars = Table(title=f"campaign {s['id']} {escape(s['name'])}: {s['state']}", expand=False)
     columns = ("deployment", "phase", "progress", "%", "fragments", "updated", "failed", "unreachable", "pending")
     for column in (*columns, "retries"):
         bars.add_column(column)
@@ -51,14 +53,22 @@ def render(data: dict[str, Any]) -> Group:
         bar = ProgressBar(total=100, completed=d["progress"], width=30)
         numbers = (f"{d['updated']}/{d['devices']}", *(str(d[k]) for k in ("failed", "unreachable", "pending")))
         phase = f"{d['state']} ({d['phase']})"
-        bars.add_row(d["task_name"], phase, bar, f"{d['progress']:g}", fragments_words(d), *numbers, str(d["retries"]))
+        bars.add_row(
+            escape(d["task_name"]),
+            escape(phase),
+            bar,
+            f"{d['progress']:g}",
+            fragments_words(d),
+            *numbers,
+            str(d["retries"]),
+        )
     counts = Table("stage", "devices", title="devices per stage")
     for stage, n in s["counts"].items():
         counts.add_row(stage, str(n))
     latest = Table("time", "what", title="latest events")
     for e in reversed(data["events"]["latest"]):  # oldest first, as a log reads
         what = f"{e['kind']}: {e['from_state'] or ''} → {e['to_state'] or ''} {e['dev_eui'] or ''} {e['cause']}"
-        latest.add_row(datetime.fromisoformat(e["at"]).strftime("%H:%M:%S"), what.strip())
+        latest.add_row(datetime.fromisoformat(e["at"]).strftime("%H:%M:%S"), escape(what.strip()))
     if s["ended_at"] is not None:
         left = f"ended {format_time(s['ended_at'])}"
     else:
@@ -72,7 +82,7 @@ def render(data: dict[str, Any]) -> Group:
     )
     refused = [words for d in data["deployments"] if (words := credentials_words(d)) is not None]
     # The headline first: a terminal shorter than the view crops its bottom, never the progress and time left.
-    return Group(footer, *schedule_lines(s), *refused, bars, counts, latest)
+    return Group(footer, *map(escape, [*schedule_lines(s), *refused]), bars, counts, latest)
 
 
 def view(store: Store, campaign_id: int, now: datetime) -> Group:
