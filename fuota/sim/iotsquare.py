@@ -296,6 +296,8 @@ class IoTSquareSim:
         verdict = self.faults.draw(endpoint)
         if verdict.delay:
             time.sleep(verdict.delay)  # outside the lock: other requests go on meanwhile
+        if verdict.refuse_msg is not None:
+            return Answer(200, json.dumps({"code": 1007, "msg": verdict.refuse_msg}).encode())
         if verdict.fate is Fate.ERROR:
             status, body = error_answer(verdict.variant)
             return Answer(status, body, "text/html" if body.startswith(b"<") else "application/json")

@@ -18,6 +18,10 @@ A real server may carry a request out and lose the answer: a client must look a 
 seconds pass before every answer and `slow[endpoint]` more before that endpoint's; a slow call acts once its delay
 is over, whether or not the client still waits, as a loaded server does.
 
+Apart from those, `refuse_msg` refuses every call (before the simulator acts) with 1007 Parameter Error and that
+text as its `msg`: a hostile back end's words (Rich markup, terminal escapes, the token echoed) for the client to
+make inert.
+
 A storm can be bounded: `endpoints` limits every fault to those paths under /openapi/ (e.g. {"fuota/status"}),
 `calls` to the next that many calls of those paths; once they are spent the faults are cleared and the simulator
 answers well again. Faults only ever change answers, never the simulator's model.
@@ -70,6 +74,7 @@ class Faults:
     slow: Mapping[str, float] = field(default_factory=dict)
     endpoints: Collection[str] | None = None
     calls: int | None = None
+    refuse_msg: str | None = None
 
     def __post_init__(self) -> None:
         for fate in Fate:
@@ -94,7 +99,8 @@ class Faults:
     @property
     def active(self) -> bool:
         """Whether anything is injected at all."""
-        return bool(self.delay or any(self.slow.values()) or any(self.rate(fate) for fate in Fate))
+        rates = any(self.rate(fate) for fate in Fate)
+        return bool(self.delay or any(self.slow.values()) or rates or self.refuse_msg is not None)
 
     def fate(self, draw: float) -> Fate | None:
         """The fault of a call whose uniform number is `draw`, or None."""
@@ -108,11 +114,13 @@ class Faults:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """One call's fate: its exclusive fault (or None), the seconds to wait first, and a number picking the variant."""
+    """One call's fate: its exclusive fault (or None), the seconds to wait first, a number picking the variant, and
+    the `msg` of a refusal (Faults.refuse_msg) or None."""
 
     fate: Fate | None = None
     delay: float = 0.0
     variant: int = 0
+    refuse_msg: str | None = None
 
 
 class FaultInjector:
@@ -133,7 +141,7 @@ class FaultInjector:
 
     @property
     def injected(self) -> Counter[tuple[str, str]]:
-        """A snapshot of the faults injected so far by (kind, endpoint); kinds are Fate's values and "slow"."""
+        """A snapshot of the faults injected so far by (kind, endpoint); kinds are Fate's values, "slow", "refuse"."""
         with self._lock:
             return Counter(self._injected)
 
@@ -165,7 +173,9 @@ class FaultInjector:
                 self._injected[fate.value, endpoint] += 1
             if slow:
                 self._injected["slow", endpoint] += 1
-        return Verdict(fate, faults.delay + slow, variant)
+            if faults.refuse_msg is not None:
+                self._injected["refuse", endpoint] += 1
+        return Verdict(fate, faults.delay + slow, variant, faults.refuse_msg)
 
     def _checked(self, faults: Faults) -> Faults:
         named = set(faults.slow) | set(faults.endpoints or ())

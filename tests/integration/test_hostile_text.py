@@ -1,0 +1,81 @@
+"""Hostile text from a back end is inert (issue 16, item 3): an IoTSquare server whose `msg` holds Rich markup, a
+screen-clearing escape, an OSC title and the token it was sent. Whatever of it reaches `fuota run`'s output,
+`status` (text and JSON), the text report, the store's bytes and the logs holds no ESC, no markup Rich would render
+(a clickable link) and no token: the token is [redacted]."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fuota.backends.untrusted import REDACTED
+from fuota.sim.iotsquare import Faults, IoTSquareSim, fleet_euis
+from tests.support.cli_helpers import fuota
+from tests.support.config_files import iotsquare, write_campaign, write_config
+
+TOKEN = "tok-3f9a61c2e7"
+LINK = "[link=http://evil.example]x[/link]"
+HOSTILE = f"{LINK} \x1b[2J\x1b]0;pwn\x07 your token {TOKEN} is \u202eevil"
+# Rich writes styles and links only to a terminal: forced, a link it rendered would show as OSC 8 (ESC ] 8 ;).
+TERMINAL = {"FORCE_COLOR": "1", "TERM": "xterm-256color"}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A campaign run against a back end refusing fuota/create with HOSTILE; its folder and the run's output."""
+    folder = tmp_path_factory.mktemp("hostile")
+    euis = fleet_euis(3, seed=16)
+    refuse = Faults(refuse_msg=HOSTILE, endpoints={"fuota/create"})
+    with IoTSquareSim(devices=euis, token=TOKEN, faults=refuse, speed=400, join_delay=20, seed=16) as sim:
+        write_config(folder, iotsquare(sim.url, name="iot", token=TOKEN, timeout=2, give_up_after=2))
+        write_campaign(folder, "hostile", euis, firmware=np.random.default_rng(16).bytes(500), join_timeout=2)
+        run = fuota(folder, "run", "c.toml", env=TERMINAL, timeout=120)
+        assert sim.faults.injected["refuse", "fuota/create"] >= 1, run.stdout + run.stderr
+    return folder, run.stdout + run.stderr
+
+
+def _inert_on_a_terminal(text: str) -> None:
+    assert TOKEN not in text
+    for raw in ("\x1b[2J", "\x1b]0;", "\x1b]8;", "\x07", "\u202e"):
+        assert raw not in text, f"{raw!r} in {text[-2000:]!r}"
+
+
+def test_run_shows_the_message_inert_and_redacted(hostile: tuple[Path, str]) -> None:
+    _, output = hostile
+    _inert_on_a_terminal(output)
+
+
+def test_status_text_shows_the_markup_as_text_and_json_holds_no_token(hostile: tuple[Path, str]) -> None:
+    folder, _ = hostile
+    text = fuota(folder, "status", "hostile", env=TERMINAL)
+    _inert_on_a_terminal(text.stdout + text.stderr)
+    as_json = fuota(folder, "status", "hostile", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    shown = json.dumps(json.loads(as_json.stdout))  # every string, \u-escaped or not, as JSON writes it
+    assert TOKEN not in as_json.stdout and "\\u001b" not in shown and "\\u202e" not in shown
+    # The back end's words are there, as plain text: the markup kept verbatim (not rendered), the token redacted.
+    assert REDACTED in as_json.stdout and "evil.example" in as_json.stdout
+    plain = fuota(folder, "status", "hostile")
+    assert "[link=http://evil.example]" in plain.stdout, plain.stdout  # rendered, only its "x" would show
+
+
+def test_the_text_report_and_the_store_bytes_hold_no_escape_and_no_token(hostile: tuple[Path, str]) -> None:
+    folder, _ = hostile
+    report = fuota(folder, "report", "hostile")
+    assert report.returncode == 0, report.stderr
+    _inert_on_a_terminal(report.stdout)
+    assert REDACTED in report.stdout
+    for path in folder.glob("fuota.db*"):
+        assert TOKEN.encode() not in path.read_bytes(), path
+    # Every text the store holds (the firmware is a blob: its bytes may be anything).
+    with closing(sqlite3.connect(folder / "fuota.db")) as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        texts = [v for t in tables for row in db.execute(f"SELECT * FROM {t}") for v in row if isinstance(v, str)]
+    assert any(REDACTED in text for text in texts)
+    for text in texts:
+        _inert_on_a_terminal(text)
