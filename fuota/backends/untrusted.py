@@ -61,7 +61,8 @@ def inert(text: str, secrets: Iterable[str | None] = ()) -> str:
 
 def _inert(text: str, variants: list[str]) -> str:
     if not (text.isprintable() and text.isascii()) or any(v in text for v in variants):
-        text = _CONTROLS.sub("", _ESCAPES.sub("", text))
+        # A line break becomes a space: the words on either side stay apart, and a reason stays one line.
+        text = _CONTROLS.sub("", _ESCAPES.sub("", text).replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
         # Redacted before the cut, so that a cut cannot leave a secret's prefix no form matches.
         for variant in variants:
             text = text.replace(variant, REDACTED)

@@ -5,22 +5,30 @@ screen-clearing escape, an OSC title and the token it was sent. Whatever of it r
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
+from rich.console import Console
 
 from fuota.backends.untrusted import REDACTED
 from fuota.sim.iotsquare import Faults, IoTSquareSim, fleet_euis
+from fuota.store import Store
+from fuota.views.watch import view
+from fuota.web.app import create_app
+from fuota.web.server import Dashboard
 from tests.support.cli_helpers import fuota
-from tests.support.config_files import iotsquare, write_campaign, write_config
+from tests.support.config_files import iotsquare, sqlite_url, write_campaign, write_config
 
 TOKEN = "tok-3f9a61c2e7"
 LINK = "[link=http://evil.example]x[/link]"
-HOSTILE = f"{LINK} \x1b[2J\x1b]0;pwn\x07 your token {TOKEN} is \u202eevil"
+HOSTILE = f"{LINK} \x1b[2J\x1b]0;pwn\x07 <script>alert(1)</script> your token {TOKEN} is \u202eevil"
 # Rich writes styles and links only to a terminal: forced, a link it rendered would show as OSC 8 (ESC ] 8 ;).
 TERMINAL = {"FORCE_COLOR": "1", "TERM": "xterm-256color"}
 
@@ -45,9 +53,41 @@ def _inert_on_a_terminal(text: str) -> None:
         assert raw not in text, f"{raw!r} in {text[-2000:]!r}"
 
 
-def test_run_shows_the_message_inert_and_redacted(hostile: tuple[Path, str]) -> None:
+def test_run_and_its_logs_show_the_message_inert_and_redacted(hostile: tuple[Path, str]) -> None:
     _, output = hostile
+    assert "evil.example" in output and REDACTED in output  # the back end's words reached the output (and logs)
     _inert_on_a_terminal(output)
+
+
+def test_the_watch_view_shows_the_markup_as_text(hostile: tuple[Path, str]) -> None:
+    folder, _ = hostile
+    console = Console(file=io.StringIO(), force_terminal=True, width=400, color_system="truecolor")
+    with Store(sqlite_url(folder)) as store:
+        (record,) = store.campaigns()
+        console.print(view(store, record.id, datetime.now(UTC)))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "[link=http://evil.example]" in shown
+    _inert_on_a_terminal(shown)
+
+
+def test_the_html_report_and_the_dashboard_escape_it(hostile: tuple[Path, str]) -> None:
+    folder, _ = hostile
+    html = fuota(folder, "report", "hostile", "--format", "html")
+    assert html.returncode == 0, html.stderr
+    with Store(sqlite_url(folder)) as store:
+        (record,) = store.campaigns()
+        dashboard = Dashboard(create_app(store), "127.0.0.1", 0).start()
+        try:
+            paths = (f"/campaigns/{record.id}", f"/fragments/campaigns/{record.id}/devices")
+            pages = [httpx.get(dashboard.url + path, timeout=10) for path in paths]
+        finally:
+            dashboard.stop()
+    assert all(page.status_code == 200 for page in pages), [page.status_code for page in pages]
+    # The report and the device table show the back end's words, escaped; no page holds them raw.
+    assert all("&lt;script&gt;alert(1)" in text for text in (html.stdout, pages[1].text))
+    for text in (html.stdout, *(page.text for page in pages)):
+        assert "<script>alert" not in text and 'href="http://evil.example' not in text
+        _inert_on_a_terminal(text)
 
 
 def test_status_text_shows_the_markup_as_text_and_json_holds_no_token(hostile: tuple[Path, str]) -> None:
