@@ -26,6 +26,7 @@ from fuota.backends.config import HEADER_NAME, HEADER_VALUE, BackendConfig, from
 from fuota.backends.errors import AuthError, BackendError, NotFoundError
 from fuota.backends.iotsquare.codes import MAX_EXT_GROUP_SIZE, REDUNDANCY_FRACTION
 from fuota.backends.iotsquare.credentials import TokenSource
+from fuota.backends.untrusted import InertBackend
 from fuota.core.model import EUI_PATTERN, normalize_eui
 from fuota.core.settings import A_WEEK, DEFAULT_JOIN_TIMEOUT, ConfigError
 
@@ -236,15 +237,17 @@ class IoTSquareKind(BackendKind):
         from fuota.backends.iotsquare.adapter import IoTSquareBackend
 
         assert isinstance(config, IoTSquareConfig)
-        backend = IoTSquareBackend(
+        token = config.secret(name)
+        adapter = IoTSquareBackend(
             name=name,
             base_url=config.base_url,
-            token=config.secret(name),
+            token=token,
             token_header=config.token_header,
             timeout=config.timeout,
             retry_timeout=min(config.timeout, config.give_up_after),  # a dry run reports, it does not wait long
             verify=_verify(name, config),
         )
+        backend: Any = InertBackend(adapter, lambda: (token,))  # the server's words below are quoted in errors
         where = f"backends.{name} (base_url = {config.base_url!r})"
         try:
             backend.reachable()
