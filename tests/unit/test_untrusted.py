@@ -98,3 +98,12 @@ def test_the_inert_backend_cleans_answers_and_errors_keeping_their_type() -> Non
     with pytest.raises(BackendError, match=r"delete refused: \[redacted\]"):
         backend.delete(object())
     assert backend.keep_tasks is False
+
+
+def test_a_poll_of_clean_reports_comes_back_as_is_and_a_dirty_one_among_them_is_cleaned() -> None:
+    reports = [DeviceReport(f"{i:016x}", Stage.RECEIVING, {"code": 0, "msg": "ok"}) for i in range(1000)]
+    assert clean(reports, [TOKEN]) is reports
+    long = "it's " + "x" * MAX_CHARS  # a quote inside: repr shows it between double quotes
+    dirty = [*reports, DeviceReport("ff", Stage.FAILED, {"msg": long}, reason="\x1b[2Jgone")]
+    cleaned = clean(dirty, [TOKEN])
+    assert cleaned[:-1] == reports and cleaned[-1].reason == "gone" and len(cleaned[-1].raw["msg"]) == MAX_CHARS
