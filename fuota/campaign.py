@@ -119,7 +119,7 @@ def _read_devices_file(path: Path) -> list[str]:
             raise ConfigError(f"devices_file {path}: no dev_eui column (columns: {reader.fieldnames})")
         return [_eui(row["dev_eui"], f"devices_file {path} line {reader.line_num}") for row in reader]
     except csv.Error as exc:
-        raise csv_error(exc, path, "devices_file", reader.line_num) from None
+        raise csv_error(exc, path, "devices_file", reader.line_num + 1) from None  # the line being parsed
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 

@@ -106,7 +106,9 @@ def _kind(mode: int) -> str:
 
 
 def _size(count: int) -> str:
-    return f"{count / MiB:.1f} MiB" if count >= MiB else f"{count} bytes"
+    if count >= MiB:
+        return f"{count / MiB:.1f} MiB"
+    return f"{count // 1024} KiB" if count >= 1024 and count % 1024 == 0 else f"{count} bytes"
 
 
 def _why(what: str) -> str:
