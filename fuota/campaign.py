@@ -32,6 +32,7 @@ from fuota.backends.registry import KINDS
 from fuota.config import describe, read_toml
 from fuota.core.model import EUI_PATTERN, normalize_eui
 from fuota.core.settings import DEFAULT_EXPECTED_LOSS, DEFAULT_SUCCESS_THRESHOLD, ConfigError, Window, aware_utc
+from fuota.input_files import FIRMWARE_CAP, csv_error, csv_rows, read_capped
 
 __all__ = ["Campaign", "CampaignFile", "load_campaign", "table_of"]
 
@@ -112,14 +113,13 @@ def _eui(value: object, where: str) -> str:
 
 
 def _read_devices_file(path: Path) -> list[str]:
+    reader = csv_rows(path, "devices_file")
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or "dev_eui" not in reader.fieldnames:
-                raise ConfigError(f"devices_file {path}: no dev_eui column (columns: {reader.fieldnames})")
-            return [_eui(row["dev_eui"], f"devices_file {path} line {n + 2}") for n, row in enumerate(reader)]
-    except OSError as exc:
-        raise ConfigError(f"devices_file = {str(path)!r} cannot be read: {exc.strerror}") from exc
+        if reader.fieldnames is None or "dev_eui" not in reader.fieldnames:
+            raise ConfigError(f"devices_file {path}: no dev_eui column (columns: {reader.fieldnames})")
+        return [_eui(row["dev_eui"], f"devices_file {path} line {reader.line_num}") for row in reader]
+    except csv.Error as exc:
+        raise csv_error(exc, path, "devices_file", reader.line_num + 1) from None  # the line being parsed
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
@@ -134,9 +134,9 @@ def load_campaign(path: Path) -> Campaign:
     base = path.parent
     firmware_path = spec.firmware if spec.firmware.is_absolute() else base / spec.firmware
     try:
-        firmware = firmware_path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: firmware = {str(spec.firmware)!r} cannot be read: {exc.strerror}") from exc
+        firmware = read_capped(firmware_path, "firmware", FIRMWARE_CAP, repr(str(spec.firmware)))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if not firmware:
         raise ConfigError(f"{path}: firmware = {str(spec.firmware)!r} is empty; point it at the image to send")
     brought = any(kind.brings_devices(table_of(spec, name)) for name, kind in KINDS.items())
@@ -146,6 +146,11 @@ def load_campaign(path: Path) -> Campaign:
     if spec.devices_file is not None:
         devices_path = spec.devices_file if spec.devices_file.is_absolute() else base / spec.devices_file
         devices += _read_devices_file(devices_path)
+    if not devices and not brought:
+        raise ConfigError(
+            f"{path}: no device to update: the campaign lists none (devices = [] or a devices_file with only its "
+            "header); list the devices' EUIs"
+        )
     seen: set[str] = set()
     for eui in devices:
         if eui in seen:

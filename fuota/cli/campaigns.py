@@ -61,6 +61,9 @@ def plan(
     from fuota.service.planned import plan as plan_campaign
 
     config = load()
+    if chart is not None and not chart.parent.is_dir():
+        # Checked first: a sweep takes seconds, and its chart would then have nowhere to go.
+        raise fail(f"--chart {chart}: the folder {chart.parent} does not exist; create it or pick another path")
     try:
         planned = plan_campaign(config, load_campaign(campaign_file), check=not offline)
         forecasting.duty_cycle_issues(config, planned, strict_duty_cycle)
@@ -71,7 +74,10 @@ def plan(
             config, planned, loss=loss, target=target, sweep=sweep or chart is not None, progress=progress
         )
     if chart is not None and "sweep" in data:
-        chart.write_text(sweep_svg(data["sweep"]), encoding="utf-8")
+        try:
+            chart.write_text(sweep_svg(data["sweep"]), encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"--chart {chart}: cannot write the chart: {exc.strerror}") from exc
     if as_json:
         print(json.dumps(data, indent=2))
         return

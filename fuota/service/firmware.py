@@ -9,7 +9,11 @@ that reason. A file that is gone is no reason to stop: the store holds the image
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
+
+from fuota.core.settings import ConfigError
+from fuota.input_files import FIRMWARE_CAP, read_capped
 
 __all__ = ["FirmwareChanged", "checked_firmware"]
 
@@ -29,14 +33,13 @@ def checked_firmware(stored: bytes, recorded: str, path: str | None) -> bytes:
         )
     if path is None:
         return stored
-    try:
-        on_disk = Path(path).read_bytes()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return stored
-    except OSError as exc:
-        raise FirmwareChanged(
-            f"firmware {path} cannot be read to check it ({exc.strerror}): fix its permissions"
-        ) from exc
+    try:
+        # Bounded like at launch: a FIFO or /dev/zero put in the image's place must not hang or fill the runner.
+        on_disk = read_capped(Path(path), "firmware", FIRMWARE_CAP)
+    except ConfigError as exc:
+        raise FirmwareChanged(f"{exc} (checking it against the image launched): restore the file") from exc
     now = hashlib.sha256(on_disk).hexdigest()
     if now != recorded:
         raise FirmwareChanged(

@@ -28,6 +28,8 @@ from sqlalchemy.exc import (
     StatementError,
 )
 
+from fuota.store.file_mode import make_private_sqlite_file
+
 __all__ = ["Database", "DuplicateCampaign", "LeaseLost", "NotFound", "StaleState", "StoreError", "alembic_config"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -83,6 +85,8 @@ class Database:
         """The URL with its password hidden, for messages."""
         # A server may restart under a long-running daemon: test pooled connections before handing them out.
         pooling = {} if parsed.get_backend_name() == "sqlite" else {"pool_pre_ping": True}
+        if parsed.get_backend_name() == "sqlite":
+            make_private_sqlite_file(parsed)
         try:
             self._engine = create_engine(parsed, **pooling)
         except (ArgumentError, ImportError) as exc:

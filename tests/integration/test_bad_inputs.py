@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fuota.cli.app import app
+from fuota.input_files import CSV_FIELD_CAP, DEVICES_FILE_CAP, FIRMWARE_CAP
 from tests.support.config_files import backend, config_text, sqlite_url, store, write_config
 
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -54,8 +56,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "fw.bin").write_bytes(b"\x01" * 500)
     (folder / "empty.bin").write_bytes(b"")
     (folder / "huge.bin").write_bytes(b"\x00" * (48 * 16384))
-    for name in ("no_column.csv", "bad_eui.csv", "duplicate.csv"):
-        shutil.copy(CORPUS / name, folder / name)
+    for csv_file in CORPUS.glob("*.csv"):
+        shutil.copy(csv_file, folder / csv_file.name)
+    # Files that are not regular or are too large are made here, not kept in the corpus (sparse: no disk used).
+    os.mkfifo(folder / "fifo")
+    for name, size in (("over_cap.bin", FIRMWARE_CAP + 1), ("over_cap.csv", DEVICES_FILE_CAP + 1)):
+        with (folder / name).open("wb") as handle:
+            handle.truncate(size)
+    field = "x" * (CSV_FIELD_CAP + 1)
+    (folder / "big_field.csv").write_text(f"dev_eui,note\n8cf9573000000011,ok\n8cf9573000000012,{field}\n")
     (folder / "store.toml").write_text(config_text(store(sqlite_url(folder))))
     write_config(folder, backend("iot", kind="iotsquare", base_url="http://127.0.0.1:9", token="t"))
     (folder / "c.toml").write_text(_campaign_text('name = "good"'))
@@ -84,4 +93,16 @@ def test_refused_with_field_and_value_and_the_store_unchanged(setup: Path, case:
     said = " ".join(result.output.split())  # the terminal wraps long messages
     for word in EXPECTED[case]:
         assert word in said, (case, word, said)
+    assert hashlib.sha256((setup / "fuota.db").read_bytes()).hexdigest() == before
+
+
+def test_plan_with_a_chart_into_a_missing_folder_is_refused_naming_it(setup: Path) -> None:
+    before = hashlib.sha256((setup / "fuota.db").read_bytes()).hexdigest()
+    chart = setup / "no-such-folder" / "sweep.svg"
+    args = ["--config", str(setup / "fuota.toml"), "plan", "--offline", "--chart", str(chart), str(setup / "c.toml")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    said = "".join(result.output.split())
+    assert "--chart" in said and "".join(str(chart.parent).split()) in said and "doesnotexist" in said
+    assert not chart.parent.exists()
     assert hashlib.sha256((setup / "fuota.db").read_bytes()).hexdigest() == before

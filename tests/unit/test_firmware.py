@@ -4,6 +4,7 @@ the sha256 recorded at launch and the file it came from."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -29,3 +30,10 @@ def test_checked_firmware(tmp_path: Path) -> None:
     path.write_bytes(b"other")
     with pytest.raises(FirmwareChanged, match=rf"changed since launch \(sha256 {recorded[:12]}… then"):
         checked_firmware(FIRMWARE, recorded, str(path))
+
+
+def test_a_fifo_in_the_images_place_stops_the_campaign_without_hanging(tmp_path: Path) -> None:
+    image = b"\x01" * 100
+    os.mkfifo(tmp_path / "fw.bin")
+    with pytest.raises(FirmwareChanged, match=r"fw\.bin.* is a FIFO \(named pipe\), not a regular file.*restore"):
+        checked_firmware(image, hashlib.sha256(image).hexdigest(), str(tmp_path / "fw.bin"))
