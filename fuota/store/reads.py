@@ -217,17 +217,23 @@ class StoreReads:
         where = [schema.events.c.campaign_id == campaign_id]
         if dev_eui is not None:
             where.append(schema.events.c.dev_eui == normalize_eui(dev_eui))
-        if skip:
-            where.append(schema.events.c.kind.not_in([EventKind(k).value for k in skip]))
-        stmt = (
-            select(schema.events)
-            .where(*where)
-            .order_by(schema.events.c.at.desc(), schema.events.c.id.desc())
-            .limit(max(0, limit))
-        )
+        skipped = {EventKind(k) for k in skip}
+        kinds = [k.value for k in EventKind if k not in skipped]
+        order = (schema.events.c.at.desc(), schema.events.c.id.desc())
+        # Skipping some kinds, each kind kept is read on its own, newest first through ix_events_kind_campaign_id_at,
+        # and the few rows merged: walking the campaign's events by time would pass every device event first.
+        kinded = [[*where, schema.events.c.kind == kind] for kind in kinds] if skipped else [where]
         with self._db.transaction(f"list the latest events of campaign {campaign_id}") as conn:
+            if skipped:
+                where.append(schema.events.c.kind.in_(kinds))
             total = conn.scalar(select(func.count()).select_from(schema.events).where(*where)) or 0
-            return [_event(row) for row in conn.execute(stmt)], total
+            rows = [
+                row
+                for conditions in kinded
+                for row in conn.execute(select(schema.events).where(*conditions).order_by(*order).limit(max(0, limit)))
+            ]
+        rows.sort(key=lambda row: (row.at, row.id), reverse=True)
+        return [_event(row) for row in rows[: max(0, limit)]], total
 
     def event_counts(self) -> dict[str, int]:
         """How many events of each kind the store holds over all campaigns (every kind present, zeros included)."""

@@ -1,4 +1,4 @@
-"""The store's tables, as SQLAlchemy Core. Migrations 0001–0007 create exactly these; a test holds the two together.
+"""The store's tables, as SQLAlchemy Core. Migrations 0001–0008 create exactly these; a test holds the two together.
 
 Everything here is portable SQL: enum values are stored as their strings (new members need no migration),
 JSON goes into the generic `JSON` type, and timestamps into `UTCDateTime`, which hands back timezone-aware
@@ -143,6 +143,11 @@ events = Table(
     Column("to_state", String(32), nullable=True),
     Column("cause", Text, nullable=False),
     Index(None, "campaign_id", "at"),
+    # The events of one kind of a campaign, newest last (migration 0008): retries, the start, the latest events
+    # other than device changes and the counts per kind read a few index entries, not every device event.
+    Index(None, "kind", "campaign_id", "at"),
+    # One device's events, newest first, for its dashboard page (migration 0008).
+    Index(None, "campaign_id", "dev_eui", "at"),
 )
 
 # The runners (daemons) alive on this database, by their last heartbeat: leases are shared out among them.

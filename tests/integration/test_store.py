@@ -84,7 +84,7 @@ def test_migration_creates_the_schema_and_reopening_changes_nothing(url: str) ->
         Store(url).close()
     assert counts == {}
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0007",)]
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0008",)]
         if engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("PRAGMA journal_mode").one() == ("wal",)
     engine.dispose()
