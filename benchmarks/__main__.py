@@ -7,6 +7,7 @@ import time
 
 from benchmarks.decode_bench import decodable_patterns, decode_1mib, fleet
 from benchmarks.encode_bench import encode_48, encode_232
+from benchmarks import bench_reads, plan_scale
 from benchmarks.plan_bench import plan_command
 from benchmarks.planning_bench import planner_sweep
 from benchmarks.report import Figure, machine, progress, table
@@ -43,6 +44,11 @@ def main() -> int:
         figures.append(run())
     print()
     print(table(figures))
+    # Fleet scale (issue 16, item 5): the read paths at 1 000 to 100 000 devices, and plan --offline.
+    print("\nreads at fleet scale (benchmarks/bench_reads.py) …", flush=True)
+    print(bench_reads.table(bench_reads.measure()))
+    print("\nplan --offline (benchmarks/plan_scale.py) …", flush=True)
+    print(plan_scale.table(plan_scale.measure()))
     print(f"\ntotal {time.perf_counter() - start:.0f} s", flush=True)
     return 0 if all(f.ok for f in figures) else 1
 

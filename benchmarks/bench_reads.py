@@ -95,13 +95,16 @@ def fill(path: Path, devices: int) -> tuple[Store, int]:
             for half in (0, 1):
                 clock.now = at + timedelta(seconds=60 * step + 5 * half)
                 moving = [eui for i, eui in enumerate(euis) if i % 2 == half and not _stays(i, stage)]
-                events = [NewEvent(EventKind.DEVICE, "reported", previous[e].value, stage.value, e) for e in moving]
-                store.apply(d.id, state=DeploymentState.ENQUEUE_FRAGMENT, events=events,
-                            devices=[DeviceProgress(e, stage, {"step": step}, updated_at=clock.now) for e in moving])  # fmt: skip
+                store.apply(
+                    d.id,
+                    state=DeploymentState.ENQUEUE_FRAGMENT,
+                    events=[_moved(e, previous[e], stage) for e in moving],
+                    devices=[DeviceProgress(e, stage, {"step": step}, updated_at=clock.now) for e in moving],
+                )
                 previous.update(dict.fromkeys(moving, stage))
         clock.now = at + timedelta(seconds=600)
         ends = [(eui, *_ending(i)) for i, eui in enumerate(euis)]
-        events = [NewEvent(EventKind.DEVICE, "reported", previous[e].value, s.value, e) for e, s, *_ in ends if previous[e] is not s]  # fmt: skip
+        events = [_moved(e, previous[e], s) for e, s, *_ in ends if previous[e] is not s]
         store.apply(
             d.id,
             state=DeploymentState.DONE,
@@ -117,6 +120,10 @@ def fill(path: Path, devices: int) -> tuple[Store, int]:
     clock.now = T0 + timedelta(seconds=600 + 2 * len(groups) + 60)
     store.set_campaign_state(campaign.id, CampaignState.DONE, "done")
     return store, campaign.id
+
+
+def _moved(eui: str, before: Stage, after: Stage) -> NewEvent:
+    return NewEvent(EventKind.DEVICE, "reported", before.value, after.value, eui)
 
 
 def _stays(i: int, stage: Stage) -> bool:
@@ -161,7 +168,7 @@ def measure(sizes: tuple[int, ...] = SIZES, repeat: int = 3) -> dict[int, dict[s
             start = time.perf_counter()
             store, campaign_id = fill(path, size)
             print(f"  {size} devices stored in {duration(time.perf_counter() - start)}", flush=True)
-            times = {"plain": best_of(lambda: _plain(path, campaign_id), repeat)[0]}
+            times = {"plain": best_of(lambda p=path, c=campaign_id: _plain(p, c), repeat)[0]}
             for name, call in readers(store, campaign_id).items():
                 times[name] = best_of(call, 1 if size >= 100_000 and name.startswith("report") else repeat)[0]
             found[size] = times
