@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 import time
 
+from benchmarks import bench_reads, plan_scale
 from benchmarks.decode_bench import decodable_patterns, decode_1mib, fleet
 from benchmarks.encode_bench import encode_48, encode_232
-from benchmarks import bench_reads, plan_scale
 from benchmarks.plan_bench import plan_command
 from benchmarks.planning_bench import planner_sweep
 from benchmarks.report import Figure, machine, progress, table
