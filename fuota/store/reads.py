@@ -79,6 +79,32 @@ class StoreReads:
             result = conn.execute(stmt.order_by(schema.events.c.at, schema.events.c.id))
             return [_event_from(values) for values in _dicts(result)]
 
+    def device_moves(self, campaign_id: int) -> list[tuple[datetime, int | None, str, str | None, str]]:
+        """(at, deployment id, device EUI, from stage, to stage) of the campaign's "device" events that name a device
+        and a stage, oldest first: five columns only, for the report's timeline (fuota/views/timeline.py)."""
+        e = schema.events.c
+        stmt = (
+            select(e.at, e.deployment_id, e.dev_eui, e.from_state, e.to_state)
+            .where(e.campaign_id == campaign_id, e.kind == EventKind.DEVICE.value)
+            .where(e.dev_eui.is_not(None), e.to_state.is_not(None))
+            .order_by(e.at, e.id)
+        )
+        with self._db.transaction(f"list the device moves of campaign {campaign_id}") as conn:
+            return [tuple(row) for row in conn.execute(stmt)]
+
+    def device_stages(self, campaign_id: int) -> list[tuple[int, str, str, datetime]]:
+        """(deployment id, EUI, stage, updated_at) of every device of the campaign, by deployment and EUI: four
+        columns only, for the report's timeline."""
+        d = schema.devices.c
+        stmt = (
+            select(d.deployment_id, d.dev_eui, d.stage, d.updated_at)
+            .select_from(schema.devices.join(schema.deployments))
+            .where(schema.deployments.c.campaign_id == campaign_id)
+            .order_by(d.deployment_id, d.dev_eui)
+        )
+        with self._db.transaction(f"list the device stages of campaign {campaign_id}") as conn:
+            return [tuple(row) for row in conn.execute(stmt)]
+
     def firmware(self, campaign_id: int) -> bytes:
         """The campaign's firmware image, as stored when it was created."""
         with self._db.transaction(f"read the firmware of campaign {campaign_id}") as conn:
