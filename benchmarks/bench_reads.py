@@ -168,6 +168,9 @@ def measure(sizes: tuple[int, ...] = SIZES, repeat: int = 3) -> dict[int, dict[s
             start = time.perf_counter()
             store, campaign_id = fill(path, size)
             print(f"  {size} devices stored in {duration(time.perf_counter() - start)}", flush=True)
+            listed = campaign_list(store)[0]
+            if listed["devices"] != size or listed["state"] != CampaignState.DONE:
+                raise RuntimeError(f"the store holds {listed['devices']} devices ({listed['state']}), not {size}")
             times = {"plain": best_of(lambda p=path, c=campaign_id: _plain(p, c), repeat)[0]}
             for name, call in readers(store, campaign_id).items():
                 times[name] = best_of(call, 1 if size >= 100_000 and name.startswith("report") else repeat)[0]
