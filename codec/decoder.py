@@ -87,7 +87,16 @@ class Decoder:
         if self._complete or self._seen[counter]:
             return self._complete
         self._seen[counter] = 1
-        if counter <= self.nb_frag:
+        if counter <= self.nb_frag and self._solver is None:
+            # The common case, one uncoded fragment before any elimination, without the batch path's arrays:
+            # the per-fragment cost is most of a decode once the rows are generated.
+            self._data[counter - 1] = row
+            self._missing -= 1
+            if self._missing == 0:
+                self._mark_complete()
+            elif self._n_coded >= self._missing:
+                self._try_solve()
+        elif counter <= self.nb_frag:
             self._take_uncoded(np.array([counter - 1]), row[None, :])
         else:
             self._take_coded(np.array([counter - self.nb_frag]), row[None, :])
