@@ -16,6 +16,7 @@ from fuota.cli.app import app
 from fuota.core.model import CampaignState
 from fuota.input_files import CSV_FIELD_CAP, DEVICES_FILE_CAP, FIRMWARE_CAP
 from fuota.store import Store
+from tests.support.cli_helpers import fuota
 from tests.support.config_files import backend, config_text, sqlite_url, store, write_config
 
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -199,3 +200,20 @@ def test_the_loser_of_a_launch_race_resumes_the_winners_campaign(tmp_path: Path)
         assert resumed and loser.id == winner.id
         assert [r.name for r in winner_store.campaigns()] == ["raced"]
         assert len(winner_store.deployments(winner.id)) == 1
+
+
+def test_two_launches_of_a_new_campaign_at_once_store_it_once_and_both_succeed(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    write_config(tmp_path, backend("iot", kind="iotsquare", base_url="http://127.0.0.1:9", token="t"))
+    (tmp_path / "fw.bin").write_bytes(b"\x01" * 500)
+    (tmp_path / "c.toml").write_text(_campaign_text('name = "raced"'))
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: fuota(tmp_path, "launch", "c.toml"), range(2)))
+    for result in results:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+    said = sorted(result.stdout.split()[0] for result in results)
+    assert said == ["launched", "resumed"], [result.stdout for result in results]
+    with Store(sqlite_url(tmp_path)) as stored:
+        assert [r.name for r in stored.campaigns()] == ["raced"]
