@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 from benchmarks import bench_reads, plan_scale
+from benchmarks.cold_bench import cold_decode, cold_encode
 from benchmarks.decode_bench import decodable_patterns, decode_1mib, fleet
 from benchmarks.encode_bench import encode_48, encode_232
 from benchmarks.plan_bench import plan_command
@@ -25,9 +27,14 @@ def main() -> int:
         flush=True,
     )
     oracle = load_oracle()
-    steps = [
+    steps: list[tuple[str, Callable[[], Figure | list[Figure]]]] = [
         ("encode 1 MiB / 232 B / 30 %, v1 (plain reference in full)", lambda: encode_232(oracle, 1)),
         ("encode 1 MiB / 232 B / 30 %, v2 (plain reference in full)", lambda: encode_232(oracle, 2)),
+        (
+            "cold encode 1 MiB / 232 B / 30 %, v1: a fresh process per run (plain reference in full)",
+            lambda: cold_encode(oracle),
+        ),
+        ("cold decode 1 MiB / 232 B / 30 %, 10 % lost: a fresh process per run", lambda: cold_decode(oracle)),
         ("encode 1 MiB / 48 B / 30 %, v1", lambda: encode_48(oracle)),
         ("decode 1 MiB / 232 B / 30 %, 10 % lost, push one by one", lambda: decode_1mib(oracle)),
         ("decodable() on 10 000 loss patterns, M 287, R 86", lambda: decodable_patterns(oracle)),
@@ -41,7 +48,8 @@ def main() -> int:
     figures: list[Figure] = []
     for step, (text, run) in enumerate(steps, 1):
         progress(step, len(steps), text)
-        figures.append(run())
+        result = run()
+        figures.extend(result if isinstance(result, list) else [result])
     print()
     print(table(figures))
     # Fleet scale (issue 16, item 5): the read paths at 1 000 to 100 000 devices, and plan --offline.

@@ -61,8 +61,13 @@ def _exact_prefix(seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return prefix, x
 
 
-def _linear_states(x0: np.ndarray, count: int) -> np.ndarray:
-    """States x_0..x_n (n ≥ count; shape (rows, n+1), uint32, contiguous) from start states `x0` < 2²³."""
+def _planes(x0: np.ndarray, count: int) -> np.ndarray:
+    """States x_t for t = 0..8·n_q − 1 ≥ count from start states `x0` < 2²³, as planes: x_(8q+s) is [:, s, q].
+
+    Shape (rows, 8, n_q), uint32. Planes because each of the eight shifts then writes a contiguous run, where
+    one broadcast shift into time order (rows, n_q, 8) runs numpy's inner loop eight elements at a time: 4×
+    slower, and the largest single cost of a fresh process's first encode.
+    """
     rows = len(x0)
     n_words = max(23, -(-(count + 24) // 64) + 1)
     # Bootstrap the first 23 words (1472 bits): the recurrence of p(x)^(2^j) has taps 23·2^j and 18·2^j, so
@@ -84,12 +89,32 @@ def _linear_states(x0: np.ndarray, count: int) -> np.ndarray:
     # A 32-bit little-endian read at every byte offset q holds bits 8q..8q+31; shifting by s = 0..7 gives
     # the 23-bit windows starting at bits 8q+s.
     n_q = -(-(count + 1) // 8)
-    windows = np.ndarray((rows, n_q), "<u4", stream, 0, (stream.strides[0], 1))
-    states = np.right_shift(
-        windows[:, :, None], np.arange(8, dtype=np.uint32), out=_buffer("states", (rows, n_q, 8), np.uint32)
-    )
-    states &= np.uint32(_MASK23)
-    return states.reshape(rows, -1)
+    windows = _buffer("windows", (rows, n_q), np.uint32)
+    windows[...] = np.ndarray((rows, n_q), "<u4", stream, 0, (stream.strides[0], 1))
+    planes = _buffer("planes", (rows, 8, n_q), np.uint32)
+    for shift in range(8):
+        np.right_shift(windows, np.uint32(shift), out=planes[:, shift])
+    planes &= np.uint32(_MASK23)
+    return planes
+
+
+def _linear_states(x0: np.ndarray, count: int) -> np.ndarray:
+    """States x_0..x_n (n ≥ count; shape (rows, n+1), uint32, contiguous, in time order) from `x0` < 2²³."""
+    planes = _planes(x0, count)
+    states = _buffer("states", (len(x0), planes.shape[2], 8), np.uint32)
+    states[...] = planes.transpose(0, 2, 1)
+    return states.reshape(len(x0), -1)
+
+
+def _modulo(states: np.ndarray, mm: int) -> np.ndarray:
+    """states mod mm, into a reused buffer of the same shape."""
+    divisor = np.uint32(mm)
+    # floor_divide by a scalar is vectorized (libdivide), remainder is not and costs 4x more; in place on the
+    # contiguous buffer, because these passes are a large part of the generation.
+    draws = np.floor_divide(states, divisor, out=_buffer("draws", states.shape, np.uint32))
+    draws *= divisor
+    np.subtract(states, draws, out=draws)
+    return draws
 
 
 def _draws(first_k: int, rows: int, m: int, count: int) -> np.ndarray:
@@ -100,13 +125,29 @@ def _draws(first_k: int, rows: int, m: int, count: int) -> np.ndarray:
     first = 1  # column 0 of the linear states is their start, not a draw
     if prefix.shape[1]:
         states, first = np.concatenate([prefix.astype(np.uint32), states[:, 1:]], axis=1), 0
-    mm = np.uint32(_modulus(m))
-    # floor_divide by a scalar is vectorized (libdivide), remainder is not and costs 4x more; in place on the
-    # contiguous buffer, because these passes dominate the generation.
-    draws = np.floor_divide(states, mm, out=_buffer("draws", states.shape, np.uint32))
-    draws *= mm
-    np.subtract(states, draws, out=draws)
-    return draws[:, first : first + count]
+    return _modulo(states, _modulus(m))[:, first : first + count]
+
+
+def _v1_plain_block(first_k: int, rows: int, m: int) -> np.ndarray | None:
+    """Packed v1 rows for M not a power of two, where no draw is rejected; None if a seed is ≥ 2²³.
+
+    Every one of the first floor(M/2) draws sets a column, so their order does not matter and the draws are
+    scattered straight from the planes of _planes: the seed x_0 and the states beyond x_(M/2) are sent to a
+    spare column M, which is cut off before packing.
+    """
+    need = m // 2
+    seeds = 1 + 1001 * np.arange(first_k, first_k + rows, dtype=np.int64)
+    if seeds[-1] > _MASK23:
+        return None
+    draws = _modulo(_planes(seeds, need), m)
+    last_q = draws.shape[2] - 1
+    draws[:, 0, 0] = m
+    draws[:, need - 8 * last_q + 1 :, last_q] = m
+    dense = _buffer("dense_v1", (rows, m + 1), np.uint8)
+    dense.fill(0)
+    row_start = np.arange(rows, dtype=np.int64)[:, None, None] * (m + 1)
+    dense.reshape(-1)[np.add(row_start, draws, out=_buffer("index_v1", draws.shape, np.int64))] = 1
+    return np.packbits(dense[:, :m], axis=1, bitorder="little")
 
 
 def _select(draws: np.ndarray, m: int, version: int) -> np.ndarray | None:
@@ -133,15 +174,12 @@ def _select(draws: np.ndarray, m: int, version: int) -> np.ndarray | None:
 
 def _block(first_k: int, rows: int, m: int, version: int) -> np.ndarray:
     """Packed rows (little-endian bit order: column j is bit j % 8 of byte j // 8) for one block of k."""
+    if version == 1 and _modulus(m) == m and (packed := _v1_plain_block(first_k, rows, m)) is not None:
+        return packed
     need = m // 2
     dense = _buffer("dense", (rows, m), np.uint8)
     dense.fill(0)
     row_start = np.arange(rows, dtype=np.int64)[:, None] * m
-    if version == 1 and _modulus(m) == m:
-        # v1 with M not a power of two never rejects a draw: every one of the floor(M/2) draws sets a column.
-        draws = _draws(first_k, rows, m, need)
-        dense.reshape(-1)[np.add(row_start, draws, out=_buffer("index", draws.shape, np.int64))] = 1
-        return np.packbits(dense, axis=1, bitorder="little")
     count = need + need // 2 + 32
     while (keep := _select(draws := _draws(first_k, rows, m, count), m, version)) is None:
         count *= 2
@@ -197,19 +235,22 @@ def parity_rows(m: int, ks: np.ndarray, version: int = 1) -> np.ndarray:
     per_block = _rows_per_block(m)
     blocks = (ks - 1) // per_block
     out = np.empty((ks.size, -(-m // 8)), np.uint8)
-    for block in np.unique(blocks).tolist():
+    # A set, not np.unique: np.unique imports numpy.ma on its first call (≈ 25 ms of a fresh process's decode).
+    for block in sorted(set(blocks.tolist())):
         hit = blocks == block
         out[hit] = _cached_block(m, version, block)[ks[hit] - 1 - block * per_block]
     return out
 
 
 def _rows_per_block(m: int) -> int:
-    # About a million draws per block keeps the intermediates in the caches; 32 rows at least amortise the
-    # fixed cost of a block, 1024 at most keep a decoder of a small session from generating rows it never needs.
-    return min(1024, max(32, (1 << 20) // m))
+    # About 2¹⁸ draws per block keeps the intermediates (≈ 2.5 MB) in the caches and, in a fresh process, keeps
+    # the page faults of first touching them small (2²⁰ draws made the first encode ≈ 6 ms slower); 32 rows at
+    # least amortise the fixed cost of a block, 1024 at most keep a decoder of a small session from generating
+    # rows it never needs.
+    return min(1024, max(32, (1 << 18) // m))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)  # blocks of ≈ 64 kB (2¹⁹ matrix bits): at most ≈ 64 MB, as 256 blocks of 2²¹ bits were
 def _cached_block(m: int, version: int, block: int) -> np.ndarray:
     per_block = _rows_per_block(m)
     packed = _block(1 + block * per_block, per_block, m, version)

@@ -31,10 +31,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from fuota.backends.registry import KINDS
 from fuota.config import describe, read_toml
 from fuota.core.model import EUI_PATTERN, normalize_eui
+from fuota.core.numbers import number
 from fuota.core.settings import DEFAULT_EXPECTED_LOSS, DEFAULT_SUCCESS_THRESHOLD, ConfigError, Window, aware_utc
 from fuota.input_files import FIRMWARE_CAP, csv_error, csv_rows, read_capped
 
-__all__ = ["Campaign", "CampaignFile", "load_campaign", "table_of"]
+__all__ = ["NAME_MAX", "Campaign", "CampaignFile", "load_campaign", "table_of"]
+
+NAME_MAX = 64  # characters in a campaign's name, a retry's ROOT.retryN included
 
 
 class _CampaignFields(BaseModel):
@@ -42,16 +45,16 @@ class _CampaignFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     firmware: Path
     backend: str
     devices: list[str] | None = None
     devices_file: Path | None = None
-    redundancy_percent: Annotated[float, Field(ge=0, le=100)]
+    redundancy_percent: Annotated[float, number(ge=0, le=100)]
     start: datetime | None = None
     window: Window | None = None
-    success_threshold: Annotated[float, Field(ge=0, le=1)] = DEFAULT_SUCCESS_THRESHOLD
-    expected_loss: Annotated[float, Field(ge=0, lt=1)] = DEFAULT_EXPECTED_LOSS  # share of fragments a device misses
+    success_threshold: Annotated[float, number(ge=0, le=1)] = DEFAULT_SUCCESS_THRESHOLD
+    expected_loss: Annotated[float, number(ge=0, lt=1)] = DEFAULT_EXPECTED_LOSS  # share of fragments a device misses
 
     @field_validator("devices")
     @classmethod

@@ -23,6 +23,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 
 from fuota.backends.config import BackendConfig, Strict
 from fuota.backends.registry import KINDS
+from fuota.core.numbers import number_fields
 from fuota.core.settings import ConfigError
 
 __all__ = [
@@ -142,8 +143,22 @@ def _environment_overrides(data: dict) -> dict:
         prefix = f"FUOTA_BACKEND_{name.upper().replace('-', '_')}_"
         for key, value in os.environ.items():
             if isinstance(backend, dict) and key.startswith(prefix) and value:
-                backend[key[len(prefix) :].lower()] = value
+                field = key[len(prefix) :].lower()
+                backend[field] = _env_value(backend.get("kind"), field, value)
     return data
+
+
+def _env_value(kind: object, field: str, value: str) -> object:
+    """An override of a number field read as a TOML number ("5", "0.5", "1e3"), as the strict number fields
+    (fuota.core.numbers) take no text; any other value, and text that is no number, is left for validation."""
+    model = KINDS[kind].config_model if isinstance(kind, str) and kind in KINDS else BackendConfig
+    if field not in number_fields(model):
+        return value
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except (tomllib.TOMLDecodeError, ValueError):
+        return value
+    return parsed if isinstance(parsed, int | float) and not isinstance(parsed, bool) else value
 
 
 class ConfigNotFound(ConfigError):

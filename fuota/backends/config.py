@@ -10,8 +10,9 @@ import os
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
 
+from fuota.core.numbers import number, seconds
 from fuota.core.settings import A_WEEK, DEFAULT_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL, ConfigError
 
 __all__ = ["HEADER_NAME", "HEADER_VALUE", "BackendConfig", "Strict", "from_env"]
@@ -32,10 +33,10 @@ class BackendConfig(Strict):
 
     kind: str
     insecure: bool = False  # accept any certificate: only for a test server, never across a network
-    timeout: Annotated[float, Field(gt=0, le=300)] = 10.0  # seconds a call may take
-    poll_interval: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_POLL_INTERVAL
-    give_up_after: Annotated[float, Field(gt=0, le=A_WEEK)] = DEFAULT_GIVE_UP_AFTER
-    max_concurrent: Annotated[int, Field(ge=1)] | None = None  # deployments under way at once; None: no limit
+    timeout: Annotated[float, seconds(300)] = 10.0  # seconds a call may take
+    poll_interval: Annotated[float, seconds(3600)] = DEFAULT_POLL_INTERVAL
+    give_up_after: Annotated[float, seconds(A_WEEK)] = DEFAULT_GIVE_UP_AFTER
+    max_concurrent: Annotated[int, number(ge=1)] | None = None  # deployments under way at once; None: no limit
 
 
 def from_env(name: str, field: str, value: SecretStr | None, env: str | None, required: bool) -> str | None:

@@ -28,6 +28,8 @@ __all__ = [
     "out",
 ]
 
+MAX_ID = 2**63 - 1  # the largest id a store holds (SQLite's and PostgreSQL's BIGINT)
+
 err = Console(stderr=True)
 out = Console()
 
@@ -90,7 +92,10 @@ def find(store: Store, key: str | None) -> CampaignRecord:
         if not records:
             raise fail("no campaign yet; `fuota launch CAMPAIGN.toml` stores one")
         return records[0]
-    record = store.campaign(int(key)) if key.isdigit() else store.campaign(key)
+    # str.isdigit also accepts "²" and other digits int() refuses, and an id past SQLite's 64-bit integers cannot
+    # name a campaign: both are looked up as names, which no campaign has (names are ASCII, at most 64 characters).
+    is_id = key.isascii() and key.isdigit() and int(key) <= MAX_ID
+    record = store.campaign(int(key)) if is_id else store.campaign(key)
     if record is None:
         raise fail(f"campaign {key!r} does not exist; `fuota list` shows the campaigns")
     return record

@@ -60,6 +60,8 @@ def daemon(
     # transition — the store records those as events) would drown fuota's own.
     for chatty in ("apscheduler", "httpx", "alembic", "transitions"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    if http is not None:
+        _check_address(http)  # before the store opens: a bad address leaves no trace
     config = load()
     store = open_store(config)
     backends = build_backends(config, set(config.backends))
@@ -77,6 +79,16 @@ def daemon(
         for backend in backends.values():
             backend.close()
         store.close()
+
+
+def _check_address(address: str) -> None:
+    """Exit 2 naming `--http` when it is not HOST:PORT (the dashboard is started, and checks it again, later)."""
+    from fuota.web.server import DashboardError, parse_address
+
+    try:
+        parse_address(address)
+    except DashboardError as exc:
+        raise fail(str(exc)) from exc
 
 
 def _dashboard(address: str, store: Store, config: Config, backends: dict):

@@ -9,7 +9,8 @@ Runner is built from the configuration, so that every limit and policy of `[back
                                         checks, warnings and advice (fuota.service.forecasting)
     duty_cycle_issues(config, plan, …)  the duty-cycle warnings; ConfigError when strict (plan and launch)
     launch(store, plan, update=)        store it in Scheduled, or find the campaign of that name to resume (refused
-                                        when the file now differs; --update while nothing was sent: relaunch.py)
+                                        when the file now differs; --update while nothing was sent: relaunch.py),
+                                        also when another process stored it a moment before (a launch race)
     build_runner(config, store, …)      the Runner, with the configuration's poll intervals, give-up times and limits
     run(config, store, campaign_id)     drive a stored campaign to its end in this process
     abort(config, store, campaign_id)   stop it on its back ends
@@ -34,7 +35,7 @@ from fuota.service.forecasting import duty_cycle_issues, forecast
 from fuota.service.planned import CampaignPlan, plan
 from fuota.service.relaunch import new_deployments, relaunch
 from fuota.service.runner import LEASE, Clock, Runner
-from fuota.store import CampaignRecord, Store
+from fuota.store import CampaignRecord, DuplicateCampaign, Store
 
 __all__ = [
     "CampaignPlan",
@@ -55,9 +56,17 @@ def launch(store: Store, planned: CampaignPlan, *, update: bool = False) -> tupl
     each difference), or with `update` given its settings are replaced while nothing was sent
     (fuota/service/relaunch.py). Plan first (`plan`): nothing is stored when planning fails."""
     existing = store.campaign(planned.campaign.name)
-    if existing is not None:
-        return relaunch(store, existing, planned, update=update), True
-    return store.create_campaign(planned.settings, planned.campaign.firmware, new_deployments(planned)), False
+    if existing is None:
+        try:
+            return store.create_campaign(planned.settings, planned.campaign.firmware, new_deployments(planned)), False
+        except DuplicateCampaign:
+            # Another process (a second `fuota run` of the same file) stored it between our look-up and our insert:
+            # resume its campaign as if it had been there first; the leases keep the two from driving a deployment
+            # at once.
+            existing = store.campaign(planned.campaign.name)
+            if existing is None:
+                raise
+    return relaunch(store, existing, planned, update=update), True
 
 
 def build_backends(config: Config, names: Iterable[str]) -> dict[str, Backend]:

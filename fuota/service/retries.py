@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from fuota.backends.registry import kind_of
 from fuota.backends.tasks import REUSE_TASKS
-from fuota.campaign import Campaign, CampaignFile
+from fuota.campaign import NAME_MAX, Campaign, CampaignFile
 from fuota.config import Config, describe
 from fuota.core.model import Outcome
 from fuota.core.settings import ConfigError
@@ -166,8 +166,16 @@ def _reusable(store: Store, newest: CampaignRecord, planned: CampaignPlan) -> di
 def _next_name(store: Store, root: str) -> str:
     taken = {r.name for r in store.campaigns()}
     for n in range(1, _MAX_RETRIES + 1):
-        if f"{root}.retry{n}" not in taken:
-            return f"{root}.retry{n}"
+        name = f"{root}.retry{n}"
+        if name in taken:
+            continue
+        if len(name) > NAME_MAX:
+            raise ConfigError(
+                f"campaign {root}: its retry would be named {name!r}, {len(name)} characters, over the {NAME_MAX} a "
+                "campaign name may have; write a campaign file with a shorter name that lists the devices to retry "
+                "(`fuota status --json` gives each device's outcome) and launch it"
+            )
+        return name
     raise ConfigError(f"campaign {root} has {_MAX_RETRIES} retries already; launch a new campaign from its file")
 
 

@@ -32,7 +32,7 @@ def parse_address(text: str) -> tuple[str, int]:
     if not sep:
         host, port = "", text
     host = host.removeprefix("[").removesuffix("]") or DEFAULT_HOST
-    if not port.isdigit() or int(port) > 65535:
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:  # "²".isdigit() holds, int("²") fails
         raise DashboardError(f"--http = {text!r}: expected HOST:PORT or PORT with a port 0–65535, e.g. 127.0.0.1:8080")
     return host, int(port)
 

@@ -13,7 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from fuota.cli.app import app
+from fuota.core.model import CampaignState
 from fuota.input_files import CSV_FIELD_CAP, DEVICES_FILE_CAP, FIRMWARE_CAP
+from fuota.store import Store
+from tests.support.cli_helpers import fuota
 from tests.support.config_files import backend, config_text, sqlite_url, store, write_config
 
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -106,3 +109,111 @@ def test_plan_with_a_chart_into_a_missing_folder_is_refused_naming_it(setup: Pat
     assert "--chart" in said and "".join(str(chart.parent).split()) in said and "doesnotexist" in said
     assert not chart.parent.exists()
     assert hashlib.sha256((setup / "fuota.db").read_bytes()).hexdigest() == before
+
+
+def _store_hash(folder: Path) -> str:
+    return hashlib.sha256((folder / "fuota.db").read_bytes()).hexdigest()
+
+
+def test_a_password_in_base_url_is_refused_and_never_printed(setup: Path) -> None:
+    config = setup / "case.toml"
+    config.write_text((setup / "store.toml").read_text() + (CORPUS / "config/base_url_credentials.toml").read_text())
+    before = _store_hash(setup)
+    for command in (["launch", str(setup / "c.toml")], ["plan", "--offline", str(setup / "c.toml")], ["list"]):
+        result = CliRunner().invoke(app, ["--config", str(config), *command])
+        assert result.exit_code == 2, (command, result.output)
+        assert "credentials" in result.output and "s3cret-pw" not in result.output, (command, result.output)
+    assert _store_hash(setup) == before
+
+
+@pytest.mark.parametrize("command", ["status", "report", "retry", "abort", "watch"])
+@pytest.mark.parametrize("key", ["²", "٣", str(2**63), "9" * 40])
+def test_ids_that_no_store_holds_exit_2_naming_them(setup: Path, command: str, key: str) -> None:
+    before = _store_hash(setup)
+    result = CliRunner().invoke(app, ["--config", str(setup / "fuota.toml"), command, key])
+    assert result.exit_code == 2, result.output
+    said = "".join(result.output.split())
+    assert f"campaign{key!r}doesnotexist" in said, said
+    assert _store_hash(setup) == before
+
+
+@pytest.mark.parametrize("address", ["²", "127.0.0.1:²", "[::1]:٨٠", "127.0.0.1:99999"])
+def test_daemon_http_addresses_that_are_no_port_exit_2_before_the_store_opens(tmp_path: Path, address: str) -> None:
+    write_config(tmp_path, backend("iot", kind="iotsquare", base_url="http://127.0.0.1:9", token="t"))
+    result = CliRunner().invoke(app, ["--config", str(tmp_path / "fuota.toml"), "daemon", "--http", address])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert f"--http = {address!r}" in said and "0–65535" in said, said
+    assert not (tmp_path / "fuota.db").exists()  # refused before the store was opened (and so created)
+
+
+def test_a_retry_whose_name_would_pass_64_characters_exits_2_naming_it(tmp_path: Path) -> None:
+    write_config(tmp_path, backend("iot", kind="iotsquare", base_url="http://127.0.0.1:9", token="t"))
+    (tmp_path / "fw.bin").write_bytes(b"\x01" * 500)
+    name = "n" * 64
+    (tmp_path / "c.toml").write_text(_campaign_text(f'name = "{name}"'))
+    config = ["--config", str(tmp_path / "fuota.toml")]
+    assert CliRunner().invoke(app, [*config, "launch", str(tmp_path / "c.toml")]).exit_code == 0
+    with Store(sqlite_url(tmp_path)) as stored:
+        record = stored.campaign(name)
+        assert record is not None
+        stored.set_campaign_state(record.id, CampaignState.FAILED, "no device answered")
+    before = _store_hash(tmp_path)
+    for extra in ([], ["--dry-run"], ["--launch-only"]):
+        result = CliRunner().invoke(app, [*config, "retry", name, *extra])
+        assert result.exit_code == 2, (extra, result.output)
+        said = " ".join(result.output.split())
+        assert f"'{name}.retry1', 71 characters, over the 64" in said, said
+    assert _store_hash(tmp_path) == before
+
+
+class _LateStore:
+    """The store as the loser of a launch race sees it: its look-up ran before the winner's insert (so it found
+    nothing), its own insert after."""
+
+    def __init__(self, store: Store) -> None:
+        self._store, self._looked = store, False
+
+    def campaign(self, key: int | str) -> object:
+        if not self._looked:
+            self._looked = True
+            return None
+        return self._store.campaign(key)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_the_loser_of_a_launch_race_resumes_the_winners_campaign(tmp_path: Path) -> None:
+    from fuota.campaign import load_campaign
+    from fuota.config import load_config
+    from fuota.service import campaigns as service
+
+    write_config(tmp_path, backend("iot", kind="iotsquare", base_url="http://127.0.0.1:9", token="t"))
+    (tmp_path / "fw.bin").write_bytes(b"\x01" * 500)
+    (tmp_path / "c.toml").write_text(_campaign_text('name = "raced"'))
+    planned = service.plan(load_config(tmp_path / "fuota.toml"), load_campaign(tmp_path / "c.toml"))
+    with Store(sqlite_url(tmp_path)) as winner_store, Store(sqlite_url(tmp_path)) as loser_store:
+        winner, resumed = service.launch(winner_store, planned)
+        assert not resumed
+        loser, resumed = service.launch(_LateStore(loser_store), planned)  # type: ignore[arg-type]
+        assert resumed and loser.id == winner.id
+        assert [r.name for r in winner_store.campaigns()] == ["raced"]
+        assert len(winner_store.deployments(winner.id)) == 1
+
+
+def test_two_launches_of_a_new_campaign_at_once_store_it_once_and_both_succeed(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    write_config(tmp_path, backend("iot", kind="iotsquare", base_url="http://127.0.0.1:9", token="t"))
+    (tmp_path / "fw.bin").write_bytes(b"\x01" * 500)
+    (tmp_path / "c.toml").write_text(_campaign_text('name = "raced"'))
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: fuota(tmp_path, "launch", "c.toml"), range(2)))
+    for result in results:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+    said = sorted(result.stdout.split()[0] for result in results)
+    assert said == ["launched", "resumed"], [result.stdout for result in results]
+    with Store(sqlite_url(tmp_path)) as stored:
+        assert [r.name for r in stored.campaigns()] == ["raced"]

@@ -255,3 +255,33 @@ def test_any_configuration_file_loads_or_is_refused(folder: Path, content: bytes
     path.write_bytes(content)
     with contextlib.suppress(ConfigError):
         build(path)
+
+
+base_urls = st.builds(
+    "{}://{}{}{}{}".format,
+    st.sampled_from(["http", "https", "HTTP", "ftp", ""]),
+    st.sampled_from(["", "user@", "u:pw-s3cret@", "@"]),
+    st.sampled_from(["127.0.0.1", "iot.example.com", "[::1]", "[::1", "[", ""]),
+    st.sampled_from(["", ":", ":9", ":0", ":65535", ":65536", ":99999", ":-1", ":x", ":²"]),
+    st.sampled_from(["", "/", "/openapi", "?q", "#f", " "]),
+)
+
+
+@FUZZ
+@given(url=base_urls)
+@example(url="http://[::1")  # was stored, and the campaign failed when its first call was made
+@example(url="http://")  # same
+@example(url="http://127.0.0.1:99999")  # same
+@example(url="http://u:pw-s3cret@127.0.0.1:9")  # was accepted, and the password printed in an error
+def test_base_urls_are_checked_at_load_and_passwords_never_shown(folder: Path, url: str) -> None:
+    path = folder / "case.toml"
+    path.write_text(toml_document({"backends": {"b": {**GOOD_BACKENDS["iotsquare"], "base_url": url}}}))
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        assert "backends.b" in str(exc) and "base_url" in str(exc), exc
+        assert "pw-s3cret" not in str(exc), exc
+        return
+    parts = urlsplit(config.backends["b"].base_url)
+    assert parts.hostname and "@" not in parts.netloc, url
+    assert parts.port is None or 0 <= parts.port <= 65535, url

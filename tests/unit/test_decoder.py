@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codec import CodecError, Decoder, FragmentError, IncompleteError, PlanError, decodable, encode
+from codec.decoder import first_occurrences
 from tests.support import oracle
 from tests.support.vectors import load_json
 
@@ -260,3 +261,11 @@ def test_large_session_in_random_order(version: int, seed: int) -> None:
     del received[last]
     expected = decodable(m, redundancy, np.isin(np.arange(1, m + redundancy + 1), list(received))[None, :], version)
     assert not expected[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.integers(1, 40), max_size=60))
+def test_first_occurrences_is_np_unique_return_index(values: list[int]) -> None:
+    array = np.array(values, np.int64)
+    expected = np.sort(np.unique(array, return_index=True)[1])
+    assert first_occurrences(array).tolist() == expected.tolist()

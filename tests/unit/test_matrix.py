@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codec.matrix import parity_matrix, parity_rows, prbs23_step
+from codec.matrix import _v1_plain_block, parity_matrix, parity_rows, prbs23_step
 from tests.support import oracle
 from tests.support.vectors import load_json
 
@@ -76,3 +76,21 @@ def test_cached_and_read_only() -> None:
     assert parity_matrix(100, 30, 2) is a
     with pytest.raises(ValueError, match="read-only"):
         a.packed[0, 0] = 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    m=st.integers(3, 3000).filter(lambda m: m & (m - 1) != 0),
+    first_k=st.integers(1, 8400),
+    rows=st.integers(1, 24),
+)
+def test_v1_plain_block_matches_oracle(m: int, first_k: int, rows: int) -> None:
+    # The v1 shortcut scatters draws from the PRBS planes; below the 2²³ seeds it must equal the oracle's rows.
+    packed = _v1_plain_block(first_k, rows, m)
+    if 1 + 1001 * (first_k + rows - 1) >= 1 << 23:
+        assert packed is None
+        return
+    assert packed is not None
+    dense = np.unpackbits(packed, axis=1, count=m, bitorder="little")
+    for k in range(first_k, first_k + rows):
+        assert dense[k - first_k].tolist() == oracle.matrix_row(k, m, 1)

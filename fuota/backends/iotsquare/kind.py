@@ -17,6 +17,7 @@ import re
 import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -28,6 +29,7 @@ from fuota.backends.iotsquare.codes import MAX_EXT_GROUP_SIZE, REDUNDANCY_FRACTI
 from fuota.backends.iotsquare.credentials import TokenSource
 from fuota.backends.untrusted import InertBackend
 from fuota.core.model import EUI_PATTERN, normalize_eui
+from fuota.core.numbers import number, seconds
 from fuota.core.settings import A_WEEK, DEFAULT_JOIN_TIMEOUT, ConfigError
 
 __all__ = ["IoTSquareConfig", "IoTSquareKind", "IoTSquareTarget"]
@@ -54,6 +56,32 @@ class IoTSquareConfig(BackendConfig):
     token_file: Path | None = None
     token_header: Annotated[str, Field(pattern=HEADER_NAME)] = "Authorization"
     ca_file: Path | None = None  # the CA that signed the server's certificate, when not a system CA
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials_in_url(cls, data: object) -> object:
+        # Checked before the URL's other checks: their messages quote it, and so would show the password.
+        url = data.get("base_url") if isinstance(data, dict) else None
+        if isinstance(url, str) and "@" in url.partition("://")[2].partition("/")[0]:
+            raise ValueError(
+                "base_url holds credentials (user:password@): IoTSquare takes a token; remove them from the URL and "
+                'give token = "…", token_env or token_file'
+            )
+        return data
+
+    @field_validator("base_url")
+    @classmethod
+    def _server_address(cls, url: str) -> str:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - reading the port is what checks it
+        except ValueError as exc:
+            raise ValueError(
+                f"not a server address ({exc}): write http(s)://host[:port][/path], the port within 0–65535"
+            ) from None
+        if not parts.hostname:
+            raise ValueError("no host: write http(s)://host[:port][/path], e.g. https://iot.example.com")
+        return url
 
     @model_validator(mode="after")
     def _one_token_source(self) -> IoTSquareConfig:
@@ -106,15 +134,15 @@ class IoTSquareTarget(BaseModel):
     enable_mqtt: bool | None = None
     headers: dict[str, str] | None = None
     enable_mc_remote: bool = True
-    group_id: Annotated[int, Field(ge=0, le=3)] = 0
+    group_id: Annotated[int, number(ge=0, le=3)] = 0
     gen_app_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
     enable_mc_ext: bool = True
-    time_slot_length: Annotated[int, Field(ge=0, le=15)] = 3
+    time_slot_length: Annotated[int, number(ge=0, le=15)] = 3
     mc_addr: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}$")] | None = None
     mc_app_s_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
     mc_nwk_s_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
-    frag_size: Annotated[int, Field(ge=1, le=255)] = DEFAULT_FRAG_SIZE
-    join_timeout: Annotated[float, Field(gt=0, le=A_WEEK)] = DEFAULT_JOIN_TIMEOUT
+    frag_size: Annotated[int, number(ge=1, le=255)] = DEFAULT_FRAG_SIZE
+    join_timeout: Annotated[float, seconds(A_WEEK)] = DEFAULT_JOIN_TIMEOUT
 
     @field_validator("push_url")
     @classmethod
@@ -205,6 +233,7 @@ class IoTSquareKind(BackendKind):
         (the extended function; one group without it). Asks nothing of the server."""
         assert isinstance(config, IoTSquareConfig)
         config.secret(name)  # no token: refused before anything is stored
+        _verify(name, config)  # nor a ca_file that cannot be read
         target = request.table
         if not isinstance(target, IoTSquareTarget):
             raise ConfigError(

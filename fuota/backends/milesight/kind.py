@@ -33,6 +33,7 @@ from fuota.backends.milesight.codes import (
 )
 from fuota.backends.milesight.radio import Radio, resolve
 from fuota.core.model import EUI_PATTERN, normalize_eui
+from fuota.core.numbers import number
 from fuota.core.settings import ConfigError
 
 __all__ = ["GatewayRadio", "MilesightConfig", "MilesightKind", "MilesightTarget"]
@@ -113,7 +114,7 @@ class MilesightConfig(BackendConfig):
 
 def _limited(name: str) -> Any:
     low, high = TASK_LIMITS[name]
-    return Field(ge=low, le=high)
+    return number(ge=low, le=high)
 
 
 class GatewayRadio(BaseModel):
@@ -141,8 +142,8 @@ class MilesightTarget(BaseModel):
     fragment_size: Annotated[int, _limited("fragmentSize")] = DEFAULT_FRAGMENT_SIZE
     fragment_interval: Annotated[int, _limited("fragmentInterval")] = DEFAULT_FRAGMENT_INTERVAL  # milliseconds
     region: str | None = None  # default: each gateway's channelPlan (DEFAULT_REGION where it reports none)
-    dr: Annotated[int, Field(ge=0, le=15)] | None = None  # default: the region's RX2 data rate
-    frequency: Annotated[int, Field(gt=0)] | None = None  # Hz; default: the region's RX2 frequency
+    dr: Annotated[int, number(ge=0, le=15)] | None = None  # default: the region's RX2 data rate
+    frequency: Annotated[int, number(gt=0)] | None = None  # Hz; default: the region's RX2 frequency
     # Met when a device's firmwareVersion (6.7) becomes equal to it. Where that field is "" for every device or
     # never changes, it cannot tell: no device is failed for it, one anomaly per deployment says so (core/outcomes).
     expected_version: str | None = None
