@@ -143,7 +143,7 @@ def test_a_back_end_silent_for_give_up_after_fails_its_deployment(store: Store, 
     (record,) = store.deployments(cid)
     assert record.state is DeploymentState.FAILED
     (failed,) = [e for e in store.events(cid, EventKind.TRANSITION) if e.to_state == "Failed" and e.deployment_id]
-    assert failed.cause.startswith("no answer for 3") and "giving up: no answer within 10 s" in failed.cause
+    assert failed.cause.startswith("back end silent/slow for 3") and "giving up: no answer within 10 s" in failed.cause
     assert 29 <= len(store.events(cid, EventKind.RETRY)) <= 31  # one a second, for give_up_after = 30 s
 
 
