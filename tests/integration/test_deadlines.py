@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -53,18 +54,18 @@ def test_a_trickling_answer_times_out_at_the_call_s_deadline() -> None:
 
 
 @pytest.mark.parametrize(
-    ("server", "body"),
-    [(silent, None), (deaf, {"firmware": "A" * 16_000_000})],
+    ("server", "body", "stuck"),
+    [(silent, None, httpx.ReadTimeout), (deaf, {"firmware": "A" * 16_000_000}, httpx.WriteTimeout)],
     ids=["never answers", "never reads a large request"],
 )
 def test_a_silent_or_deaf_server_times_out_at_the_call_s_deadline(
-    server: Callable[[], AbstractContextManager[RawServer]], body: object
+    server: Callable[[], AbstractContextManager[RawServer]], body: object, stuck: type[Exception]
 ) -> None:
     with server() as running:
         client = _client(running.url, timeout=1)
         error, took = _timed(lambda: client.once("POST", "/openapi/fuota/create", body=body))
         client.close()
-    assert "no answer within 1 s" in str(error)
+    assert "no answer within 1 s" in str(error) and isinstance(error.__cause__, stuck)  # stuck where meant
     assert took < 1 * NO_HANG
 
 

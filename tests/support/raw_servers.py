@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 
 __all__ = ["RawServer", "deaf", "silent", "trickle"]
 
@@ -51,6 +51,8 @@ class RawServer:
     def close(self) -> None:
         """Stop serving: close the listener and every connection, and wait for the threads."""
         self.stopped.set()
+        with suppress(OSError):  # wakes the accept in progress (closing alone does not); may find nothing to wake
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         for connection in self._connections:
             connection.close()
