@@ -339,9 +339,9 @@ class Runner:
         backend = self.backends[item.record.backend]
         give_up_after = self.give_up_after.get(item.record.backend, DEFAULT_GIVE_UP_AFTER)
         try:
-            # A back end already failing gets only what is left of give_up_after: its calls, retries included, end
-            # by then, so the deployment fails within give_up_after (+ one call timeout, for the first failure).
-            with deadline.window(self._patience(item, give_up_after)):
+            # A back end already failing gets no retry past what is left of give_up_after: the deployment fails
+            # within give_up_after of the first failure, plus the one call under way then.
+            with deadline.giving_up_in(self._patience(item, give_up_after)):
                 observations = carry_out(
                     self.store,
                     campaign,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import httpx
+import stamina
 
 from fuota.backends import answers, deadline
 from fuota.backends.answers import whole
@@ -44,7 +45,7 @@ from fuota.backends.iotsquare.codes import AUTH_CODES, NOT_FOUND_CODES, TRANSIEN
 from fuota.backends.iotsquare.credentials import TokenSource
 from fuota.backends.iotsquare.network import deadline_transport
 from fuota.backends.paging import Page, collect
-from fuota.backends.retry import Attempt, RetryPolicy
+from fuota.backends.retry import RetryPolicy
 
 __all__ = ["PAGE_SIZE", "Envelope", "IoTSquareHTTP"]
 
@@ -113,7 +114,7 @@ class IoTSquareHTTP:
     def __repr__(self) -> str:
         return f"IoTSquareHTTP(name={self.name!r}, base_url={str(self._client.base_url)!r})"
 
-    def retrying(self) -> Iterable[Attempt]:
+    def retrying(self) -> Iterable[stamina.Attempt]:
         """Attempts for a block that may raise TransientError, spaced by this back end's back-off."""
         return self._retry.tries()
 

@@ -49,13 +49,13 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import paho.mqtt.client as mqtt
+import stamina
 
 from fuota.backends import answers
-from fuota.backends import deadline as deadlines
 from fuota.backends.errors import AuthError, BackendError, MalformedAnswer, TransientError
 from fuota.backends.milesight.codes import SUCCESS, answer_error
 from fuota.backends.paging import Page, collect
-from fuota.backends.retry import Attempt, RetryPolicy
+from fuota.backends.retry import RetryPolicy
 from fuota.core.model import EUI_PATTERN, normalize_eui
 
 __all__ = ["PAGE_SIZE", "NsApiClient", "mqtt_client_id"]
@@ -109,8 +109,7 @@ class NsApiClient:
 
     `broker_url` is mqtt://host:port or mqtts://host:port (TLS: `ca_file` to verify the broker, else the system's
     CAs; `cert_file`/`key_file` for a client certificate). Every request waits at most `timeout` seconds for its
-    answer, the wait for a (re)connection included (fuota.backends.deadline: less when an outer window ends
-    first). `qos` is that of the subscription and of idempotent requests:
+    answer, the wait for a (re)connection included. `qos` is that of the subscription and of idempotent requests:
     the spec lists QoS 0 for its topics; 1 (the default) lets a request survive a short hiccup of the link without
     waiting for the timeout. `call` retries up to `retry_attempts` times within `retry_timeout` seconds, waiting
     from `retry_wait_initial` up to `retry_wait_max` seconds; paho's reconnection back-off has the same cap.
@@ -191,7 +190,7 @@ class NsApiClient:
 
     # --- the caller's side ------------------------------------------------------------------------------------
 
-    def retrying(self) -> Iterable[Attempt]:
+    def retrying(self) -> Iterable[stamina.Attempt]:
         """Attempts for a block that may raise TransientError, spaced by this client's back-off."""
         return self._retry.tries()
 
@@ -272,9 +271,7 @@ class NsApiClient:
         message = {"type": "ns-api", "id": request_id, "method": method, "url": url, "gatewayEUI": gateway.upper()}
         payload = json.dumps(message | {"body": {} if body is None else body}).encode()
         where = f"back end {self.name!r}, gateway {gateway.upper()}, {method} {url}"
-        # One deadline for the whole exchange (connection, publish, answer, a resend after a drop), nearer when an
-        # outer window (the retry loop's budget, the runner's give_up_after) ends first.
-        deadline = min(time.monotonic() + self.timeout, deadlines.deadline())
+        deadline = time.monotonic() + self.timeout
         pending = _Pending(gateway, payload)
         with self._cond:
             self._pending[request_id] = pending
