@@ -10,11 +10,11 @@ Foreign exceptions are translated here and nowhere else (`raise … from exc`), 
     any other code; a body that is not the envelope     → RejectedError (MalformedAnswer under HTTP 2xx)
     a data field of an unexpected shape                 → MalformedAnswer (answer_shape; a TransientError)
 
-Each request has one deadline for the whole exchange — connect, send, headers, body —, `timeout` seconds or less
-when an outer window (a retry loop's budget, the runner's give_up_after) ends sooner: fuota.backends.deadline, held
-at the socket by fuota.backends.iotsquare.network, so a server that trickles its answer cannot stretch a call.
-TransientError is retried with capped, jittered exponential back-off (stamina) and re-raised once the attempts or
-the time budget are spent. The token travels only in its header, built for each request from the token source
+Each request has one deadline for the whole exchange — connect, send, headers, body —, `timeout` seconds after it
+starts (fuota.backends.deadline, held at every socket wait by fuota.backends.iotsquare.network), so a server that
+trickles its answer cannot stretch a call. TransientError is retried with capped, jittered exponential back-off
+(fuota.backends.retry) and re-raised once the attempts or the time budget from the first failure are spent.
+The token travels only in its header, built for each request from the token source
 (fuota.backends.iotsquare.credentials: a file or a variable read again at every call, so that a rotated token is
 used at once): no message, repr or log line made here holds it.
 """
