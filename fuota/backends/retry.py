@@ -21,7 +21,16 @@ import stamina
 from fuota.backends import deadline
 from fuota.backends.errors import TransientError
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "retry_budget"]
+
+_LONGEST_BUDGET = 60.0  # seconds: past this, the runner's own retries (each one a visible `retry` event) go on
+
+
+def retry_budget(give_up_after: float) -> float:
+    """The retry budget of an adapter of a back end with `give_up_after`: half of it (at most a minute), so that a
+    failure outlasting the adapter's own retries reaches the runner — a `retry` event, shown by `status` — well
+    before the deployment fails, and a back end that recovers meanwhile is followed on."""
+    return min(_LONGEST_BUDGET, give_up_after / 2)
 
 
 @dataclass(frozen=True, slots=True)
