@@ -25,7 +25,12 @@ class BackendError(Exception):
 
 
 class TransientError(BackendError):
-    """Worth retrying: connection lost, timeout, HTTP 5xx, IoTSquare 1001 System Busy or 1009 Network Busy."""
+    """Worth retrying: connection lost, timeout, HTTP 5xx, IoTSquare 1001 System Busy or 1009 Network Busy.
+
+    `silent_for`: seconds the back end had already been failing when this was raised (set by the retry loop).
+    """
+
+    silent_for: float = 0.0
 
 
 class MalformedAnswer(TransientError):

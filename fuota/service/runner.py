@@ -16,6 +16,7 @@ deployment is driven by one runner at a time and taken over by another when its 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import time
@@ -24,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from fuota.backends import deadline
 from fuota.backends.base import Backend
 from fuota.backends.errors import AuthError, BackendError, MalformedAnswer, TransientError
 from fuota.core.engine import DeploymentEngine
@@ -335,15 +337,19 @@ class Runner:
 
     def _execute(self, campaign: CampaignRecord, item: _Live, command: Command) -> None:
         backend = self.backends[item.record.backend]
+        give_up_after = self.give_up_after.get(item.record.backend, DEFAULT_GIVE_UP_AFTER)
         try:
-            observations = carry_out(
-                self.store,
-                campaign,
-                item.record,
-                backend,
-                command,
-                lambda raw: self._check_plan(campaign, item.record, raw),
-            )
+            # A back end already failing gets no retry past what is left of give_up_after: the deployment fails
+            # within give_up_after of the first failure, plus the one call under way then.
+            with deadline.giving_up_in(self._patience(item, give_up_after)):
+                observations = carry_out(
+                    self.store,
+                    campaign,
+                    item.record,
+                    backend,
+                    command,
+                    lambda raw: self._check_plan(campaign, item.record, raw),
+                )
         except AuthError as exc:
             if item.engine.state.ended:
                 # Its clean-up after it failed: nothing more can be done with these credentials; say so and go on.
@@ -352,10 +358,9 @@ class Runner:
                 return
             if item.record.backend_ref is not None or item.engine.preparation in _UNDER_WAY:
                 # Under way on the back end: wait for a rotated token, visibly, failing after give_up_after.
-                limit = self.give_up_after.get(item.record.backend, DEFAULT_GIVE_UP_AFTER)
                 now = self.clock()
                 item.refusal, failed = credentials.refused(
-                    self.store, campaign, item.record, item.refusal, exc, now, limit
+                    self.store, campaign, item.record, item.refusal, exc, now, give_up_after
                 )
                 if failed is None:
                     return
@@ -373,9 +378,10 @@ class Runner:
             return
         except TransientError as exc:
             now = self.clock()
-            item.failing_since = item.failing_since or now
+            # Counted from the first failure, which the adapter's retry loop may have met well before it gave up.
+            item.failing_since = item.failing_since or now - timedelta(seconds=exc.silent_for)
             silent = (now - item.failing_since).total_seconds()
-            if silent < self.give_up_after.get(item.record.backend, DEFAULT_GIVE_UP_AFTER):
+            if silent < give_up_after:
                 cause = f"{item.record.task_name} {type(command).__name__}: {exc}"
                 # An answer that breaks the spec is worth an operator's look even when a retry gets a good one.
                 kinds = [EventKind.RETRY, EventKind.ANOMALY] if isinstance(exc, MalformedAnswer) else [EventKind.RETRY]
@@ -383,8 +389,9 @@ class Runner:
                 self.store.record_event(campaign.id, *events, deployment_id=item.record.id)
                 log.warning("campaign %s (%s): %s: %s; will retry", campaign.id, campaign.name, kinds[-1], cause)
                 return
-            lack = "no well-formed answer" if isinstance(exc, MalformedAnswer) else "no answer"
-            observations = [(BackendFailed(f"{lack} for {silent:.0f} s, giving up: {exc}"), {})]
+            lack = "no well-formed answer" if isinstance(exc, MalformedAnswer) else "back end silent/slow"
+            why = f"{lack} for {silent:.0f} s (give_up_after = {give_up_after:g} s), giving up: {exc}"
+            observations = [(BackendFailed(why), {})]
             log.error("campaign %s (%s): %s fails: %s", campaign.id, campaign.name, item.record.task_name, exc)
         except BackendError as exc:
             observations = [(BackendFailed(f"{type(command).__name__}: {exc}"), {})]
@@ -395,6 +402,13 @@ class Runner:
                 item.refusal = None
         for observation, fields in observations:
             self._carry(campaign, item, item.engine.handle(observation, self.clock()), **fields)
+
+    def _patience(self, item: _Live, give_up_after: float) -> float:
+        """Seconds the deployment's back-end calls may still take: what is left of give_up_after once its back
+        end fails, unbounded (each call's own timeout) while it answers."""
+        if item.failing_since is None:
+            return math.inf
+        return give_up_after - (self.clock() - item.failing_since).total_seconds()
 
     def _check_plan(self, campaign: CampaignRecord, record: DeploymentRecord, raw: dict[str, object]) -> None:
         """Record, once per deployment, an anomaly where the back end fragments otherwise than fuota planned."""

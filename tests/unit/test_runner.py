@@ -143,8 +143,21 @@ def test_a_back_end_silent_for_give_up_after_fails_its_deployment(store: Store, 
     (record,) = store.deployments(cid)
     assert record.state is DeploymentState.FAILED
     (failed,) = [e for e in store.events(cid, EventKind.TRANSITION) if e.to_state == "Failed" and e.deployment_id]
-    assert failed.cause.startswith("no answer for 3") and "giving up: no answer within 10 s" in failed.cause
+    assert failed.cause.startswith("back end silent/slow for 3") and "giving up: no answer within 10 s" in failed.cause
     assert 29 <= len(store.events(cid, EventKind.RETRY)) <= 31  # one a second, for give_up_after = 30 s
+
+
+def test_give_up_after_counts_from_the_adapter_s_first_failure(store: Store, clock: Clock) -> None:
+    # The adapter's retry loop had already been failing for 25 s when it gave up: 5 s of give_up_after are left.
+    late = TransientError("no answer within 10 s")
+    late.silent_for = 25.0
+    backend = MemoryBackend()
+    backend.fail_next("status", *[late] * 1000)
+    cid = launch(store, [euis(2)])
+    assert drive(runner(store, backend, clock), cid, clock) is CampaignState.FAILED
+    (failed,) = [e for e in store.events(cid, EventKind.TRANSITION) if e.to_state == "Failed" and e.deployment_id]
+    assert failed.cause.startswith("back end silent/slow for 30 s (give_up_after = 30 s)")
+    assert 4 <= len(store.events(cid, EventKind.RETRY)) <= 6  # one a second, for the 5 s left
 
 
 def test_a_refusal_fails_the_deployment_with_the_back_end_s_reason(store: Store, clock: Clock) -> None:

@@ -2,7 +2,7 @@
 
 Foreign exceptions are translated here and nowhere else (`raise … from exc`), into fuota.backends.errors:
 
-    httpx.TimeoutException, httpx.TransportError       → TransientError  (refused, dropped, no answer in time)
+    httpx.TimeoutException, httpx.TransportError       → TransientError  (refused, dropped, no whole answer in time)
     HTTP 5xx, HTTP 429                                  → TransientError
     code 1001 System Busy, 1009 Network Busy            → TransientError
     code 1003, 1004; HTTP 401/403 without an envelope   → AuthError
@@ -10,8 +10,11 @@ Foreign exceptions are translated here and nowhere else (`raise … from exc`), 
     any other code; a body that is not the envelope     → RejectedError (MalformedAnswer under HTTP 2xx)
     a data field of an unexpected shape                 → MalformedAnswer (answer_shape; a TransientError)
 
-TransientError is retried with capped, jittered exponential back-off (stamina) and re-raised once the attempts or
-the time budget are spent. The token travels only in its header, built for each request from the token source
+Each request has one deadline for the whole exchange — connect, send, headers, body —, `timeout` seconds after it
+starts (fuota.backends.deadline, held at every socket wait by fuota.backends.iotsquare.network), so a server that
+trickles its answer cannot stretch a call. TransientError is retried with capped, jittered exponential back-off
+(fuota.backends.retry) and re-raised once the attempts or the time budget from the first failure are spent.
+The token travels only in its header, built for each request from the token source
 (fuota.backends.iotsquare.credentials: a file or a variable read again at every call, so that a rotated token is
 used at once): no message, repr or log line made here holds it.
 """
@@ -20,15 +23,16 @@ from __future__ import annotations
 
 import re
 import ssl
+import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import stamina
 
-from fuota.backends import answers
+from fuota.backends import answers, deadline
 from fuota.backends.answers import whole
 from fuota.backends.errors import (
     AuthError,
@@ -39,6 +43,7 @@ from fuota.backends.errors import (
 )
 from fuota.backends.iotsquare.codes import AUTH_CODES, NOT_FOUND_CODES, TRANSIENT_CODES, advice
 from fuota.backends.iotsquare.credentials import TokenSource
+from fuota.backends.iotsquare.network import deadline_transport
 from fuota.backends.paging import Page, collect
 from fuota.backends.retry import RetryPolicy
 
@@ -103,7 +108,7 @@ class IoTSquareHTTP:
         self._timeout = timeout
         self._token = TokenSource.literal(token) if isinstance(token, str) else token
         self._token_header = token_header
-        self._client = httpx.Client(base_url=base_url, timeout=timeout, verify=verify)
+        self._client = httpx.Client(base_url=base_url, timeout=timeout, transport=deadline_transport(verify))
         self._retry = RetryPolicy(retry_attempts, retry_timeout, retry_wait_initial, retry_wait_max)
 
     def __repr__(self) -> str:
@@ -143,17 +148,16 @@ class IoTSquareHTTP:
             token = self._token()
         except AuthError as exc:
             raise AuthError(f"{where}: {exc}") from None
-        try:
-            response = self._client.request(method, path, params=params, json=body, headers={self._token_header: token})
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"{where}: no answer within {self._timeout} s") from exc
-        except httpx.TransportError as exc:
-            if _untrusted(exc):
-                raise AuthError(
-                    f"{where}: the server's certificate is not trusted ({exc}): give the CA that signed it as ca_file "
-                    f"of backend {self.name}, or check that base_url names the right server"
-                ) from exc
-            raise TransientError(f"{where}: {type(exc).__name__}: {exc}") from exc
+        with deadline.window(self._timeout) as until:
+            budget = until - time.monotonic()
+            try:
+                response = self._client.request(
+                    method, path, params=params, json=body, headers={self._token_header: token}, timeout=max(budget, 0)
+                )
+            except httpx.TimeoutException as exc:
+                raise TransientError(f"{where}: no answer within {max(budget, 0):.3g} s (whole exchange)") from exc
+            except httpx.TransportError as exc:
+                self._transport_error(where, exc)
         status = response.status_code
         if status >= 500 or status == 429:
             raise TransientError(f"{where}: HTTP {status}")
@@ -177,6 +181,15 @@ class IoTSquareHTTP:
             raise AuthError(f"{text}: check token / token_env / token_file of backend {self.name}", code=code, msg=msg)
         kind = NotFoundError if code in NOT_FOUND_CODES else RejectedError
         raise kind(f"{text}: {advice(code)}", code=code, msg=msg)
+
+    def _transport_error(self, where: str, exc: httpx.TransportError) -> NoReturn:
+        """The typed error for a request that got no answer: AuthError for an untrusted certificate."""
+        if _untrusted(exc):
+            raise AuthError(
+                f"{where}: the server's certificate is not trusted ({exc}): give the CA that signed it as ca_file "
+                f"of backend {self.name}, or check that base_url names the right server"
+            ) from exc
+        raise TransientError(f"{where}: {type(exc).__name__}: {exc}") from exc
 
     def pages(self, path: str, params: Mapping[str, object]) -> list[dict[str, Any]]:
         """Every item of a list call, page by page, until the `amount` announced (fuota.backends.paging)."""

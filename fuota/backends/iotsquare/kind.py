@@ -27,6 +27,7 @@ from fuota.backends.config import HEADER_NAME, HEADER_VALUE, BackendConfig, from
 from fuota.backends.errors import AuthError, BackendError, NotFoundError
 from fuota.backends.iotsquare.codes import MAX_EXT_GROUP_SIZE, REDUNDANCY_FRACTION
 from fuota.backends.iotsquare.credentials import TokenSource
+from fuota.backends.retry import retry_budget
 from fuota.backends.untrusted import InertBackend
 from fuota.core.model import EUI_PATTERN, normalize_eui
 from fuota.core.numbers import number, seconds
@@ -224,7 +225,7 @@ class IoTSquareKind(BackendKind):
             token=config.token_source(name),
             token_header=config.token_header,
             timeout=config.timeout,
-            retry_timeout=min(60.0, config.give_up_after),
+            retry_timeout=retry_budget(config.give_up_after),
             verify=_verify(name, config),
         )
 

@@ -32,6 +32,7 @@ from fuota.backends.milesight.codes import (
     TASK_LIMITS,
 )
 from fuota.backends.milesight.radio import Radio, resolve
+from fuota.backends.retry import retry_budget
 from fuota.core.model import EUI_PATTERN, normalize_eui
 from fuota.core.numbers import number
 from fuota.core.settings import ConfigError
@@ -192,7 +193,7 @@ class MilesightKind(BackendKind):
             tls_insecure=config.insecure,
             timeout=config.timeout,
             # Within one call, retries stop where the runner would give the back end up anyway.
-            retry_timeout=min(60.0, config.give_up_after),
+            retry_timeout=retry_budget(config.give_up_after),
             keep_tasks=config.keep_tasks,
         )
 
