@@ -1,7 +1,8 @@
 """Hostile text from a back end is inert (issue 16, item 3): an IoTSquare server whose `msg` holds Rich markup, a
 screen-clearing escape, an OSC title and the token it was sent. Whatever of it reaches `fuota run`'s output,
 `status` (text and JSON), the text report, the store's bytes and the logs holds no ESC, no markup Rich would render
-(a clickable link) and no token: the token is [redacted]."""
+(a clickable link) and no token: the token is [redacted]. A Milesight gateway's refusal quoted by `fuota plan` is
+inert the same way, the broker password redacted."""
 
 from __future__ import annotations
 
@@ -23,8 +24,17 @@ from fuota.store import Store
 from fuota.views.watch import view
 from fuota.web.app import create_app
 from fuota.web.server import Dashboard
+from tests.support.broker import Broker
 from tests.support.cli_helpers import fuota
-from tests.support.config_files import iotsquare, sqlite_url, write_campaign, write_config
+from tests.support.config_files import (
+    iotsquare,
+    milesight,
+    sqlite_url,
+    write_campaign,
+    write_config,
+    write_milesight_campaign,
+)
+from tests.support.milesight_responder import Responder, code
 
 TOKEN = "tok-3f9a61c2e7"
 LINK = "[link=http://evil.example]x[/link]"
@@ -119,3 +129,21 @@ def test_the_text_report_and_the_store_bytes_hold_no_escape_and_no_token(hostile
     assert any(REDACTED in text for text in texts)
     for text in texts:
         _inert_on_a_terminal(text)
+
+
+def test_a_gateway_s_hostile_error_reaches_plan_inert_and_without_the_broker_password(
+    tmp_path: Path, mqtt_broker: Broker
+) -> None:
+    # `fuota plan` asks the gateways itself (MilesightKind.plan) and quotes their refusal in its error.
+    gateway = "24e124fffe000016"
+    password = "brokerpass-7c1d"
+    error = HOSTILE.replace(TOKEN, password)
+    with Responder(mqtt_broker, gateway).on("GET", "/api/urdevices", code(3, error)):
+        write_config(tmp_path, milesight(mqtt_broker.url, [gateway], username="fuota", password=password, timeout=1))
+        write_milesight_campaign(tmp_path, "ms-hostile", fleet_euis(2, seed=17), firmware=b"\x01" * 300)
+        result = fuota(tmp_path, "plan", "c.toml", env=TERMINAL, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "evil.example" in output and REDACTED in output  # the gateway's words, inert
+    assert password not in output
+    _inert_on_a_terminal(output)

@@ -33,6 +33,7 @@ from fuota.backends.milesight.codes import (
 )
 from fuota.backends.milesight.radio import Radio, resolve
 from fuota.backends.retry import retry_budget
+from fuota.backends.untrusted import InertBackend
 from fuota.core.model import EUI_PATTERN, normalize_eui
 from fuota.core.numbers import number
 from fuota.core.settings import ConfigError
@@ -211,8 +212,10 @@ class MilesightKind(BackendKind):
             )
         self.check_redundancy(name, request.redundancy_percent)
         frag = self.frag_plan(request, table.fragment_size)
-        backend = self.connect(name, config)
-        assert isinstance(backend, MilesightBackend)
+        adapter = self.connect(name, config)
+        assert isinstance(adapter, MilesightBackend)
+        # The gateways' words are quoted in the errors below and their channel plans stored: inert, as at run time.
+        backend: Any = InertBackend(adapter, lambda: (config.secret(name),))
         options = table.model_dump(mode="json", exclude={"gateway_radio"})
         try:
             resolve(gateways[0], None, table.region, table.dr, None)  # the region's spelling, before asking
