@@ -63,6 +63,8 @@ def daemon(
     if http is not None:
         _check_address(http)  # before the store opens: a bad address leaves no trace
     config = load()
+    if http is not None:
+        _check_exposure(http, config)  # before the store opens, too
     store = open_store(config)
     backends = build_backends(config, set(config.backends))
     metrics, dashboard = None, None
@@ -88,6 +90,17 @@ def _check_address(address: str) -> None:
     try:
         parse_address(address)
     except DashboardError as exc:
+        raise fail(str(exc)) from exc
+
+
+def _check_exposure(address: str, config: Config) -> None:
+    """Exit 2 naming [dashboard] token when `--http` listens beyond loopback and no token is configured."""
+    from fuota.web.guard import check_exposure
+    from fuota.web.server import DashboardError, parse_address
+
+    try:
+        check_exposure(parse_address(address)[0], config.dashboard.secret())
+    except (DashboardError, ConfigError) as exc:
         raise fail(str(exc)) from exc
 
 

@@ -20,6 +20,7 @@ from fuota.core.model import Outcome, Stage
 from fuota.store import CampaignRecord, DeviceRecord, EventKind, EventRecord, Store
 
 __all__ = [
+    "LARGEST_ID",
     "NO_OUTCOME",
     "PER_PAGE",
     "DeviceFilter",
@@ -36,6 +37,7 @@ __all__ = [
 
 PER_PAGE = 50
 NO_OUTCOME = "none"  # the outcome filter's value for devices still under way
+LARGEST_ID = 2**63 - 1  # the store's ids are SQL BIGINTs: beyond, no id (and no row offset) can be
 
 
 class FilterError(ValueError):
@@ -60,9 +62,12 @@ class DeviceFilter:
         choices = [o.value for o in Outcome] + [NO_OUTCOME]
         if outcome and outcome not in choices:
             raise FilterError(f"outcome = {outcome!r} is not one of {', '.join(choices)}")
-        for name in ("deployment", "page"):
-            if params.get(name, "") and not params[name].isdigit():
-                raise FilterError(f"{name} = {params[name]!r} is not a positive whole number")
+        for name, largest in (("deployment", LARGEST_ID), ("page", LARGEST_ID // PER_PAGE)):
+            given = params.get(name, "")
+            if given and not (given.isascii() and given.isdigit()):  # "²".isdigit() holds, int("²") fails
+                raise FilterError(f"{name} = {given!r} is not a positive whole number")
+            if given and int(given) > largest:
+                raise FilterError(f"{name} = {given} is beyond any there can be (at most {largest})")
         return cls(
             deployment=int(deployment) if deployment else None,
             stage=Stage(stage) if stage else None,

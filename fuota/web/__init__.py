@@ -1,13 +1,15 @@
 """The daemon's web dashboard (`fuota daemon --http HOST:PORT`): campaign pages with JSON twins, abort, /metrics.
 
     app.py      the Starlette application: routes, security headers, the abort endpoint's checks
+    guard.py    who may read it: Host checked when bound to loopback, the token asked of every request beyond
     queries.py  what the campaign pages show, put together from the read model in fuota.views (the page and its
                 JSON twin share it)
     server.py   uvicorn on a background thread of the daemon
     templates/  Jinja2 pages and the fragments they poll; static/ the vendored htmx, the page's script and CSS
 
 Errors: DashboardError (server.py) when it cannot listen where asked; FilterError (fuota.views.rows) for a device-table
-filter it cannot apply, answered 400. Requests are refused with HTTP statuses, never exceptions that escape.
+filter it cannot apply, answered 400; a path or query naming nothing (an id beyond 2⁶³, a page past any) is 400 or
+404, never 500. Requests are refused with HTTP statuses, never exceptions that escape.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ def start_dashboard(
         token=config.dashboard.secret(),
         abort=abort,
         metrics=lambda: (metrics.exposition(), CONTENT_TYPE),
-        # Served on loopback, it answers loopback names only: a page elsewhere cannot read it by DNS rebinding.
-        hosts=["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else None,
+        bound_to=host,
     )
     return Dashboard(app, host, port).start()

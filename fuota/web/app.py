@@ -21,7 +21,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -32,8 +31,9 @@ from fuota.backends.errors import BackendError
 from fuota.core.model import CampaignState, Outcome, Stage
 from fuota.store import CampaignRecord, Store
 from fuota.views.formatting import format_duration, format_time, fragments_words, progress_words
-from fuota.views.rows import NO_OUTCOME, DeviceFilter, FilterError, device_page, devices_page
+from fuota.views.rows import LARGEST_ID, NO_OUTCOME, DeviceFilter, FilterError, device_page, devices_page
 from fuota.views.schedule import schedule_text, undriven_text
+from fuota.web.guard import HostGuard, TokenGuard, check_exposure, is_loopback
 from fuota.web.queries import campaign_data, campaigns_data
 
 __all__ = ["AbortFunction", "create_app"]
@@ -63,11 +63,12 @@ def create_app(
     token: str | None = None,
     abort: AbortFunction | None = None,
     metrics: Callable[[], tuple[bytes, str]] | None = None,
-    hosts: list[str] | None = None,
+    bound_to: str | None = None,
 ) -> Starlette:
     """The dashboard over `store`. `token` enables abort (calling `abort(campaign_id, cause)`, the same path as
-    `fuota abort`); `metrics` returns /metrics' body and content type; `hosts`, when given, are the only Host
-    names answered (others get 400)."""
+    `fuota abort`); `metrics` returns /metrics' body and content type; `bound_to`, the host it listens on, guards
+    it as fuota.web.guard says (Host checked on loopback, the token asked of every request beyond; DashboardError
+    beyond loopback without a token)."""
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(
         stages=[s.value for s in Stage],
@@ -79,7 +80,8 @@ def create_app(
     templates.env.filters.update(progress=progress_words, fragments=fragments_words, duration=format_duration)
 
     def campaign_of(request: Request) -> CampaignRecord:
-        campaign = store.campaign(int(request.path_params["campaign_id"]))
+        wanted = request.path_params["campaign_id"]
+        campaign = store.campaign(wanted) if wanted <= LARGEST_ID else None  # beyond, SQL cannot even compare it
         if campaign is None:
             raise HTTPException(404, f"campaign {request.path_params['campaign_id']} does not exist")
         return campaign
@@ -167,8 +169,10 @@ def create_app(
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [Middleware(_SecurityHeaders)]
-    if hosts is not None:
-        middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=hosts))
+    if bound_to is not None:
+        check_exposure(bound_to, token)
+        guard = Middleware(HostGuard) if is_loopback(bound_to) else Middleware(TokenGuard, token=token)
+        middleware.insert(0, guard)
     return Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: errors})
 
 
