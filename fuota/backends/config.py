@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from fuota.core.numbers import number, seconds
 from fuota.core.settings import A_WEEK, DEFAULT_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL, ConfigError
 
-__all__ = ["HEADER_NAME", "HEADER_VALUE", "BackendConfig", "Strict", "from_env"]
+__all__ = ["HEADER_NAME", "HEADER_VALUE", "BackendConfig", "Strict", "address", "from_env", "holds_credentials"]
 
 # RFC 9110 section 5.6.2: a header name is a token; its value printable ASCII, what httpx and h11 send unescaped.
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
@@ -55,3 +56,23 @@ def from_env(name: str, field: str, value: SecretStr | None, env: str | None, re
     if required:
         raise ConfigError(f'backends.{name}: no {field}; set {field} = "…" or {field}_env = "VARIABLE"')
     return None
+
+
+def holds_credentials(data: object, field: str) -> bool:
+    """Whether the raw configuration `data` gives `field` a URL with user:password@ in it. Checked before the URL's
+    other checks, since their messages quote the URL and so would show the password."""
+    url = data.get(field) if isinstance(data, dict) else None
+    return isinstance(url, str) and "@" in url.partition("://")[2].partition("/")[0]
+
+
+def address(url: str, what: str, form: str, example: str) -> str:
+    """`url` when it parses with a host and a port within 0–65535; else ValueError saying it is not a `what`, the
+    `form` to write and an `example`."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading the port is what checks it
+    except ValueError as exc:
+        raise ValueError(f"not a {what} ({exc}): write {form}, the port within 0–65535") from None
+    if not parts.hostname:
+        raise ValueError(f"no host: write {form}, e.g. {example}")
+    return url

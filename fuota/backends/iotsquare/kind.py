@@ -17,13 +17,12 @@ import re
 import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 import codec
 from fuota.backends.base import Backend, BackendKind, DeploymentPlan, KindPlan, Pacing, PlanRequest
-from fuota.backends.config import HEADER_NAME, HEADER_VALUE, BackendConfig, from_env
+from fuota.backends.config import HEADER_NAME, HEADER_VALUE, BackendConfig, address, from_env, holds_credentials
 from fuota.backends.errors import AuthError, BackendError, NotFoundError
 from fuota.backends.iotsquare.codes import MAX_EXT_GROUP_SIZE, REDUNDANCY_FRACTION
 from fuota.backends.iotsquare.credentials import TokenSource
@@ -61,9 +60,7 @@ class IoTSquareConfig(BackendConfig):
     @model_validator(mode="before")
     @classmethod
     def _no_credentials_in_url(cls, data: object) -> object:
-        # Checked before the URL's other checks: their messages quote it, and so would show the password.
-        url = data.get("base_url") if isinstance(data, dict) else None
-        if isinstance(url, str) and "@" in url.partition("://")[2].partition("/")[0]:
+        if holds_credentials(data, "base_url"):
             raise ValueError(
                 "base_url holds credentials (user:password@): IoTSquare takes a token; remove them from the URL and "
                 'give token = "…", token_env or token_file'
@@ -73,16 +70,7 @@ class IoTSquareConfig(BackendConfig):
     @field_validator("base_url")
     @classmethod
     def _server_address(cls, url: str) -> str:
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - reading the port is what checks it
-        except ValueError as exc:
-            raise ValueError(
-                f"not a server address ({exc}): write http(s)://host[:port][/path], the port within 0–65535"
-            ) from None
-        if not parts.hostname:
-            raise ValueError("no host: write http(s)://host[:port][/path], e.g. https://iot.example.com")
-        return url
+        return address(url, "server address", "http(s)://host[:port][/path]", "https://iot.example.com")
 
     @model_validator(mode="after")
     def _one_token_source(self) -> IoTSquareConfig:

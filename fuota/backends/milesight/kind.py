@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 import codec
 from fuota.backends.base import Backend, BackendKind, DeploymentPlan, KindPlan, Pacing, PlanRequest
-from fuota.backends.config import BackendConfig, from_env
+from fuota.backends.config import BackendConfig, address, from_env, holds_credentials
 from fuota.backends.errors import BackendError
 from fuota.backends.milesight.codes import (
     DEFAULT_FRAGMENT_INTERVAL,
@@ -69,23 +68,14 @@ class MilesightConfig(BackendConfig):
     @model_validator(mode="before")
     @classmethod
     def _no_credentials_in_url(cls, data: object) -> object:
-        # Checked before the URL's other checks: their messages quote it, and so would show the password.
-        url = data.get("broker_url") if isinstance(data, dict) else None
-        if isinstance(url, str) and "@" in url.partition("://")[2].partition("/")[0]:
+        if holds_credentials(data, "broker_url"):
             raise ValueError("broker_url holds credentials (user:password@): give username and password instead")
         return data
 
     @field_validator("broker_url")
     @classmethod
     def _broker_address(cls, url: str) -> str:
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - reading the port is what checks it
-        except ValueError as exc:
-            raise ValueError(f"not a broker address ({exc}): write mqtt://host:port, the port within 0–65535") from None
-        if not parts.hostname:
-            raise ValueError("no host: write mqtt://host:port or mqtts://host:port")
-        return url
+        return address(url, "broker address", "mqtt://host:port or mqtts://host:port", "mqtt://127.0.0.1:1883")
 
     @model_validator(mode="after")
     def _tls_needs_mqtts(self) -> MilesightConfig:
