@@ -222,6 +222,7 @@ def refuse_or_build(folder: Path, backend: dict[str, Any], field: str) -> None:
 @example(field=("iotsquare", "token"), value="tok en\n")  # was ValueError from the adapter when built
 @example(field=("iotsquare", "token_header"), value="é")  # was UnicodeEncodeError from httpx when built
 @example(field=("milesight", "tls_ca"), value="ca.pem")  # mqtt:// with TLS files: was ValueError when built
+@example(field=("milesight", "insecure"), value=True)  # mqtt:// with insecure: was ValueError when built
 def test_one_wrong_backend_field_is_refused(folder: Path, field: tuple[str, str], value: Any) -> None:
     kind, name = field
     refuse_or_build(folder, _mutated(GOOD_BACKENDS[kind], (name,), value), name)

@@ -80,6 +80,7 @@ class MilesightConfig(BackendConfig):
     @model_validator(mode="after")
     def _tls_needs_mqtts(self) -> MilesightConfig:
         given = [f for f in ("tls_ca", "tls_cert", "tls_key") if getattr(self, f) is not None]
+        given += ["insecure = true"] if self.insecure else []
         if given and not self.broker_url.startswith("mqtts://"):
             raise ValueError(f"{', '.join(given)} given but broker_url = {self.broker_url!r} is not TLS: use mqtts://")
         return self
