@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-unit demo bench chaos lint samples clean system-packages
+.PHONY: test test-unit stress demo bench chaos lint samples clean system-packages
 
 # Debian packages the tests and the demo need: Mosquitto (a real MQTT broker), Chromium (the HTML report is
 # opened in it) and PostgreSQL (only its binaries: the tests start a server of their own, never Debian's cluster).
@@ -43,6 +43,11 @@ test: $(STAMP) system-packages
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
+# The flake hunt: the stress tests, then the suite N times (default 5) beside a busy process; N=10 make stress.
+N ?= 5
+stress: $(STAMP) system-packages
+	$(BIN)/python -m tests.support.stress --runs $(N)
+
 demo: $(STAMP) system-packages
 	$(BIN)/python -m fuota.sim.showcase
 
@@ -62,4 +67,4 @@ samples: $(STAMP)
 	$(BIN)/python -m tests.conformance.extract
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis stress-logs
