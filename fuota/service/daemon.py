@@ -124,9 +124,10 @@ class Daemon:
         before = campaign.state
         try:
             wake = self.runner.tick(campaign.id)
-        except Exception:
+        except Exception as exc:
             if self._stopping.is_set():
-                log.info("campaign %s (%s): the pass ended by the stop", campaign.id, campaign.name, exc_info=True)
+                # Cut by the stop (a store closed under it, a back end refused): the next daemon resumes it.
+                log.info("campaign %s (%s): the pass ended by the stop: %s", campaign.id, campaign.name, exc)
                 wake = None
             else:
                 # One campaign's trouble must not stop the others; it is retried at a later pass.
