@@ -172,6 +172,9 @@ def _drive(config: Config, store: Store, record: CampaignRecord, verb: str) -> N
     except ConfigError as exc:
         raise fail(str(exc)) from exc
     except KeyboardInterrupt:
+        from fuota.backends import deadline
+
+        deadline.stop()  # the step threads still under way start no retry or call: the exit waits one call at most
         raise fail("interrupted; the campaign is kept: `fuota run` resumes it, `fuota abort` stops it", 130) from None
     print_status(out, store, record.id)
     store.close()

@@ -38,6 +38,15 @@ def daemon(
         str | None,
         typer.Option("--http", metavar="HOST:PORT", help="Serve the dashboard and /metrics here (host: 127.0.0.1)."),
     ] = None,
+    lane_width: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Campaign ticks under way at once per back end: a slow back end holds at most this many, never "
+            "a campaign on another back end.",
+        ),
+    ] = 2,
 ) -> None:
     """Drive every campaign in the store on schedule until SIGTERM/SIGINT (then exit 0). Several daemons may
     share one store (PostgreSQL, or SQLite on one machine): they divide the deployments between them.
@@ -46,6 +55,7 @@ def daemon(
     configuration's dashboard token) and Prometheus metrics at /metrics.
     """
     import logging
+    import os
     import sys
     from datetime import timedelta
 
@@ -74,13 +84,20 @@ def daemon(
         runner = build_runner(
             config, store, backends, name=name or default_runner_name("daemon"), lease=timedelta(seconds=lease_seconds)
         )
-        Daemon(store, runner, metrics=metrics).serve()
+        # Past its longest call timeout, a tick still under way after the stop is abandoned (see Daemon).
+        grace = max((b.timeout for b in config.backends.values()), default=10.0) + 1.0
+        drained = Daemon(store, runner, metrics=metrics, lane_width=lane_width, stop_grace=grace).serve()
     finally:
         if dashboard is not None:
             dashboard.stop()
         for backend in backends.values():
             backend.close()
         store.close()
+    if not drained:
+        # The abandoned ticks' step threads would hold the interpreter's exit until their waits end.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def _check_address(address: str) -> None:

@@ -41,6 +41,7 @@ from fuota.core.settings import DEFAULT_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL
 from fuota.service import credentials
 from fuota.service.commands import PLAN_FIELDS, carry_out, plan_differences
 from fuota.service.firmware import FirmwareChanged
+from fuota.service.lanes import interleave
 from fuota.service.task_hygiene import tidy
 from fuota.store import CampaignRecord, DeploymentRecord, EventKind, LeaseLost, NewEvent, StaleState, Store
 from fuota.store.leases import DEFAULT_LEASE
@@ -213,11 +214,14 @@ class Runner:
 
     def _step_all(self, campaign: CampaignRecord, items: list[_Live], now: datetime) -> None:
         """The timer step of each item, several at once on threads: a slow or silent back end (a gateway gone for
-        minutes) then holds up only its own deployments. Each deployment stays on one thread."""
+        minutes) then holds up only its own deployments. Each deployment stays on one thread; the items are taken
+        round-robin across back ends (fuota.service.lanes.interleave), so one back end's deployments cannot take
+        every thread while another's wait."""
         if len(items) <= 1 or self.workers <= 1:
             for item in items:
                 self._carry(campaign, item, item.engine.timer(now))
             return
+        items = interleave(items, lambda i: i.record.backend)
         with ThreadPoolExecutor(min(self.workers, len(items)), thread_name_prefix="fuota-deployment") as pool:
             futures = [pool.submit(lambda i=item: self._carry(campaign, i, i.engine.timer(now))) for item in items]
         for future in futures:
@@ -377,6 +381,15 @@ class Runner:
             self._stops[campaign.id] = str(exc)
             return
         except TransientError as exc:
+            if deadline.stopping():
+                # Cut short by the process's stop, not by the back end: nothing to record, the step is resumed.
+                log.info(
+                    "campaign %s (%s): %s stopped, left for the next start",
+                    campaign.id,
+                    campaign.name,
+                    type(command).__name__,
+                )
+                return
             now = self.clock()
             # Counted from the first failure, which the adapter's retry loop may have met well before it gave up.
             item.failing_since = item.failing_since or now - timedelta(seconds=exc.silent_for)

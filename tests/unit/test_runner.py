@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fuota.backends import deadline
 from fuota.backends.errors import AuthError, MalformedAnswer, RejectedError, TransientError
 from fuota.core.model import CampaignState, DeploymentState, Outcome, Preparation, Stage
 from fuota.core.reports import TaskProgress
@@ -359,3 +360,19 @@ def test_the_back_end_s_progress_facts_are_stored_with_each_polled_step(store: S
     assert drive(run, cid, clock) is CampaignState.DONE
     (record,) = store.deployments(cid)
     assert TaskProgress.from_json(record.progress) == said[-1]  # the last one reported, the Done one
+
+
+def test_a_failure_caused_by_the_stop_is_recorded_as_nothing(store: Store, clock: Clock) -> None:
+    # Past give_up_after already: were it the back end's, this failure would fail the deployment at once.
+    cut = TransientError("fuota is stopping: no new back-end call starts")
+    cut.silent_for = 100.0
+    backend = MemoryBackend()
+    backend.fail_next("status", cut)
+    cid = launch(store, [euis(2)])
+    deadline.stop()
+    try:
+        assert drive(runner(store, backend, clock), cid, clock) is CampaignState.DONE
+    finally:
+        deadline.carry_on()
+    assert not store.events(cid, EventKind.RETRY)
+    assert not [e for e in store.events(cid, EventKind.TRANSITION) if e.to_state == "Failed"]
