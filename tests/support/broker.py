@@ -97,12 +97,16 @@ def make_tls_files(folder: Path) -> TLSFiles:
 
 @dataclass
 class Broker:
-    """One mosquitto process on 127.0.0.1; `restart()` stops it and starts it again on the same port."""
+    """One mosquitto process on 127.0.0.1; `restart()` stops it and starts it again on the same port. A
+    `persistent` broker keeps its sessions across a restart (saved on stop), as a production broker configured
+    with persistence does: subscriptions of clients with a persistent session, and the messages queued for them
+    while they reconnect."""
 
     folder: Path
     tls: TLSFiles | None = None
     port: int = field(default_factory=_free_port)
     process: subprocess.Popen | None = None
+    persistent: bool = False
 
     @property
     def url(self) -> str:
@@ -115,7 +119,11 @@ class Broker:
         # Run as whoever runs the tests: as root, mosquitto would otherwise become user mosquitto and could not
         # read the generated certificates in the test's private folder.
         user = pwd.getpwuid(os.getuid()).pw_name
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false", f"user {user}"]
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", f"user {user}"]
+        if self.persistent:
+            lines += ["persistence true", f"persistence_location {self.folder}/", "queue_qos0_messages true"]
+        else:
+            lines.append("persistence false")
         lines.append("set_tcp_nodelay true")  # as a production broker should: no Nagle delay on small packets
         if self.tls is not None:
             lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.cert}", f"keyfile {self.tls.key}"]

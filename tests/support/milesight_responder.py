@@ -65,7 +65,8 @@ def paged(items: list[dict[str, Any]], items_key: str, total_key: str = "total")
 class Responder:
     """A gateway with EUI `gateway` on `broker`; `on(method, path, handler)` scripts its answers."""
 
-    def __init__(self, broker: Broker, gateway: str, *, answer_all: bool = False) -> None:
+    def __init__(self, broker: Broker, gateway: str, *, answer_all: bool = False, persistent: bool = False) -> None:
+        """`persistent`: a session the broker keeps (on a persistent Broker, across its restarts)."""
         self.gateway = gateway.upper()
         self.answer_all = answer_all
         self.handlers: dict[tuple[str, str], Handler] = {}
@@ -73,7 +74,9 @@ class Responder:
         self.subscribed = threading.Event()
         self.subscriptions = 0  # how often it subscribed: a test waits for the one after a broker restart
         self._lock = threading.Lock()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gateway-{self.gateway}")
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"gateway-{self.gateway}", clean_session=not persistent
+        )
         if broker.tls is not None:
             self._client.tls_set(ca_certs=str(broker.tls.ca))
         self._client.reconnect_delay_set(min_delay=0.05, max_delay=0.2)

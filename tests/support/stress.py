@@ -35,7 +35,8 @@ def _run(label: str, command: list[str], log: Path) -> bool:
     seconds = time.monotonic() - started
     failed = sorted(set(_FAILED.findall(log.read_text(errors="replace"))))
     verdict = "passed" if code == 0 else f"FAILED (exit {code})"
-    print(f"{label}: {verdict} in {seconds // 60:.0f} min {seconds % 60:04.1f} s  ({log.relative_to(ROOT)})", flush=True)
+    took = f"{seconds // 60:.0f} min {seconds % 60:04.1f} s"
+    print(f"{label}: {verdict} in {took}  ({log.relative_to(ROOT)})", flush=True)
     for name in failed:
         print(f"    {name}", flush=True)
     return code == 0

@@ -148,14 +148,16 @@ class IoTSquareHTTP:
             token = self._token()
         except AuthError as exc:
             raise AuthError(f"{where}: {exc}") from None
+        started = time.monotonic()
         with deadline.window(self._timeout) as until:
-            budget = until - time.monotonic()
+            # The whole call's time: its timeout, or less when the give-up instant or an outer deadline is nearer.
+            budget = max(0.0, min(self._timeout, until - started))
             try:
                 response = self._client.request(
-                    method, path, params=params, json=body, headers={self._token_header: token}, timeout=max(budget, 0)
+                    method, path, params=params, json=body, headers={self._token_header: token}, timeout=budget
                 )
             except httpx.TimeoutException as exc:
-                raise TransientError(f"{where}: no answer within {max(budget, 0):.3g} s (whole exchange)") from exc
+                raise TransientError(f"{where}: no answer within {budget:.3g} s (whole exchange)") from exc
             except httpx.TransportError as exc:
                 self._transport_error(where, exc)
         status = response.status_code
