@@ -43,3 +43,22 @@ def test_a_database_of_the_first_schema_gains_leases_and_keeps_its_campaigns(tmp
         (record,) = store.deployments(1)
         assert (record.task_name, record.lease_owner, record.lease_until) == ("fuota-old-0", None, None)
         assert store.claim_deployments("a", LEASE, campaign_id=1) == {1}
+
+
+def test_the_head_a_store_is_opened_at_without_alembic_is_alembics_head(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from fuota.store.db import HEAD
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+    with Store(f"sqlite:///{tmp_path / 'new.db'}") as store:  # a new store is migrated to it
+        assert store._db.revision() == HEAD
+
+
+def test_a_store_of_a_newer_fuota_is_refused_saying_to_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    Store(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StoreError, match="newer fuota"):
+        Store(f"sqlite:///{path}")
