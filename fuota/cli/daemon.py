@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -60,9 +62,55 @@ def daemon(
     from datetime import timedelta
 
     from fuota.service.campaigns import build_runner
-    from fuota.service.daemon import Daemon, JsonFormatter
+    from fuota.service.daemon import Daemon
     from fuota.service.runner import default_runner_name
 
+    with _logging_to_stderr(log_json):
+        if http is not None:
+            _check_address(http)  # before the store opens: a bad address leaves no trace
+        config = load()
+        if http is not None:
+            _check_exposure(http, config)  # before the store opens, too
+        store = open_store(config)
+        backends = build_backends(config, set(config.backends))
+        metrics, dashboard = None, None
+        try:
+            if http is not None:
+                metrics, backends, dashboard = _dashboard(http, store, config, backends)
+            runner = build_runner(
+                config,
+                store,
+                backends,
+                name=name or default_runner_name("daemon"),
+                lease=timedelta(seconds=lease_seconds),
+            )
+            # Past its longest call timeout, a tick still under way after the stop is abandoned (see Daemon).
+            grace = max((b.timeout for b in config.backends.values()), default=10.0) + 1.0
+            drained = Daemon(store, runner, metrics=metrics, lane_width=lane_width, stop_grace=grace).serve()
+        finally:
+            if dashboard is not None:
+                dashboard.stop()
+            for backend in backends.values():
+                backend.close()
+            store.close()
+    if not drained:
+        # The abandoned ticks' step threads would hold the interpreter's exit until their waits end.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+
+
+@contextmanager
+def _logging_to_stderr(log_json: bool) -> Iterator[None]:
+    """fuota's log lines (JSON with `--log-json`) on stderr while the daemon runs; the logging set-up before it is
+    restored afterwards (the command also runs inside other programs: the tests, an embedding application)."""
+    import logging
+    import sys
+
+    from fuota.service.daemon import JsonFormatter
+
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
@@ -70,34 +118,12 @@ def daemon(
     # transition — the store records those as events) would drown fuota's own.
     for chatty in ("apscheduler", "httpx", "alembic", "transitions"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    if http is not None:
-        _check_address(http)  # before the store opens: a bad address leaves no trace
-    config = load()
-    if http is not None:
-        _check_exposure(http, config)  # before the store opens, too
-    store = open_store(config)
-    backends = build_backends(config, set(config.backends))
-    metrics, dashboard = None, None
     try:
-        if http is not None:
-            metrics, backends, dashboard = _dashboard(http, store, config, backends)
-        runner = build_runner(
-            config, store, backends, name=name or default_runner_name("daemon"), lease=timedelta(seconds=lease_seconds)
-        )
-        # Past its longest call timeout, a tick still under way after the stop is abandoned (see Daemon).
-        grace = max((b.timeout for b in config.backends.values()), default=10.0) + 1.0
-        drained = Daemon(store, runner, metrics=metrics, lane_width=lane_width, stop_grace=grace).serve()
+        yield
     finally:
-        if dashboard is not None:
-            dashboard.stop()
-        for backend in backends.values():
-            backend.close()
-        store.close()
-    if not drained:
-        # The abandoned ticks' step threads would hold the interpreter's exit until their waits end.
-        logging.shutdown()
-        sys.stdout.flush()
-        os._exit(0)
+        root.removeHandler(handler)
+        root.handlers[:] = before[0]
+        root.setLevel(before[1])
 
 
 def _check_address(address: str) -> None:

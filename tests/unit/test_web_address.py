@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from fuota.web.server import DashboardError, parse_address
@@ -20,3 +22,17 @@ def test_http_address(text: str, address: tuple[str, int]) -> None:
 def test_bad_http_address(text: str) -> None:
     with pytest.raises(DashboardError, match="--http"):
         parse_address(text)
+
+
+def test_the_daemon_command_restores_the_logging_it_found() -> None:
+    # Run inside another program (here pytest), a handler left on the root logger would write to a stream closed
+    # after the command, and every later log line of the process would fail with "Logging error".
+    from typer.testing import CliRunner
+
+    from fuota.cli.app import app
+
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level)
+    result = CliRunner().invoke(app, ["daemon", "--http", "127.0.0.1:x"])
+    assert result.exit_code == 2 and "127.0.0.1:x" in result.output
+    assert (root.handlers, root.level) == before
