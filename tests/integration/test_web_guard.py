@@ -13,7 +13,6 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
 from fuota.core.model import Outcome, Stage
 from fuota.store import Store
@@ -49,12 +48,17 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, int]]:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, int]]:
+    """The dashboard served on a loopback port, and a client of it (real sockets, the server's own 500s)."""
     folder = tmp_path_factory.mktemp("guard")
     with Store(sqlite_url(folder)) as store:
         campaign_id, _ = new_campaign(store)
-        with TestClient(create_app(store), raise_server_exceptions=False) as test_client:
-            yield test_client, campaign_id
+        server = Dashboard(create_app(store), "127.0.0.1", 0).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=30, follow_redirects=True) as http_client:
+                yield http_client, campaign_id
+        finally:
+            server.stop()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -65,7 +69,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
     query=filters,
 )
 def test_any_id_page_or_filter_is_answered_400_or_404_never_500(
-    client: tuple[TestClient, int], page: str, campaign: str, eui: str, query: dict[str, str]
+    client: tuple[httpx.Client, int], page: str, campaign: str, eui: str, query: dict[str, str]
 ) -> None:
     test_client, own = client
     path = page.format(id=own if campaign == "own" else quote(campaign, safe=""), eui=quote(eui, safe=""))
@@ -73,7 +77,7 @@ def test_any_id_page_or_filter_is_answered_400_or_404_never_500(
     assert response.status_code in {200, 400, 404}, (path, eui, query, response.text)
 
 
-def test_the_500s_the_red_team_found_are_400_or_404(client: tuple[TestClient, int]) -> None:
+def test_the_500s_the_red_team_found_are_400_or_404(client: tuple[httpx.Client, int]) -> None:
     test_client, own = client
     answers = {
         f"/api/campaigns/{2**63}": 404,
