@@ -5,14 +5,17 @@ Byte-exact with the device stacks (LoRaMac-node, LoRa Basics Modem, ChirpStack).
 """
 
 import importlib
-from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from codec.decodable import decodable
-from codec.decoder import Decoder
-from codec.encoder import encode
 from codec.errors import CodecError, FragmentError, FrameError, IncompleteError, MICError, PlanError
-from codec.matrix import ParityMatrix, parity_matrix
 from codec.plan import MAX_COUNTER, FragPlan, Rounding, plan, redundancy_for
+
+if TYPE_CHECKING:
+    from codec import frames
+    from codec.decodable import decodable
+    from codec.decoder import Decoder
+    from codec.encoder import encode
+    from codec.matrix import ParityMatrix, parity_matrix
 
 __all__ = [
     "MAX_COUNTER",
@@ -35,9 +38,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> ModuleType:
-    """`codec.frames` on first use: its dataclasses and `cryptography` cost a fresh process ≈ 30 ms to import,
-    which encode and decode do not need (PEP 562)."""
+# What numpy (≈ 100 ms to import) or `cryptography` serve is loaded on first use (PEP 562): planning a session, which
+# every `fuota` command that reads a configuration does, needs neither.
+_LAZY = {
+    "decodable": "codec.decodable",
+    "Decoder": "codec.decoder",
+    "encode": "codec.encoder",
+    "ParityMatrix": "codec.matrix",
+    "parity_matrix": "codec.matrix",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The numpy parts (encoder, decoder, matrices, decodability) and `codec.frames` on first use."""
     if name == "frames":
         return importlib.import_module("codec.frames")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'codec' has no attribute {name!r}")

@@ -6,7 +6,6 @@ import typer
 
 import codec
 from fuota.cli.common import fail
-from fuota.sim import codec_demo
 
 __all__ = ["demo"]
 
@@ -20,6 +19,8 @@ def demo(
     seed: int = typer.Option(1, help="Seed of the image and of the losses."),
 ) -> None:
     """Encode an image, lose fragments at random, decode on one device and verify."""
+    from fuota.sim import codec_demo  # the simulators and numpy: not for every other command's start
+
     try:
         result = codec_demo.run(size, frag_size, percent, loss, version, seed)
     except codec.CodecError as exc:

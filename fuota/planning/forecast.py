@@ -19,12 +19,10 @@ import numpy as np
 import codec
 from fuota.planning.decoding import received_iid, share, smallest, sweep
 from fuota.planning.needed import Progress, needed
-from fuota.planning.pacing import duty_cycle, pace
+from fuota.planning.pacing import SETUP_SECONDS, duty_cycle, pace
 
 __all__ = ["SETUP_SECONDS", "forecast", "forget", "recommendation", "sweep_svg", "sweep_table", "trials_for"]
 
-SETUP_SECONDS = 120.0
-"""An estimate of what a deployment spends besides sending fragments: session set-up, status round, clean-up."""
 TRIALS = 2000
 _FULL_TRIALS_UP_TO = 500  # nb_frag; beyond, the elimination grows ~ M³ and fewer trials keep plan quick
 _MIN_TRIALS = 400

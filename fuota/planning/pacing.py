@@ -19,7 +19,10 @@ from typing import Any
 from fuota.planning.airtime import DATA_FRAGMENT_OVERHEAD_BYTES, fragment_phy_bytes, time_on_air_ms
 from fuota.planning.regions import Region, region
 
-__all__ = ["Pace", "duty_cycle", "min_interval_ms", "pace"]
+__all__ = ["SETUP_SECONDS", "Pace", "duty_cycle", "min_interval_ms", "pace"]
+
+SETUP_SECONDS = 120.0
+"""An estimate of what a deployment spends besides sending fragments: session set-up, status round, clean-up."""
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,7 @@ from fuota.backends.registry import kind_of
 from fuota.core.model import DeploymentState
 from fuota.core.reports import TaskProgress
 from fuota.core.settings import CampaignSettings
-from fuota.planning.forecast import SETUP_SECONDS
-from fuota.planning.pacing import pace
+from fuota.planning.pacing import SETUP_SECONDS, pace
 
 __all__ = [
     "PHASES",
