@@ -10,6 +10,7 @@ import datetime as dt
 import ipaddress
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -35,6 +36,13 @@ def _mosquitto() -> str:
             "otherwise install Debian's mosquitto package"
         )
     return found
+
+
+_PORT_ATTEMPTS = 5
+
+
+class _PortTaken(RuntimeError):
+    """Another process bound the chosen port before mosquitto did."""
 
 
 def _free_port() -> int:
@@ -107,6 +115,7 @@ class Broker:
     port: int = field(default_factory=_free_port)
     process: subprocess.Popen | None = None
     persistent: bool = False
+    _started: bool = field(default=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -114,7 +123,19 @@ class Broker:
         return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self) -> Broker:
-        """Start mosquitto and wait until it accepts connections."""
+        """Start mosquitto and wait until it accepts connections. The port was free when chosen, but another
+        process may bind it before mosquitto does: a first start then tries a new port (a restart keeps its own,
+        which its clients reconnect to)."""
+        for _ in range(_PORT_ATTEMPTS - 1):
+            try:
+                return self._start_once()
+            except _PortTaken:
+                if self._started:
+                    raise
+                self.port = _free_port()
+        return self._start_once()
+
+    def _start_once(self) -> Broker:
         config = self.folder / f"mosquitto-{self.port}.conf"
         # Run as whoever runs the tests: as root, mosquitto would otherwise become user mosquitto and could not
         # read the generated certificates in the test's private folder.
@@ -128,20 +149,27 @@ class Broker:
         if self.tls is not None:
             lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.cert}", f"keyfile {self.tls.key}"]
         config.write_text("\n".join(lines) + "\n")
-        log = (self.folder / f"mosquitto-{self.port}.log").open("ab")
+        log_path = self.folder / f"mosquitto-{self.port}.log"
+        log = log_path.open("ab")
+        offset = log.tell()  # the log of this start: a restart appends to the same file
         self.process = subprocess.Popen([_mosquitto(), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
         process = self.process
 
         def listening() -> bool:
+            # Mosquitto's own word, not a test connection: a connection to a port another process took would
+            # succeed too.
+            with log_path.open("rb") as read:
+                read.seek(offset)
+                said = read.read().decode(errors="replace")
+            if "Address already in use" in said:
+                process.wait(5)
+                raise _PortTaken(self.port)
             if process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited at start: see {log.name}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return True
-            except OSError:
-                return False
+            return re.search(r"mosquitto version \S+ running", said) is not None
 
         wait_for(listening, 10, f"mosquitto listening on 127.0.0.1:{self.port} (its log: {log.name})", every=0.05)
+        self._started = True
         return self
 
     def stop(self) -> None:
