@@ -87,11 +87,13 @@ def claim(
     if fair and not force:
         others = others[: max(0, _fair_share(conn, owner, now, ttl, campaign_id) - len(mine))]
     taken = mine + others
-    if taken:
+    # A lease of its own is stamped again only once a quarter of it has passed (as `renew` does): a runner that
+    # claims at every pass would otherwise write every deployment it holds at every poll.
+    fresh = now + ttl * 3 / 4
+    stamped = [r.id for r in others] + [r.id for r in mine if r.lease_until is None or r.lease_until < fresh]
+    if stamped:
         conn.execute(
-            update(_deployments)
-            .where(_deployments.c.id.in_([r.id for r in taken]))
-            .values(lease_owner=owner, lease_until=now + ttl)
+            update(_deployments).where(_deployments.c.id.in_(stamped)).values(lease_owner=owner, lease_until=now + ttl)
         )
     taken_over = tuple(
         (r.campaign_id, r.id, _takeover_event(r.task_name, owner, r.lease_owner, r.lease_until, now, force, dead))
