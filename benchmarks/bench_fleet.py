@@ -39,16 +39,21 @@ from fuota.store import Store
 load_oracle()  # puts the repository root on sys.path: tests.support is not installed
 from tests.support.broker import Broker  # noqa: E402
 from tests.support.cli_helpers import fuota  # noqa: E402
-from tests.support.config_files import iotsquare, milesight, write_campaign, write_config  # noqa: E402
-from tests.support.config_files import write_milesight_campaign  # noqa: E402
+from tests.support.config_files import (  # noqa: E402
+    iotsquare,
+    milesight,
+    write_campaign,
+    write_config,
+    write_milesight_campaign,
+)
 from tests.support.daemons import start_daemon, stop_daemon, wait_campaign  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 
 FLEET = int(os.environ.get("FLEET", "10000"))
 GATEWAY = 500
-FIRMWARE = np.random.default_rng(16).bytes(480)  # 10 fragments of 48 B: the campaign is mostly polling
-SPEED = 40.0
+FIRMWARE = np.random.default_rng(16).bytes(2400)  # 50 fragments of 48 B: the campaign is mostly polling
+SPEED = 20.0
 LATENCY = 0.25
 QUIET = 6.0
 RATIO_GOAL = 0.5
