@@ -90,13 +90,13 @@ def _thaw(sim: IoTSquareSim | MilesightSim, speed: float) -> None:
 
 
 def _settled(counter: WriteCounter, every: float = 1.5) -> float:
-    """Wait until no row has been written for `every` seconds (the deployments created, waiting on the back end);
-    return the time.monotonic() of the last write seen."""
+    """Wait until every deployment is prepared (waiting for its members to join, or its task created) and no row
+    has been written for `every` seconds since; return the time.monotonic() of the last write seen."""
     last = [sum(counter.counts().values()), time.monotonic()]
 
     def still() -> bool:
         now = sum(counter.counts().values())
-        if now != last[0]:
+        if now != last[0] or counter.preparing():
             last[:] = [now, time.monotonic()]
         return time.monotonic() - last[1] >= every
 

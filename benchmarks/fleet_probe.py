@@ -114,6 +114,12 @@ class WriteCounter:
                 found[name] = value if called else 0
             return found
 
+    def preparing(self) -> int:
+        """Deployments still being prepared: Scheduled, and not yet waiting for their members to join."""
+        query = "SELECT count(*) FROM deployments WHERE state = 'Scheduled' AND preparation != 'joining'"
+        with self._engine.connect() as conn:
+            return int(conn.scalar(text(query)) or 0)
+
     def size(self) -> int:
         """The store's bytes: the SQLite file (and its WAL), or fuota's tables with their indexes and TOAST."""
         if self.sqlite:
