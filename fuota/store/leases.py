@@ -59,9 +59,10 @@ def claim(
     dead: frozenset[str] = frozenset(),
 ) -> Claim:
     """Hold, until `now + ttl`, the open deployments (of `campaign_id`, or all) that `owner` holds already, plus
-    more that nobody holds or whose lease expired: with `fair`, only up to `owner`'s fair share of the open
-    deployments. `force` takes every open one, whoever holds it (an abort must reach deployments a daemon
-    drives). Leases of the runners named in `dead` count as expired (the caller knows those processes ended)."""
+        more that nobody holds or whose lease expired: with `fair`, only up to `owner`'s fair share of the open
+        deployments. `force` takes every open one, whoever holds it (an abort must reach deployments a daemon
+        drives). Leases of the runners named in `dead` count as expired (the caller knows those processes ended). A lease
+    `owner` holds already is stamped again only when less than three quarters of `ttl` are left on it."""
     stmt = select(
         _deployments.c.id,
         _deployments.c.campaign_id,
