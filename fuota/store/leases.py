@@ -61,8 +61,8 @@ def claim(
     """Hold, until `now + ttl`, the open deployments (of `campaign_id`, or all) that `owner` holds already, plus
         more that nobody holds or whose lease expired: with `fair`, only up to `owner`'s fair share of the open
         deployments. `force` takes every open one, whoever holds it (an abort must reach deployments a daemon
-        drives). Leases of the runners named in `dead` count as expired (the caller knows those processes ended). A lease
-    `owner` holds already is stamped again only when less than three quarters of `ttl` are left on it."""
+        drives). Leases of the runners named in `dead` count as expired (the caller knows those processes ended).
+    A lease `owner` holds already is stamped again only when less than three quarters of `ttl` are left on it."""
     stmt = select(
         _deployments.c.id,
         _deployments.c.campaign_id,
