@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import bench_reads, plan_scale
+from benchmarks import bench_fleet, bench_reads, plan_scale
 from benchmarks.cold_bench import cold_decode, cold_encode
 from benchmarks.decode_bench import decodable_patterns, decode_1mib, fleet
 from benchmarks.encode_bench import encode_48, encode_232
@@ -57,6 +57,8 @@ def main() -> int:
     print(bench_reads.table(bench_reads.measure()))
     print("\nplan --offline (benchmarks/plan_scale.py) …", flush=True)
     print(plan_scale.table(plan_scale.measure()))
+    print(f"\nthe daemon at {bench_fleet.FLEET} devices (benchmarks/bench_fleet.py) …", flush=True)
+    print(bench_fleet.table(bench_fleet.measure()))
     print(f"\ntotal {time.perf_counter() - start:.0f} s", flush=True)
     return 0 if all(f.ok for f in figures) else 1
 

@@ -321,7 +321,9 @@ class Runner:
                 state=item.engine.state,
                 events=events,
                 devices=step.devices,
-                next_deadline=step.deadline,
+                # The stored deadline is never read back (a deployment taken up again is polled at once), so it is
+                # written with a transition only: a poll where nothing changed writes no row.
+                next_deadline=step.deadline if item.engine.state is not before or step.deadline is None else ...,
                 preparation=item.engine.preparation,
                 join_deadline=item.engine.join_deadline,
                 expected_state=before,
@@ -334,7 +336,7 @@ class Runner:
         except StaleState:
             item.deadline = self.clock()  # someone else moved it; _follow_the_store picks it up
             return
-        item.record = next(r for r in self.store.deployments(campaign.id) if r.id == item.record.id)
+        item.record = self.store.deployment(item.record.id)  # this one alone: all of them would cost O(deployments)
         item.deadline = step.deadline
         for command in step.commands:
             self._execute(campaign, item, command)

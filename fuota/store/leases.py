@@ -61,7 +61,8 @@ def claim(
     """Hold, until `now + ttl`, the open deployments (of `campaign_id`, or all) that `owner` holds already, plus
     more that nobody holds or whose lease expired: with `fair`, only up to `owner`'s fair share of the open
     deployments. `force` takes every open one, whoever holds it (an abort must reach deployments a daemon
-    drives). Leases of the runners named in `dead` count as expired (the caller knows those processes ended)."""
+    drives). Leases of the runners named in `dead` count as expired (the caller knows those processes ended).
+    A lease `owner` holds already is stamped again only when less than three quarters of `ttl` are left on it."""
     stmt = select(
         _deployments.c.id,
         _deployments.c.campaign_id,
@@ -87,11 +88,13 @@ def claim(
     if fair and not force:
         others = others[: max(0, _fair_share(conn, owner, now, ttl, campaign_id) - len(mine))]
     taken = mine + others
-    if taken:
+    # A lease of its own is stamped again only once a quarter of it has passed (as `renew` does): a runner that
+    # claims at every pass would otherwise write every deployment it holds at every poll.
+    fresh = now + ttl * 3 / 4
+    stamped = [r.id for r in others] + [r.id for r in mine if r.lease_until is None or r.lease_until < fresh]
+    if stamped:
         conn.execute(
-            update(_deployments)
-            .where(_deployments.c.id.in_([r.id for r in taken]))
-            .values(lease_owner=owner, lease_until=now + ttl)
+            update(_deployments).where(_deployments.c.id.in_(stamped)).values(lease_owner=owner, lease_until=now + ttl)
         )
     taken_over = tuple(
         (r.campaign_id, r.id, _takeover_event(r.task_name, owner, r.lease_owner, r.lease_until, now, force, dead))
