@@ -61,7 +61,7 @@ demo: $(STAMP) system-packages bytecode
 chaos: $(STAMP) system-packages
 	$(BIN)/python -m tests.support.chaos --kills 24
 
-bench: $(STAMP)
+bench: $(STAMP) system-packages
 	$(BIN)/python -m benchmarks
 
 # The daemon alone at 100 000 devices on both simulators, SQLite ×1 and PostgreSQL ×3 (make bench runs 10 000).
