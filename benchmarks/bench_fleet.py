@@ -200,11 +200,11 @@ def milesight_run(label: str, url: str, daemons: int, devices: int) -> Run:
 
 
 class _Runs(list[Run]):
-    """The runs so far; each printed as it ends (a 100 000-device run takes minutes)."""
+    """The runs so far; each said in one line as it ends (a 100 000-device run takes minutes), the table after."""
 
     def append(self, run: Run) -> None:
         super().append(run)
-        print(table([run], footer=False), flush=True)
+        print(f"  {run.label}: {run.state.value} in {duration(run.wall)}", flush=True)
 
 
 def measure(devices: int = FLEET) -> list[Run]:
@@ -225,8 +225,8 @@ def measure(devices: int = FLEET) -> list[Run]:
     return runs
 
 
-def table(runs: list[Run], footer: bool = True) -> str:
-    """The runs as a text table, and (with `footer`) the three-daemon ratio against its goal."""
+def table(runs: list[Run]) -> str:
+    """The runs as a text table, the three-daemon ratio against its goal and the machine."""
     head = (
         f"{'run':<44} {'devices':>8} {'depl.':>5} {'wall':>8} {'CPU s/1k polls':>14} {'device-polls':>12} "
         f"{'peak MiB':>16} {'B/device':>8} {'rows/quiet poll':>15} {'rows/change':>11} {'creates':>7} state"
@@ -241,8 +241,6 @@ def table(runs: list[Run], footer: bool = True) -> str:
             f"{r.store_bytes / r.devices:>8.0f} {quiet:>15.2f} {r.rows / max(r.changes, 1):>11.2f} "
             f"{r.creates:>7} {r.state.value}"
         )
-    if not footer:
-        return "\n".join(lines)
     slow = [r for r in runs if "ms a call" in r.label]
     if len(slow) == 2:
         ratio = slow[1].wall / slow[0].wall
