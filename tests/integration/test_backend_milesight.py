@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from fuota.backends import deadline
 from fuota.backends.base import TargetReport, TaskRef, TaskSpec
 from fuota.backends.errors import AuthError, BackendError, NotFoundError, RejectedError, TransientError
 from fuota.backends.milesight.adapter import MilesightBackend
@@ -450,3 +451,18 @@ def test_started_at_defaults_to_now(gateway: Responder, backend: MilesightBacken
     sent = gateway.calls("POST", TASK)[0].body["fuotaTask"]["startedAt"]
     assert sent.endswith("Z") and len(sent) == len("2026-11-24T02:00:00.000Z")
     assert abs((datetime.fromisoformat(sent) - datetime.now(UTC)).total_seconds()) < 5
+
+
+def test_after_the_stop_no_request_is_sent(mqtt_broker: Broker, gateway: Responder) -> None:
+    # A daemon told to stop (SIGTERM) starts no new exchange with a gateway, as with an HTTP back end.
+    gateway.on("GET", TASK, lambda r: tasks())
+    api = client(mqtt_broker, timeout=2)
+    deadline.stop()
+    try:
+        with pytest.raises(TransientError, match=r"GET /api/fuota/task: not sent: fuota is stopping"):
+            api.request("GET", TASK, GW)
+    finally:
+        deadline.carry_on()
+    assert gateway.calls() == []
+    assert api.request("GET", TASK, GW)["body"] == tasks()  # and again once carried on
+    api.close()

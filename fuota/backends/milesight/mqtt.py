@@ -52,6 +52,7 @@ import paho.mqtt.client as mqtt
 import stamina
 
 from fuota.backends import answers
+from fuota.backends import deadline as calls
 from fuota.backends.errors import AuthError, BackendError, MalformedAnswer, TransientError
 from fuota.backends.milesight.codes import SUCCESS, answer_error
 from fuota.backends.paging import Page, collect
@@ -271,6 +272,9 @@ class NsApiClient:
         message = {"type": "ns-api", "id": request_id, "method": method, "url": url, "gatewayEUI": gateway.upper()}
         payload = json.dumps(message | {"body": {} if body is None else body}).encode()
         where = f"back end {self.name!r}, gateway {gateway.upper()}, {method} {url}"
+        if calls.stopping():
+            # As an HTTP call would (fuota.backends.deadline): once fuota stops, nothing new is sent.
+            raise TransientError(f"{where}: not sent: fuota is stopping")
         deadline = time.monotonic() + self.timeout
         pending = _Pending(gateway, payload)
         with self._cond:
