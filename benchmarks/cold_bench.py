@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -60,6 +61,32 @@ def _rounded(seconds: float) -> float:
     return float(f"{seconds:.3g}")
 
 
+def _cold_and_warm(
+    what: str, answers: list[dict], plain_seconds: float, notes: tuple[str, str], factor: float, ok: bool, check: str
+) -> list[Figure]:
+    """The cold figure of `what` (its target `factor` × the plain reference) and the warm one, from the children's
+    `answers`; `notes` are the plain reference's (cold, warm), `check` says what was compared."""
+    figure = partial(Figure, runs=RUNS, plain=plain_seconds, ok=ok)
+    return [
+        figure(
+            name=f"cold {what} (median)",
+            fuota=_median(answers, "cold"),
+            plain_note=notes[0],
+            target=_rounded(factor * plain_seconds),
+            reference=f"{factor}× plain",
+            check_note=f"{check}, every run",
+        ),
+        figure(
+            name=f"warm {what} (median)",
+            fuota=_median(answers, "warm"),
+            plain_note=notes[1],
+            target=None,
+            reference="",
+            check_note=check,
+        ),
+    ]
+
+
 def cold_encode(oracle: ModuleType) -> list[Figure]:
     """Cold and warm encode figures, each child's output compared (by SHA-256) with the plain reference's."""
     data = image(MIB, SEED)
@@ -68,30 +95,8 @@ def cold_encode(oracle: ModuleType) -> list[Figure]:
     plain_seconds, plain = once(lambda: oracle.encode(data, FRAG_SIZE, r, 1))
     ok = all(a["sha256"] == hashlib.sha256(b"".join(plain)).hexdigest() for a in answers)
     imports = _median(answers, "import_numpy") + _median(answers, "import_codec")
-    return [
-        Figure(
-            name="cold encode 1 MiB/232 B v1 (median)",
-            fuota=_median(answers, "cold"),
-            runs=RUNS,
-            plain=plain_seconds,
-            plain_note=f"in full; imports before: numpy+codec {imports * 1e3:.0f} ms",
-            target=_rounded(ENCODE_TARGET * plain_seconds),
-            reference=f"{ENCODE_TARGET}× plain",
-            ok=ok,
-            check_note="sha256 = plain, every run",
-        ),
-        Figure(
-            name="warm encode 1 MiB/232 B v1 (median)",
-            fuota=_median(answers, "warm"),
-            runs=RUNS,
-            plain=plain_seconds,
-            plain_note="in full",
-            target=None,
-            reference="",
-            ok=ok,
-            check_note="sha256 = plain",
-        ),
-    ]
+    notes = (f"in full; imports before: numpy+codec {imports * 1e3:.0f} ms", "in full")
+    return _cold_and_warm("encode 1 MiB/232 B v1", answers, plain_seconds, notes, ENCODE_TARGET, ok, "sha256 = plain")
 
 
 def cold_decode(oracle: ModuleType) -> list[Figure]:
@@ -108,30 +113,8 @@ def cold_decode(oracle: ModuleType) -> list[Figure]:
     given = {c: coded[c - 1].tobytes() for c in counters}
     plain_seconds, plain = once(lambda: oracle.solve(m, FRAG_SIZE, given, 1))
     ok = all(a["ok"] and a["used"] == used for a in answers) and plain == padded(data, m, FRAG_SIZE)
-    return [
-        Figure(
-            name="cold decode 1 MiB/232 B, 10 % lost (median)",
-            fuota=_median(answers, "cold"),
-            runs=RUNS,
-            plain=plain_seconds,
-            plain_note=f"the same {used} fragments",
-            target=_rounded(DECODE_TARGET * plain_seconds),
-            reference=f"{DECODE_TARGET}× plain",
-            ok=ok,
-            check_note="= image, every run",
-        ),
-        Figure(
-            name="warm decode 1 MiB/232 B, 10 % lost (median)",
-            fuota=_median(answers, "warm"),
-            runs=RUNS,
-            plain=plain_seconds,
-            plain_note=f"the same {used} fragments",
-            target=None,
-            reference="",
-            ok=ok,
-            check_note="= image",
-        ),
-    ]
+    notes = (f"the same {used} fragments",) * 2
+    return _cold_and_warm("decode 1 MiB/232 B, 10 % lost", answers, plain_seconds, notes, DECODE_TARGET, ok, "= image")
 
 
 def main() -> None:
